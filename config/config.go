@@ -1,0 +1,156 @@
+// Package config turns one client instance's YAML file into a validated
+// Config. It reports every problem in the file at once, each naming the file,
+// line, key, bad value and what was expected. It never touches the network.
+package config
+
+import (
+	"net/netip"
+	"net/url"
+	"time"
+)
+
+// Config is one client instance, as loaded from its YAML file. Every field is
+// filled: defaults are applied by Load, so callers never see a zero that
+// means "the default".
+type Config struct {
+	// File is the path the config was loaded from.
+	File string
+
+	// Hosts are the host names this instance serves (key hosts). Lower-case,
+	// without port. At least one.
+	Hosts []string
+	// Origin is the client's origin, an absolute http(s) URL (key origin).
+	Origin *url.URL
+	// OriginHost is the Host header and TLS SNI sent to the origin
+	// (key origin_host). Default: Origin's host name.
+	OriginHost string
+	// RewriteHosts are the origin's own host names, which the edge replaces
+	// with itself in HTML and headers (key rewrite_hosts).
+	// Default: [OriginHost].
+	RewriteHosts []string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// (key trusted_proxies). Default: none, so a client-sent
+	// X-Forwarded-For is replaced.
+	TrustedProxies []netip.Prefix
+
+	Listen   Listen
+	StateDir string // key state_dir; default /var/lib/icpedge/<file name without .yaml>
+
+	Notice   Notice
+	Timeouts Timeouts
+	HTML     HTML
+	Log      Log
+	Cache    Cache
+	Admin    Admin
+	TLS      TLS
+}
+
+// Listen holds the listener addresses. An empty address turns that
+// listener off.
+type Listen struct {
+	HTTP  string // key listen.http, e.g. ":80"
+	HTTPS string // key listen.https, e.g. ":443"
+}
+
+// Notice is the ICP notice injected into every HTML page.
+type Notice struct {
+	ICP      string // key notice.icp, e.g. 京ICP备12345678号-1 or 京ICP证123456号
+	Company  string // key notice.company, optional
+	Police   string // key notice.police, optional, e.g. 京公网安备11010502012345号
+	Selector string // key notice.selector, optional CSS selector
+}
+
+// Timeouts bound the edge's conversations with the origin and visitors.
+type Timeouts struct {
+	// Connect bounds dialling the origin, TLS handshake included
+	// (key timeouts.connect). Default 5s.
+	Connect time.Duration
+	// Response bounds the wait for the origin's response headers
+	// (key timeouts.response). Default 60s.
+	Response time.Duration
+	// Shutdown is the grace period for in-flight requests on SIGTERM
+	// (key timeouts.shutdown). Default 30s.
+	Shutdown time.Duration
+}
+
+// HTML controls rewriting of HTML pages.
+type HTML struct {
+	// MaxSize is the largest HTML body buffered for a full rewrite, in bytes
+	// (key html.max_size). Default 8 MiB.
+	MaxSize int64
+	// Oversize says what happens to HTML over MaxSize (key html.oversize):
+	// "stream" injects the notice before the last </body> while streaming,
+	// "pass" passes the page through unchanged with a warning.
+	// Default "stream".
+	Oversize string
+}
+
+// Log configures logging.
+type Log struct {
+	Format string // key log.format: "text" (default) or "json"
+	Level  string // key log.level: debug, info (default), warn, error
+	// AccessFile is an optional file for the access log, besides stderr
+	// (key log.access_file). Reopened on SIGHUP.
+	AccessFile string
+}
+
+// Cache configures the shared HTTP cache.
+type Cache struct {
+	// Enabled turns the cache on (key cache.enabled). Default true.
+	Enabled bool
+	// Dir holds the cache files (key cache.dir). Default <state_dir>/cache.
+	Dir string
+	// MaxSize bounds the bytes on disk (key cache.max_size). Default 1 GiB.
+	MaxSize int64
+	// Memory bounds the bytes of hot entries kept in memory
+	// (key cache.memory). Default 64 MiB.
+	Memory int64
+	// StaleIfError is how long past freshness a stored response may be
+	// served when the origin fails (key cache.stale_if_error). Default 7d.
+	StaleIfError time.Duration
+	// StaleWhileRevalidate is how long past freshness a stored response is
+	// served while one background refresh runs
+	// (key cache.stale_while_revalidate). Default 0: only when the origin
+	// says so.
+	StaleWhileRevalidate time.Duration
+	// Rules force a TTL by path prefix (key cache.rules).
+	Rules []CacheRule
+}
+
+// CacheRule forces a freshness lifetime on responses under a path prefix.
+type CacheRule struct {
+	Path string        // key path, a prefix beginning with "/"
+	TTL  time.Duration // key ttl
+}
+
+// Admin configures the admin listener (purge, health, metrics).
+type Admin struct {
+	// Listen is the admin address (key admin.listen). Default
+	// "127.0.0.1:9080". Empty string in the file turns it off.
+	Listen string
+	// TokenFile holds the bearer token (key admin.token_file).
+	// Default <state_dir>/admin.token, created on first start.
+	TokenFile string
+}
+
+// TLS configures HTTPS.
+type TLS struct {
+	// Mode is "acme", "manual" or "off" (key tls.mode). Default "acme"
+	// when listen.https is set, else "off".
+	Mode     string
+	Email    string // key tls.email
+	CA       string // key tls.ca, ACME directory URL; default Let's Encrypt production
+	CARoot   string // key tls.ca_root, PEM file of roots to trust for CA
+	EAB      *EAB   // key tls.eab, optional
+	CertFile string // key tls.cert_file (manual mode)
+	KeyFile  string // key tls.key_file (manual mode)
+	// HSTS is the Strict-Transport-Security max-age (key tls.hsts).
+	// Zero means no HSTS header.
+	HSTS time.Duration
+}
+
+// EAB is external account binding for CAs such as ZeroSSL.
+type EAB struct {
+	KeyID   string // key tls.eab.key_id
+	HMACKey string // key tls.eab.hmac_key, base64url
+}
