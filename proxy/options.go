@@ -1,0 +1,58 @@
+// Package proxy is the edge's http.Handler: it routes by host, fetches from
+// the client's origin, decodes and rewrites HTML through package rewrite,
+// caches, and compresses for the visitor.
+package proxy
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/icpedge/icpedge/rewrite"
+)
+
+// Options configure a Handler. Zero values mean the documented default.
+type Options struct {
+	// Hosts are the host names served (lower-case, no port). Requests for
+	// any other host get 421 and never reach the origin. Required.
+	Hosts []string
+	// Origin is the client's origin (scheme, host, optional port and path
+	// prefix). Required.
+	Origin *url.URL
+	// OriginHost is the Host header and TLS SNI sent to the origin.
+	// Default: Origin.Hostname().
+	OriginHost string
+	// Rewrite holds the notice and the origin's own host names.
+	Rewrite rewrite.Options
+	// TrustedProxies are peers whose X-Forwarded-For is extended rather
+	// than replaced. Default: none.
+	TrustedProxies []netip.Prefix
+	// ConnectTimeout bounds dialling and the TLS handshake with the origin.
+	// Default 5s.
+	ConnectTimeout time.Duration
+	// ResponseTimeout bounds the wait for the origin's response headers.
+	// Default 60s.
+	ResponseTimeout time.Duration
+	// MaxHTMLSize is the largest HTML body buffered for rewriting, in bytes.
+	// Default 8 MiB.
+	MaxHTMLSize int64
+	// PassOversize passes HTML over MaxHTMLSize through unchanged (with a
+	// warning) instead of injecting the notice while streaming.
+	PassOversize bool
+	// Transport reaches the origin. Default: a transport built from the
+	// timeouts above that verifies the origin's certificate against the
+	// system roots (or RootCAs via TLSClientConfig of a custom Transport).
+	Transport http.RoundTripper
+	// Logger receives the access log and errors. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Handler is the edge. Create it with New.
+type Handler struct {
+	opts Options
+}
+
