@@ -4,6 +4,7 @@
 package proxy
 
 import (
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -41,9 +42,11 @@ type Options struct {
 	// PassOversize passes HTML over MaxHTMLSize through unchanged (with a
 	// warning) instead of injecting the notice while streaming.
 	PassOversize bool
+	// RootCAs verifies the origin's certificate. Nil means the system roots.
+	RootCAs *x509.CertPool
 	// Transport reaches the origin. Default: a transport built from the
-	// timeouts above that verifies the origin's certificate against the
-	// system roots (or RootCAs via TLSClientConfig of a custom Transport).
+	// timeouts above that verifies the origin's certificate for OriginHost
+	// against RootCAs.
 	Transport http.RoundTripper
 	// Logger receives the access log and errors. Default: discard.
 	Logger *slog.Logger
@@ -53,6 +56,11 @@ type Options struct {
 
 // Handler is the edge. Create it with New.
 type Handler struct {
-	opts Options
+	opts         Options
+	rw           *rewrite.Rewriter
+	hosts        map[string]bool // canonical names served
+	rewriteHosts map[string]bool // the origin's own names
+	transport    http.RoundTripper
+	log          *slog.Logger
+	now          func() time.Time
 }
-

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/icpedge/icpedge/config"
+	"github.com/icpedge/icpedge/proxy"
+	"github.com/icpedge/icpedge/rewrite"
+)
+
+func serveMain(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "serve --config FILE", stdout, stderr)
+	path := fs.String("config", "", "the instance's YAML config `file` (required)")
+	if ok, code := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "icpedge serve: --config FILE is required")
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "icpedge serve: %v\n", err)
+		return 1
+	}
+	logger, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "icpedge serve: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, logger, nil); err != nil {
+		logger.Error("icpedge stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func validateMain(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", "validate --config FILE", stdout, stderr)
+	path := fs.String("config", "", "the instance's YAML config `file` (required)")
+	if ok, code := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "icpedge validate: --config FILE is required")
+		return 2
+	}
+	if _, err := config.Load(*path); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", *path)
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// proxyOptions maps the instance's config onto the handler's options.
+func proxyOptions(cfg *config.Config, logger *slog.Logger) proxy.Options {
+	return proxy.Options{
+		Hosts:      cfg.Hosts,
+		Origin:     cfg.Origin,
+		OriginHost: cfg.OriginHost,
+		Rewrite: rewrite.Options{
+			Notice: rewrite.Notice{
+				ICP:      cfg.Notice.ICP,
+				Company:  cfg.Notice.Company,
+				Police:   cfg.Notice.Police,
+				Selector: cfg.Notice.Selector,
+			},
+			RewriteHosts: cfg.RewriteHosts,
+		},
+		TrustedProxies:  cfg.TrustedProxies,
+		ConnectTimeout:  cfg.Timeouts.Connect,
+		ResponseTimeout: cfg.Timeouts.Response,
+		MaxHTMLSize:     cfg.HTML.MaxSize,
+		PassOversize:    cfg.HTML.Oversize == "pass",
+		Logger:          logger,
+	}
+}
+
+// serve runs one instance until ctx is done, then drains in-flight requests
+// for up to cfg.Timeouts.Shutdown. ready, when not nil, is called with the
+// bound addresses once every listener is up.
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready func(httpAddr, httpsAddr net.Addr)) error {
+	edge, err := proxy.New(proxyOptions(cfg, logger))
+	if err != nil {
+		return fmt.Errorf("building the edge: %w", err)
+	}
+	defer edge.Close()
+
+	tlsSetup, err := newEdgeTLS(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tlsSetup.Close()
+
+	var servers []*http.Server
+	var httpAddr, httpsAddr net.Addr
+	errc := make(chan error, 2)
+	start := func(addr string, h http.Handler, tlsOn bool) (net.Addr, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		srv := newServer(h, logger)
+		if tlsOn {
+			srv.TLSConfig = tlsSetup.Config
+			ln = tlsListener(ln, tlsSetup.Config)
+		}
+		servers = append(servers, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		logger.Info("listening", "addr", ln.Addr().String(), "tls", tlsOn)
+		return ln.Addr(), nil
+	}
+	shutdown := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Shutdown)
+		defer cancel()
+		for _, s := range servers {
+			if err := s.Shutdown(sctx); err != nil {
+				logger.Warn("shutdown cut in-flight requests", "err", err)
+			}
+		}
+	}
+
+	if cfg.Listen.HTTP != "" {
+		if httpAddr, err = start(cfg.Listen.HTTP, tlsSetup.HTTPHandler(edge), false); err != nil {
+			shutdown()
+			return err
+		}
+	}
+	if cfg.Listen.HTTPS != "" && tlsSetup.Config != nil {
+		if httpsAddr, err = start(cfg.Listen.HTTPS, tlsSetup.HTTPSHandler(edge), true); err != nil {
+			shutdown()
+			return err
+		}
+	}
+	tlsSetup.Start(ctx)
+	if ready != nil {
+		ready(httpAddr, httpsAddr)
+	}
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "grace", cfg.Timeouts.Shutdown)
+		shutdown()
+		return nil
+	case err := <-errc:
+		shutdown()
+		return err
+	}
+}
+
+// newServer returns a server with timeouts that bound slow or idle visitors
+// without cutting large downloads: there is no WriteTimeout, so a slow
+// visitor's transfer ends only when it stalls (the kernel's keepalive) or
+// completes.
+func newServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// envOr returns the environment variable's value, or def when unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}

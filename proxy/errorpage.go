@@ -1,0 +1,48 @@
+package proxy
+
+import (
+	"fmt"
+	"html"
+	"net/http"
+)
+
+// errorPage answers with a small page that still carries the ICP notice:
+// the visitor gets a short message and the request ID, the log the detail.
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, id string) {
+	text := http.StatusText(status)
+	msg := "The site is temporarily unavailable. Please try again shortly."
+	zh := "网站暂时无法访问，请稍后再试。"
+	body := fmt.Sprintf(`<!DOCTYPE html>
+<html lang="zh-CN">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>%d %s</title></head>
+<body style="font-family:sans-serif;margin:0;min-height:100vh;display:flex;flex-direction:column">
+<main style="flex:1;text-align:center;padding:15vh 1em 2em">
+<h1>%d %s</h1>
+<p>%s</p>
+<p>%s</p>
+<p style="color:#888;font-size:12px">Request ID: %s</p>
+</main>
+<footer>%s</footer>
+</body>
+</html>
+`, status, html.EscapeString(text), status, html.EscapeString(text), zh, msg, html.EscapeString(id), h.rw.NoticeHTML())
+	hdr := http.Header{}
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	for k := range w.Header() {
+		if k != "X-Request-Id" {
+			w.Header().Del(k)
+		}
+	}
+	h.writeBody(w, r, status, hdr, []byte(body))
+}
+
+// plainError answers requests that are not for this site at all, such as
+// a foreign host: no notice, since the page is not the client's.
+func (h *Handler) plainError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}

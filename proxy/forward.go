@@ -1,0 +1,149 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/icpedge/icpedge/rewrite"
+)
+
+// originAcceptEncoding is what the edge asks the origin for: compressed
+// bodies save the thin cross-border link, and the edge decodes them itself.
+const originAcceptEncoding = "br, gzip, deflate"
+
+// outgoing builds the origin request for r: the origin's URL, OriginHost as
+// Host, hop-by-hop fields removed and X-Forwarded-* set truthfully.
+func (h *Handler) outgoing(ctx context.Context, r *http.Request, edge rewrite.Edge) *http.Request {
+	out := r.Clone(ctx)
+	out.RequestURI = ""
+	out.URL = h.originURL(r.URL)
+	out.Host = h.opts.OriginHost
+	if r.ContentLength == 0 {
+		out.Body = nil // a GET with no body can be retried
+		out.GetBody = nil
+	}
+	out.Close = false
+
+	upgrade := upgradeType(r.Header)
+	removeHopHeaders(out.Header)
+	if upgrade == "websocket" {
+		out.Header.Set("Connection", "Upgrade")
+		out.Header.Set("Upgrade", r.Header.Get("Upgrade"))
+	}
+	// The edge negotiates encodings with the visitor on its own.
+	out.Header.Set("Accept-Encoding", originAcceptEncoding)
+
+	peer := ""
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		peer = host
+	}
+	if h.trustedPeer(r) {
+		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			peer = strings.Join(prior, ", ") + ", " + peer
+		}
+	} else {
+		out.Header.Del("Forwarded")
+	}
+	out.Header.Set("X-Forwarded-For", peer)
+	out.Header.Set("X-Forwarded-Proto", edge.Scheme)
+	out.Header.Set("X-Forwarded-Host", r.Host)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = nil // don't let Go add its own
+	}
+	return out
+}
+
+// originURL maps a request URL onto the origin, under the origin's path.
+func (h *Handler) originURL(in *url.URL) *url.URL {
+	o := h.opts.Origin
+	u := &url.URL{Scheme: o.Scheme, Host: o.Host, RawQuery: in.RawQuery}
+	base := strings.TrimSuffix(o.Path, "/")
+	if base == "" {
+		u.Path, u.RawPath = in.Path, in.RawPath
+		return u
+	}
+	u.Path = base + in.Path
+	if in.RawPath != "" {
+		u.RawPath = strings.TrimSuffix(o.EscapedPath(), "/") + in.RawPath
+	}
+	return u
+}
+
+// roundTrip sends out to the origin. An idempotent request without a body
+// is retried once when the connection fails before any response.
+func (h *Handler) roundTrip(out *http.Request) (*http.Response, error) {
+	resp, err := h.transport.RoundTrip(out)
+	if err == nil || !retryable(out, err) {
+		return resp, err
+	}
+	h.log.Debug("retrying origin request", "path", out.URL.Path, "err", err)
+	return h.transport.RoundTrip(out)
+}
+
+func retryable(out *http.Request, err error) bool {
+	if out.Body != nil || out.Context().Err() != nil {
+		return false
+	}
+	switch out.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+	default:
+		return false
+	}
+	if isTimeout(err) {
+		return false // a response timeout has already waited long enough
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// statusForError maps an origin failure to the status the visitor gets:
+// 504 when the origin was too slow, 502 for everything else.
+func statusForError(err error) int {
+	if isTimeout(err) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// forward proxies r to the origin and writes the origin's response.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, info *reqInfo) {
+	out := h.outgoing(r.Context(), r, edge)
+	resp, err := h.roundTrip(out)
+	if err != nil {
+		h.originFailed(w, r, info, err)
+		return
+	}
+	defer resp.Body.Close()
+	info.originStatus = resp.StatusCode
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		h.switchProtocols(w, r, resp, info)
+		return
+	}
+	h.respond(w, r, resp, edge, info)
+}
+
+// originFailed answers a request whose origin fetch failed.
+func (h *Handler) originFailed(w http.ResponseWriter, r *http.Request, info *reqInfo, err error) {
+	if r.Context().Err() != nil {
+		h.log.Debug("client went away", "id", info.id, "err", err)
+		return
+	}
+	status := statusForError(err)
+	h.log.Warn("origin request failed", "id", info.id, "status", status, "err", err)
+	h.errorPage(w, r, status, info.id)
+}

@@ -1,0 +1,353 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+
+	"github.com/icpedge/icpedge/rewrite"
+)
+
+// respond writes the origin's response to the visitor: HTML is decoded,
+// rewritten and re-encoded; everything else streams through.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, edge rewrite.Edge, info *reqInfo) {
+	hdr := resp.Header.Clone()
+	removeHopHeaders(hdr)
+	h.rewriteHeaders(hdr, edge)
+
+	if !bodyAllowed(r.Method, resp.StatusCode) {
+		if isHTML(hdr.Get("Content-Type")) && r.Method == http.MethodHead {
+			// The rewritten body's length and encoding will differ.
+			hdr.Del("Content-Length")
+			hdr.Del("Content-Encoding")
+			weakenETag(hdr)
+		}
+		copyHeader(w.Header(), hdr)
+		w.WriteHeader(resp.StatusCode)
+		return
+	}
+
+	ctype := hdr.Get("Content-Type")
+	if ctype == "" || isHTML(ctype) {
+		body, err := decodeBody(resp.Body, hdr.Get("Content-Encoding"))
+		if err == nil {
+			defer body.Close()
+			br := bufio.NewReaderSize(body, 512)
+			if ctype == "" {
+				// Browsers sniff an untyped body; a page that sniffs as HTML
+				// must get the notice too.
+				peek, _ := br.Peek(512)
+				ctype = http.DetectContentType(peek)
+			}
+			if isHTML(ctype) {
+				h.respondHTML(w, r, resp.StatusCode, hdr, ctype, br, edge, info)
+				return
+			}
+			// Not HTML after all, and partly read: stream what's decoded.
+			hdr.Del("Content-Encoding")
+			hdr.Del("Content-Length")
+			h.stream(w, r, resp.StatusCode, hdr, br, info)
+			return
+		}
+		h.log.Warn("html passed through: unknown content coding", "id", info.id, "encoding", hdr.Get("Content-Encoding"))
+	}
+	h.streamThrough(w, r, resp, hdr, info)
+}
+
+// respondHTML buffers an HTML body up to MaxHTMLSize and rewrites it. A
+// larger body is rewritten while streaming, or passed through.
+func (h *Handler) respondHTML(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, ctype string, body io.Reader, edge rewrite.Edge, info *reqInfo) {
+	hdr.Del("Content-Encoding")
+	hdr.Del("Content-Length")
+	hdr.Del("Content-MD5")
+	weakenETag(hdr)
+
+	buf, err := io.ReadAll(io.LimitReader(body, h.opts.MaxHTMLSize+1))
+	if err != nil {
+		h.log.Warn("reading origin body failed", "id", info.id, "err", err)
+		h.errorPage(w, r, http.StatusBadGateway, info.id)
+		return
+	}
+	if int64(len(buf)) > h.opts.MaxHTMLSize {
+		h.respondLargeHTML(w, r, status, hdr, ctype, io.MultiReader(bytes.NewReader(buf), body), edge, info)
+		return
+	}
+	res, err := h.rw.HTML(buf, ctype, edge)
+	if err != nil {
+		h.log.Warn("rewriting html failed, passing through", "id", info.id, "err", err)
+		res = rewrite.Result{Body: buf, ContentType: ctype}
+	} else if res.Skipped != "" {
+		h.log.Warn("html passed through without the notice", "id", info.id, "path", r.URL.Path, "reason", res.Skipped)
+	}
+	if res.ContentType != "" {
+		hdr.Set("Content-Type", res.ContentType)
+	}
+	h.writeBody(w, r, status, hdr, res.Body)
+}
+
+// respondLargeHTML handles HTML over the buffering cap in constant memory.
+func (h *Handler) respondLargeHTML(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, ctype string, body io.Reader, edge rewrite.Edge, info *reqInfo) {
+	if h.opts.PassOversize {
+		h.log.Warn("large html passed through without the notice", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+		h.stream(w, r, status, hdr, body, info)
+		return
+	}
+	h.log.Info("large html rewritten while streaming", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+	enc := negotiateEncoding(r.Header.Get("Accept-Encoding"))
+	addVary(hdr, "Accept-Encoding")
+	if enc != "" {
+		hdr.Set("Content-Encoding", enc)
+	}
+	copyHeader(w.Header(), hdr)
+	w.WriteHeader(status)
+	cw := newEncoder(w, enc)
+	sw := h.rw.Stream(cw, ctype, edge)
+	if _, err := io.Copy(sw, body); err != nil {
+		h.abort(info, "streaming large html failed", err)
+	}
+	if err := sw.Close(); err != nil {
+		h.abort(info, "streaming large html failed", err)
+	}
+	if err := cw.Close(); err != nil {
+		h.abort(info, "streaming large html failed", err)
+	}
+}
+
+// streamThrough passes a non-HTML body through byte-identical. An encoded
+// body goes as it is when the visitor accepts its coding, and is decoded
+// otherwise.
+func (h *Handler) streamThrough(w http.ResponseWriter, r *http.Request, resp *http.Response, hdr http.Header, info *reqInfo) {
+	coding := strings.ToLower(strings.TrimSpace(hdr.Get("Content-Encoding")))
+	if coding == "" || coding == "identity" || acceptsEncoding(r.Header.Get("Accept-Encoding"), coding) {
+		if coding != "" {
+			addVary(hdr, "Accept-Encoding")
+		}
+		h.stream(w, r, resp.StatusCode, hdr, resp.Body, info)
+		return
+	}
+	body, err := decodeBody(resp.Body, coding)
+	if err != nil {
+		// A coding we can't decode: the visitor gets it as it is.
+		h.stream(w, r, resp.StatusCode, hdr, resp.Body, info)
+		return
+	}
+	defer body.Close()
+	hdr.Del("Content-Encoding")
+	hdr.Del("Content-Length")
+	weakenETag(hdr)
+	addVary(hdr, "Accept-Encoding")
+	h.stream(w, r, resp.StatusCode, hdr, body, info)
+}
+
+// stream copies body to the visitor, flushing as the origin sends, so
+// slow or event-stream responses reach the visitor as they come.
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body io.Reader, info *reqInfo) {
+	copyHeader(w.Header(), hdr)
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				h.log.Debug("client write failed", "id", info.id, "err", werr)
+				return
+			}
+			_ = rc.Flush()
+		}
+		if rerr == io.EOF {
+			return
+		}
+		if rerr != nil {
+			h.abort(info, "reading origin body failed", rerr)
+		}
+	}
+}
+
+// abort ends a response whose headers are already sent: the only honest
+// failure left is to cut the connection, so the visitor sees an incomplete
+// transfer rather than a truncated page that looks whole.
+func (h *Handler) abort(info *reqInfo, msg string, err error) {
+	h.log.Warn(msg, "id", info.id, "err", err)
+	panic(http.ErrAbortHandler)
+}
+
+// writeBody sends a complete body, compressed to the visitor's
+// Accept-Encoding, with a correct Content-Length.
+func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body []byte) {
+	addVary(hdr, "Accept-Encoding")
+	if enc := negotiateEncoding(r.Header.Get("Accept-Encoding")); enc != "" && len(body) >= minCompressSize {
+		var buf bytes.Buffer
+		cw := newEncoder(&buf, enc)
+		_, _ = cw.Write(body)
+		_ = cw.Close()
+		body = buf.Bytes()
+		hdr.Set("Content-Encoding", enc)
+	}
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	copyHeader(w.Header(), hdr)
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// minCompressSize is the smallest body worth compressing.
+const minCompressSize = 256
+
+// Compression levels that keep a miss cheap.
+const (
+	brotliLevel = 5
+	gzipLevel   = 6
+)
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// newEncoder returns a writer that encodes to enc ("br", "gzip" or "").
+func newEncoder(w io.Writer, enc string) io.WriteCloser {
+	switch enc {
+	case "br":
+		return brotli.NewWriterLevel(w, brotliLevel)
+	case "gzip":
+		gw, _ := gzip.NewWriterLevel(w, gzipLevel)
+		return gw
+	}
+	return nopCloser{w}
+}
+
+// decodeBody returns body decoded from the content codings in ce, applied
+// in the order listed (RFC 9110 §8.4).
+func decodeBody(body io.Reader, ce string) (io.ReadCloser, error) {
+	var codings []string
+	for _, c := range strings.Split(ce, ",") {
+		if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+			codings = append(codings, c)
+		}
+	}
+	if len(codings) > 2 {
+		return nil, fmt.Errorf("too many content codings: %q", ce)
+	}
+	r := body
+	for i := len(codings) - 1; i >= 0; i-- {
+		switch codings[i] {
+		case "gzip", "x-gzip":
+			gr, err := gzip.NewReader(r)
+			if err != nil {
+				return nil, fmt.Errorf("decoding gzip: %w", err)
+			}
+			r = gr
+		case "br":
+			r = brotli.NewReader(r)
+		case "deflate":
+			r = newDeflateReader(r)
+		default:
+			return nil, fmt.Errorf("unknown content coding %q", codings[i])
+		}
+	}
+	return io.NopCloser(r), nil
+}
+
+// newDeflateReader reads "deflate", which RFC 9110 §8.4.1.2 defines as
+// zlib, though some servers send raw DEFLATE.
+func newDeflateReader(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	hdr, err := br.Peek(2)
+	if err == nil && hdr[0]&0x0f == 8 && (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 {
+		if zr, err := zlib.NewReader(br); err == nil {
+			return zr
+		}
+	}
+	return flate.NewReader(br)
+}
+
+// negotiateEncoding picks br, then gzip, from an Accept-Encoding field,
+// honouring q-values (RFC 9110 §12.5.3). "" means identity.
+func negotiateEncoding(accept string) string {
+	if acceptsEncoding(accept, "br") {
+		return "br"
+	}
+	if acceptsEncoding(accept, "gzip") {
+		return "gzip"
+	}
+	return ""
+}
+
+// acceptsEncoding reports whether an Accept-Encoding field allows coding.
+func acceptsEncoding(accept, coding string) bool {
+	star := false
+	for _, part := range strings.Split(accept, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		switch {
+		case name == coding || (coding == "gzip" && name == "x-gzip"):
+			return q > 0
+		case name == "*":
+			star = q > 0
+		}
+	}
+	return star
+}
+
+func bodyAllowed(method string, status int) bool {
+	if method == http.MethodHead {
+		return false
+	}
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+func isHTML(ctype string) bool {
+	mt, _, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		mt = strings.ToLower(strings.TrimSpace(strings.Split(ctype, ";")[0]))
+	}
+	return mt == "text/html"
+}
+
+// weakenETag marks a strong validator weak: a rewritten or re-encoded body
+// is no longer byte-identical to the origin's (RFC 9110 §8.8.3).
+func weakenETag(h http.Header) {
+	if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		h.Set("ETag", "W/"+et)
+	}
+}
+
+func addVary(h http.Header, name string) {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, name) {
+				return
+			}
+		}
+	}
+	h.Add("Vary", name)
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		dst[k] = append(dst[k][:0:0], vv...)
+	}
+}
