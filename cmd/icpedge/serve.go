@@ -120,7 +120,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready f
 	var servers []*http.Server
 	var httpAddr, httpsAddr net.Addr
 	errc := make(chan error, 2)
-	start := func(addr string, h http.Handler, tlsOn bool) (net.Addr, error) {
+	start := func(kind, addr string, h http.Handler, tlsOn bool) (net.Addr, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("listening on %s: %w", addr, err)
@@ -136,7 +136,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready f
 				errc <- err
 			}
 		}()
-		logger.Info("listening", "addr", ln.Addr().String(), "tls", tlsOn)
+		logger.Info("listening", "addr", ln.Addr().String(), "tls", tlsOn, "kind", kind)
 		return ln.Addr(), nil
 	}
 	shutdown := func() {
@@ -150,13 +150,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready f
 	}
 
 	if cfg.Listen.HTTP != "" {
-		if httpAddr, err = start(cfg.Listen.HTTP, tlsSetup.HTTPHandler(edge), false); err != nil {
+		if httpAddr, err = start("http", cfg.Listen.HTTP, tlsSetup.HTTPHandler(edge), false); err != nil {
 			shutdown()
 			return err
 		}
 	}
 	if cfg.Listen.HTTPS != "" && tlsSetup.Config != nil {
-		if httpsAddr, err = start(cfg.Listen.HTTPS, tlsSetup.HTTPSHandler(edge), true); err != nil {
+		if httpsAddr, err = start("https", cfg.Listen.HTTPS, tlsSetup.HTTPSHandler(edge), true); err != nil {
 			shutdown()
 			return err
 		}

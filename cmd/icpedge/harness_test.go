@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binPath is the icpedge binary built once for the end-to-end tests.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "icpedge-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "icpedge")
+	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
+	if os.Getenv("ICPEDGE_E2E_NORACE") != "" {
+		build = exec.Command("go", "build", "-o", binPath, ".")
+	}
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building icpedge:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// edgeProc is a running icpedge process.
+type edgeProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	dir    string // its config's directory
+	config string // its config file
+
+	mu       sync.Mutex
+	log      bytes.Buffer
+	addrs    map[string]string // "http", "https", "admin" → bound address
+	exited   chan struct{}
+	exitErr  error
+	addrSeen chan struct{}
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+) tls=(true|false)(?: kind=(\S+))?`)
+
+// writeConfig writes a config file into a new temp dir and returns its path.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "site.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startEdge runs "icpedge serve --config path" and waits until its
+// listeners are up. The process is stopped when the test ends.
+func startEdge(t *testing.T, path string, extraEnv ...string) *edgeProc {
+	t.Helper()
+	e := &edgeProc{t: t, dir: filepath.Dir(path), config: path, addrs: map[string]string{}, exited: make(chan struct{}), addrSeen: make(chan struct{}, 16)}
+	e.cmd = exec.Command(binPath, "serve", "--config", path)
+	e.cmd.Env = append(os.Environ(), extraEnv...)
+	stderr, err := e.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cmd.Stdout = io.Discard
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go e.readLog(stderr)
+	t.Cleanup(func() {
+		e.stop()
+		if t.Failed() {
+			t.Logf("icpedge log:\n%s", e.Log())
+		}
+	})
+	e.waitListening(1, 20*time.Second)
+	return e
+}
+
+func (e *edgeProc) readLog(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		e.mu.Lock()
+		e.log.WriteString(line + "\n")
+		if m := listeningRE.FindStringSubmatch(line); m != nil {
+			kind := m[3]
+			if kind == "" {
+				kind = "http"
+				if m[2] == "true" {
+					kind = "https"
+				}
+			}
+			e.addrs[kind] = m[1]
+			select {
+			case e.addrSeen <- struct{}{}:
+			default:
+			}
+		}
+		e.mu.Unlock()
+	}
+	e.exitErr = e.cmd.Wait()
+	close(e.exited)
+}
+
+// waitListening waits until n listeners have been logged.
+func (e *edgeProc) waitListening(n int, timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		e.mu.Lock()
+		got := len(e.addrs)
+		e.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-e.addrSeen:
+		case <-e.exited:
+			e.t.Fatalf("icpedge exited before listening: %v\n%s", e.exitErr, e.Log())
+		case <-deadline:
+			e.t.Fatalf("icpedge did not listen within %v\n%s", timeout, e.Log())
+		}
+	}
+}
+
+// Addr returns the bound address of a listener kind ("http", "https", "admin").
+func (e *edgeProc) Addr(kind string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.addrs[kind]
+}
+
+// Log returns everything the process logged so far.
+func (e *edgeProc) Log() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.log.String()
+}
+
+// signal sends sig to the process.
+func (e *edgeProc) signal(sig os.Signal) {
+	if err := e.cmd.Process.Signal(sig); err != nil {
+		e.t.Errorf("signalling icpedge: %v", err)
+	}
+}
+
+// stop ends the process with SIGTERM, then SIGKILL after a grace period.
+func (e *edgeProc) stop() {
+	select {
+	case <-e.exited:
+		return
+	default:
+	}
+	_ = e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.exited:
+	case <-time.After(15 * time.Second):
+		_ = e.cmd.Process.Kill()
+		<-e.exited
+	}
+}
+
+// kill ends the process with SIGKILL at once.
+func (e *edgeProc) kill() {
+	_ = e.cmd.Process.Kill()
+	<-e.exited
+}
+
+// client returns an HTTP client that sends every request to addr, whatever
+// the URL's host, the way a DNS record pointing at the edge would.
+func clientFor(addr string) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, addr)
+			},
+			DisableCompression: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// freePort returns a loopback address with a port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// hostOf returns the host part of a listener address.
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
+}
+
+func mustContain(t *testing.T, got, want string) {
+	t.Helper()
+	if !strings.Contains(got, want) {
+		t.Fatalf("got %q; want it to contain %q", abbrev(got), want)
+	}
+}
+
+func abbrev(s string) string {
+	if len(s) > 2000 {
+		return s[:2000] + "…"
+	}
+	return s
+}
