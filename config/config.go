@@ -1,6 +1,3 @@
-// Package config turns one client instance's YAML file into a validated
-// Config. It reports every problem in the file at once, each naming the file,
-// line, key, bad value and what was expected. It never touches the network.
 package config
 
 import (
