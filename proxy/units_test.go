@@ -1,0 +1,128 @@
+package proxy
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/zlib"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"testing"
+)
+
+func TestNegotiateEncoding(t *testing.T) {
+	for _, tc := range []struct{ accept, want string }{
+		{"", ""},
+		{"gzip", "gzip"},
+		{"x-gzip", "gzip"},
+		{"gzip, deflate, br", "br"},
+		{"br;q=0, gzip", "gzip"},
+		{"BR;Q=0.5", "br"},
+		{"*", "br"},
+		{"*;q=0", ""},
+		{"br;q=0, *", "gzip"},
+		{"identity", ""},
+		{"deflate", ""},
+		{"gzip;q=0", ""},
+	} {
+		if got := negotiateEncoding(tc.accept); got != tc.want {
+			t.Errorf("negotiateEncoding(%q) = %q; want %q", tc.accept, got, tc.want)
+		}
+	}
+}
+
+func TestRemoveHopHeaders(t *testing.T) {
+	h := http.Header{
+		"Connection":        {"X-A, x-b", "close"},
+		"X-A":               {"1"},
+		"X-B":               {"2"},
+		"Keep-Alive":        {"timeout=5"},
+		"Te":                {"trailers"},
+		"Transfer-Encoding": {"chunked"},
+		"Upgrade":           {"h2c"},
+		"Proxy-Connection":  {"keep-alive"},
+		"X-Keep":            {"yes"},
+	}
+	removeHopHeaders(h)
+	want := http.Header{"X-Keep": {"yes"}}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("got %v; want %v", h, want)
+	}
+}
+
+func TestCanonicalHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"ICP.Example.COM":      "icp.example.com",
+		"icp.example.com:8443": "icp.example.com",
+		"icp.example.com.":     "icp.example.com",
+		"[::1]:80":             "::1",
+		"[::1]":                "::1",
+		"127.0.0.1:80":         "127.0.0.1",
+	} {
+		if got := canonicalHost(in); got != want {
+			t.Errorf("canonicalHost(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestRewriteCookieDomain(t *testing.T) {
+	h := &Handler{rewriteHosts: map[string]bool{"www.client.com": true}}
+	for _, tc := range []struct{ in, want string }{
+		{"a=1; Domain=www.client.com; Path=/", "a=1; Domain=icp.client.com; Path=/"},
+		{"a=1; domain=.WWW.client.com", "a=1; Domain=icp.client.com"},
+		{"a=1; Domain=client.com", "a=1; Domain=client.com"},
+		{"a=1; Path=/", "a=1; Path=/"},
+		{"a=www.client.com; Path=/", "a=www.client.com; Path=/"},
+	} {
+		if got := h.rewriteCookieDomain(tc.in, "icp.client.com"); got != tc.want {
+			t.Errorf("rewriteCookieDomain(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestOriginURL(t *testing.T) {
+	for _, tc := range []struct{ origin, in, want string }{
+		{"https://o.example", "/a/b?q=1", "https://o.example/a/b?q=1"},
+		{"https://o.example/", "/a%2Fb", "https://o.example/a%2Fb"},
+		{"https://o.example:8443/base/", "/a?x", "https://o.example:8443/base/a?x"},
+		{"http://o.example/base", "/", "http://o.example/base/"},
+	} {
+		o, _ := url.Parse(tc.origin)
+		in, _ := url.ParseRequestURI(tc.in)
+		h := &Handler{opts: Options{Origin: o}}
+		if got := h.originURL(in).String(); got != tc.want {
+			t.Errorf("originURL(%s, %s) = %s; want %s", tc.origin, tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestDecodeDeflateBothForms(t *testing.T) {
+	text := bytes.Repeat([]byte("deflate me "), 100)
+	var z, raw bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(text)
+	zw.Close()
+	fw, _ := flate.NewWriter(&raw, flate.DefaultCompression)
+	fw.Write(text)
+	fw.Close()
+	for name, b := range map[string][]byte{"zlib": z.Bytes(), "raw": raw.Bytes()} {
+		r, err := decodeBody(bytes.NewReader(b), "deflate")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, text) {
+			t.Errorf("%s: got %d bytes, %v; want the original %d", name, len(got), err, len(text))
+		}
+	}
+	if _, err := decodeBody(bytes.NewReader(nil), "compress"); err == nil {
+		t.Error("decodeBody with an unknown coding: got nil error; want one")
+	}
+}
+
+func TestStatusForError(t *testing.T) {
+	if got := statusForError(io.ErrUnexpectedEOF); got != http.StatusBadGateway {
+		t.Errorf("got %d; want 502", got)
+	}
+}
