@@ -43,25 +43,26 @@ const (
 
 // What each kind of value should look like, for messages.
 const (
-	expectHost       = "a DNS name such as icp.client.com, without scheme, port, path or wildcard"
-	expectHostList   = "a list of host names, e.g. [icp.client.com]"
-	expectHostOrIP   = "a host name such as www.client.com or an IP address, without scheme or port"
-	expectOrigin     = "an absolute http or https URL with a host and no user info, query or fragment, e.g. https://www.client.com"
-	expectProxy      = "an IP address or CIDR prefix, e.g. 10.0.0.1, 10.0.0.0/8 or 2001:db8::/32"
-	expectAddr       = `host:port or :port, e.g. ":80" or "127.0.0.1:8080"`
-	expectDuration   = "a number with a unit (ms, s, m, h or d), e.g. 30s, 5m, 7d or 1d12h"
-	expectSize       = "bytes, or a number with a unit (KB, MB, GB in 1000s; KiB, MiB, GiB in 1024s), e.g. 64MiB"
-	expectPath       = "a file or directory path"
-	expectSelector   = `a CSS selector such as "footer" or "div.copyright"`
-	expectRulePath   = `a URL path prefix beginning with "/", e.g. /static/`
-	expectCA         = "an absolute https URL of an ACME directory (http only on a loopback host), e.g. " + DefaultCA
-	expectEmail      = "an email address such as ops@client.com"
-	expectBase64URL  = "the key from the CA in base64url (A-Z a-z 0-9 - _)"
-	expectText       = "text"
-	expectBool       = "true or false"
-	expectRule       = "a list of {path, ttl} mappings"
-	expectProxyList  = "a list of IP addresses or CIDR prefixes"
-	expectListenOnce = "listen.http or listen.https, e.g. http: \":80\""
+	expectHost         = "a DNS name such as icp.client.com, without scheme, port, path or wildcard"
+	expectHostList     = "a list of host names, e.g. [icp.client.com]"
+	expectHostOrIP     = "a host name such as www.client.com or an IP address, without scheme or port"
+	expectHostOrIPList = "a list of host names or IP addresses, e.g. [www.client.com]"
+	expectOrigin       = "an absolute http or https URL with a host and no user info, query or fragment, e.g. https://www.client.com"
+	expectProxy        = "an IP address or CIDR prefix, e.g. 10.0.0.1, 10.0.0.0/8 or 2001:db8::/32"
+	expectAddr         = `host:port or :port, e.g. ":80" or "127.0.0.1:8080"`
+	expectDuration     = "a number with a unit (ms, s, m, h or d), e.g. 30s, 5m, 7d or 1d12h"
+	expectSize         = "bytes, or a number with a unit (KB, MB, GB in 1000s; KiB, MiB, GiB in 1024s), e.g. 64MiB"
+	expectPath         = "a file or directory path"
+	expectSelector     = `a CSS selector such as "footer" or "div.copyright"`
+	expectRulePath     = `a URL path prefix beginning with "/", e.g. /static/`
+	expectCA           = "an absolute https URL of an ACME directory (http only on a loopback host), e.g. " + DefaultCA
+	expectEmail        = "an email address such as ops@client.com"
+	expectBase64URL    = "the key from the CA in base64url (A-Z a-z 0-9 - _)"
+	expectText         = "text"
+	expectBool         = "true or false"
+	expectRule         = "a list of {path, ttl} mappings"
+	expectProxyList    = "a list of IP addresses or CIDR prefixes"
+	expectListenOnce   = "listen.http or listen.https, e.g. http: \":80\""
 )
 
 // The keys each mapping may hold, in the order the example file uses.
@@ -165,8 +166,11 @@ func (p *parser) syntax(err error) {
 func (p *parser) config(root *yaml.Node) *Config {
 	c := &Config{File: p.file}
 	top := p.mapping(root, "", 1, topKeys)
+	if top.broken {
+		return c
+	}
 
-	hosts, set := p.hostList(top, "hosts", hostName, expectHost)
+	hosts, set := p.hostList(top, "hosts", hostName, expectHost, expectHostList)
 	switch {
 	case !set:
 		top.missing("hosts", expectHostList)
@@ -203,7 +207,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 		c.OriginHost = strings.ToLower(c.Origin.Hostname())
 	}
 
-	if hosts, set := p.hostList(top, "rewrite_hosts", hostOrIP, expectHostOrIP); set {
+	if hosts, set := p.hostList(top, "rewrite_hosts", hostOrIP, expectHostOrIP, expectHostOrIPList); set {
 		c.RewriteHosts = hosts
 	} else if c.OriginHost != "" {
 		c.RewriteHosts = []string{c.OriginHost}
@@ -313,11 +317,11 @@ func (p *parser) item(n *yaml.Node, key, expected string) (string, bool) {
 // hostList reads a list of host names, checked by check, without
 // duplicates. set reports whether the key was given; hosts is non-nil
 // when it was given as a list, even an empty one.
-func (p *parser) hostList(m *mapping, name string, check func(string) (string, string), expected string) (hosts []string, set bool) {
+func (p *parser) hostList(m *mapping, name string, check func(string) (string, string), expected, expectedList string) (hosts []string, set bool) {
 	if m.node(name) == nil {
 		return nil, false
 	}
-	items, ok := m.list(name, "a list of "+expected)
+	items, ok := m.list(name, expectedList)
 	if !ok {
 		return nil, true
 	}
@@ -460,7 +464,10 @@ func (p *parser) tls(c *Config, top, listen *mapping) {
 	}
 	c.TLS.Mode = p.enum(t, "mode", def, "a TLS mode", "acme", "manual", "off")
 	modeOK := true
-	if n := t.node("mode"); n != nil && n.Value != c.TLS.Mode {
+	mode := c.TLS.Mode // as named in messages
+	if n := t.node("mode"); n == nil && c.Listen.HTTPS == "" {
+		mode += " (the default without listen.https)"
+	} else if n != nil && n.Value != c.TLS.Mode {
 		modeOK = false // already reported; checks against a guess would mislead
 	}
 
@@ -516,7 +523,7 @@ func (p *parser) tls(c *Config, top, listen *mapping) {
 		if n == nil || slices.Contains(only[k], c.TLS.Mode) {
 			continue
 		}
-		p.add(n.Line, t.key(k), "only used with tls.mode %s; expected no tls.%s when tls.mode is %s", strings.Join(only[k], " or "), k, c.TLS.Mode)
+		p.add(n.Line, t.key(k), "only used with tls.mode %s; expected no tls.%s when tls.mode is %s", strings.Join(only[k], " or "), k, mode)
 	}
 	modeLine := listen.line
 	if n := t.node("mode"); n != nil {

@@ -93,7 +93,8 @@ func isASCII(s string) bool {
 }
 
 // listenAddr checks a host:port or :port address for net.Listen. Ports are
-// numeric; the host may be empty (all interfaces), an IP address or a host
+// numeric, 0 to 65535; port 0 lets the kernel pick a free port, which tests
+// use. The host may be empty (all interfaces), an IP address or a host
 // name.
 func listenAddr(s string) (reason string) {
 	if !strings.Contains(s, ":") {
@@ -103,8 +104,8 @@ func listenAddr(s string) (reason string) {
 	if err != nil {
 		return "not host:port"
 	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return "port " + strconv.Quote(port) + " is not 1-65535"
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "port " + strconv.Quote(port) + " is not 0-65535"
 	}
 	if host == "" {
 		return ""
@@ -123,7 +124,7 @@ func listenAddr(s string) (reason string) {
 func sameSocket(a, b string) bool {
 	ha, pa, _ := net.SplitHostPort(a)
 	hb, pb, _ := net.SplitHostPort(b)
-	if pa != pb {
+	if pa != pb || pa == "0" {
 		return false
 	}
 	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }

@@ -117,7 +117,9 @@ func (m *mapping) sub(name string, known []string) *mapping {
 	if n := m.vals[name]; n != nil {
 		line = n.Line
 	}
-	return m.p.mapping(m.vals[name], m.key(name), line, known)
+	sub := m.p.mapping(m.vals[name], m.key(name), line, known)
+	sub.broken = sub.broken || m.broken
+	return sub
 }
 
 // missing reports that the required key name is absent.
