@@ -1,0 +1,231 @@
+package cache
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxDelta is the largest delta-seconds value honoured. RFC 9111 §1.2.2:
+// a larger value, or an overflow, is treated as 2^31 seconds.
+const maxDelta = (1 << 31) * time.Second
+
+// Delta is a delta-seconds directive argument (RFC 9111 §1.2.2).
+type Delta struct {
+	// Present reports whether the directive appeared.
+	Present bool
+	// Value is the argument, between 0 and 2^31 seconds.
+	Value time.Duration
+}
+
+// Directives are the Cache-Control directives of a request or a response
+// (RFC 9111 §5.2), as a shared cache understands them. Unknown directives
+// are ignored (§5.2.3).
+type Directives struct {
+	NoStore         bool // §5.2.1.5, §5.2.2.5
+	NoCache         bool // §5.2.1.4, §5.2.2.4; a field list counts as plain no-cache
+	Private         bool // §5.2.2.7; a field list counts as plain private
+	Public          bool // §5.2.2.9
+	MustRevalidate  bool // §5.2.2.2
+	ProxyRevalidate bool // §5.2.2.8
+	MustUnderstand  bool // §5.2.2.3
+	NoTransform     bool // §5.2.1.6, §5.2.2.6
+	OnlyIfCached    bool // §5.2.1.7
+	Immutable       bool // RFC 8246
+
+	MaxAge  Delta // §5.2.1.1, §5.2.2.1
+	SMaxAge Delta // §5.2.2.10
+	// MaxStale is the request's max-stale (§5.2.1.2). MaxStaleAny is set
+	// when it came without an argument: any staleness is acceptable.
+	MaxStale    Delta
+	MaxStaleAny bool
+	MinFresh    Delta // §5.2.1.3
+
+	StaleWhileRevalidate Delta // RFC 5861 §3
+	StaleIfError         Delta // RFC 5861 §4
+}
+
+// ParseCacheControl parses every Cache-Control field line in h.
+//
+// Directive names are case-insensitive and arguments may be tokens or
+// quoted strings (§5.2: recipients accept both forms). When a directive
+// repeats with different arguments, the most restrictive one wins
+// (§4.2.1): the smallest max-age, s-maxage, max-stale,
+// stale-while-revalidate and stale-if-error, the largest min-fresh. An
+// unparsable max-age or s-maxage counts as 0, since a response with
+// invalid freshness information is stale (§4.2.1); other unparsable
+// arguments are ignored.
+func ParseCacheControl(h http.Header) Directives {
+	var d Directives
+	for _, line := range h.Values("Cache-Control") {
+		parseDirectives(line, &d)
+	}
+	return d
+}
+
+func parseDirectives(s string, d *Directives) {
+	for len(s) > 0 {
+		var name, arg string
+		var hasArg bool
+		name, arg, hasArg, s = nextDirective(s)
+		if name == "" {
+			continue
+		}
+		switch strings.ToLower(name) {
+		case "no-store":
+			d.NoStore = true
+		case "no-cache":
+			// A shared cache may treat the qualified form as unqualified
+			// (§5.2.2.4); it never stores a subset of a response.
+			d.NoCache = true
+		case "private":
+			d.Private = true
+		case "public":
+			d.Public = true
+		case "must-revalidate":
+			d.MustRevalidate = true
+		case "proxy-revalidate":
+			d.ProxyRevalidate = true
+		case "must-understand":
+			d.MustUnderstand = true
+		case "no-transform":
+			d.NoTransform = true
+		case "only-if-cached":
+			d.OnlyIfCached = true
+		case "immutable":
+			d.Immutable = true
+		case "max-age":
+			setDelta(&d.MaxAge, arg, hasArg, true, false)
+		case "s-maxage":
+			setDelta(&d.SMaxAge, arg, hasArg, true, false)
+		case "max-stale":
+			if !hasArg {
+				d.MaxStaleAny = true
+				continue
+			}
+			setDelta(&d.MaxStale, arg, hasArg, false, false)
+		case "min-fresh":
+			setDelta(&d.MinFresh, arg, hasArg, false, true)
+		case "stale-while-revalidate":
+			setDelta(&d.StaleWhileRevalidate, arg, hasArg, false, false)
+		case "stale-if-error":
+			setDelta(&d.StaleIfError, arg, hasArg, false, false)
+		}
+	}
+}
+
+// setDelta records a delta-seconds argument, keeping the most
+// restrictive of repeated values (the largest when larger is stricter).
+func setDelta(d *Delta, arg string, hasArg, invalidIsZero, larger bool) {
+	v, ok := parseDeltaSeconds(arg)
+	if !hasArg || !ok {
+		if !invalidIsZero {
+			return
+		}
+		v = 0
+	}
+	if !d.Present || (larger && v > d.Value) || (!larger && v < d.Value) {
+		d.Present, d.Value = true, v
+	}
+}
+
+// parseDeltaSeconds parses 1*DIGIT, clamping at 2^31 seconds (§1.2.2).
+func parseDeltaSeconds(s string) (time.Duration, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > int64(maxDelta/time.Second) {
+		return maxDelta, true // only overflow errors remain
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// nextDirective splits the first directive off a Cache-Control list:
+// cache-directive = token [ "=" ( token / quoted-string ) ] (§5.2).
+// Malformed elements are skipped up to the next comma outside quotes.
+func nextDirective(s string) (name, arg string, hasArg bool, rest string) {
+	s = strings.TrimLeft(s, " \t,")
+	i := 0
+	for i < len(s) && isTokenChar(s[i]) {
+		i++
+	}
+	name, s = s[:i], s[i:]
+	s = strings.TrimLeft(s, " \t")
+	if strings.HasPrefix(s, "=") {
+		hasArg = true
+		s = strings.TrimLeft(s[1:], " \t")
+		if strings.HasPrefix(s, `"`) {
+			arg, s = unquote(s)
+		} else {
+			j := 0
+			for j < len(s) && isTokenChar(s[j]) {
+				j++
+			}
+			arg, s = s[:j], s[j:]
+		}
+	}
+	// Skip anything up to the next list separator.
+	s = strings.TrimLeft(s, " \t")
+	if s != "" && s[0] != ',' {
+		name = "" // malformed element: ignore it entirely
+		s = skipElement(s)
+	}
+	return name, arg, hasArg, s
+}
+
+// unquote reads a quoted-string at the start of s (RFC 9110 §5.6.4) and
+// returns its value and the remainder. An unterminated string runs to the
+// end of s.
+func unquote(s string) (string, string) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			return b.String(), s[i+1:]
+		case '\\':
+			if i+1 < len(s) {
+				i++
+				b.WriteByte(s[i])
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), ""
+}
+
+// skipElement drops s up to the next comma that is not inside quotes.
+func skipElement(s string) string {
+	inQuote := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			inQuote = !inQuote
+		case '\\':
+			if inQuote {
+				i++
+			}
+		case ',':
+			if !inQuote {
+				return s[i:]
+			}
+		}
+	}
+	return ""
+}
+
+// isTokenChar reports whether c is a tchar (RFC 9110 §5.6.2).
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}

@@ -1,0 +1,154 @@
+package cache
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Encoding is a content coding the store keeps a body in.
+type Encoding uint8
+
+// The encodings an Entry may hold, one body each.
+const (
+	Identity Encoding = iota
+	Gzip
+	Brotli
+	numEncodings
+)
+
+// String returns the Content-Encoding token: "identity", "gzip" or "br".
+func (enc Encoding) String() string {
+	switch enc {
+	case Identity:
+		return "identity"
+	case Gzip:
+		return "gzip"
+	case Brotli:
+		return "br"
+	}
+	return "unknown"
+}
+
+// ParseEncoding maps a Content-Encoding token to an Encoding.
+func ParseEncoding(s string) (Encoding, bool) {
+	for enc := range numEncodings {
+		if s == enc.String() {
+			return enc, true
+		}
+	}
+	return 0, false
+}
+
+// Entry is a stored response: metadata and up to one body per Encoding.
+//
+// An Entry from Get may read its bodies from an open file, so that a large
+// body need not be in memory; the caller must Close it when done. Its
+// bodies stay readable and unchanged even if the key is replaced, deleted
+// or evicted meanwhile. Header is the caller's own copy.
+type Entry struct {
+	// Key is the full cache key. The store treats it as opaque bytes.
+	Key string
+	// Status is the response status code.
+	Status int
+	// Header is the stored response header.
+	Header http.Header
+	// RequestTime and ResponseTime are when the request that produced
+	// the response was sent and the response received, for Age
+	// (RFC 9111 §4.2.3).
+	RequestTime, ResponseTime time.Time
+
+	bodies [numEncodings]bodyRef
+	file   *os.File // backs bodies with off/size, when not nil
+}
+
+// bodyRef is one body: data in memory, or size bytes at off in the file.
+type bodyRef struct {
+	present bool
+	data    []byte
+	off     int64
+	size    int64
+}
+
+// SetBody sets the body in encoding enc (an empty body is a body). Put
+// copies what it keeps, so b may be reused once Put returns.
+func (e *Entry) SetBody(enc Encoding, b []byte) {
+	if enc >= numEncodings {
+		return
+	}
+	e.bodies[enc] = bodyRef{present: true, data: b, size: int64(len(b))}
+}
+
+// RemoveBody removes the body in encoding enc.
+func (e *Entry) RemoveBody(enc Encoding) {
+	if enc < numEncodings {
+		e.bodies[enc] = bodyRef{}
+	}
+}
+
+// Body returns a reader of the body in encoding enc (its size is
+// r.Size()), or false if the entry has no such body. Each call returns an
+// independent reader; it suits http.ServeContent and io.Copy.
+func (e *Entry) Body(enc Encoding) (r *io.SectionReader, ok bool) {
+	if enc >= numEncodings || !e.bodies[enc].present {
+		return nil, false
+	}
+	b := e.bodies[enc]
+	if b.data != nil || e.file == nil {
+		return io.NewSectionReader(bytes.NewReader(b.data), 0, int64(len(b.data))), true
+	}
+	return io.NewSectionReader(e.file, b.off, b.size), true
+}
+
+// Encodings returns the encodings the entry has a body in.
+func (e *Entry) Encodings() []Encoding {
+	var out []Encoding
+	for enc := range numEncodings {
+		if e.bodies[enc].present {
+			out = append(out, enc)
+		}
+	}
+	return out
+}
+
+// Close releases the file behind the entry's bodies, if any. Readers
+// obtained from Body fail afterwards. Close is idempotent.
+func (e *Entry) Close() error {
+	if e.file == nil {
+		return nil
+	}
+	f := e.file
+	e.file = nil
+	for i := range e.bodies {
+		if e.bodies[i].data == nil {
+			e.bodies[i].size = 0 // reads of a closed entry see nothing
+			e.bodies[i].present = false
+		}
+	}
+	return f.Close()
+}
+
+// bodySize is the total body bytes of e.
+func (e *Entry) bodySize() int64 {
+	var n int64
+	for _, b := range e.bodies {
+		if b.present {
+			n += b.size
+		}
+	}
+	return n
+}
+
+// headerSize estimates the memory a header takes.
+func headerSize(h http.Header) int64 {
+	n := int64(48)
+	for k, vs := range h {
+		n += int64(len(k)) + 32
+		for _, v := range vs {
+			n += int64(len(v)) + 16
+		}
+	}
+	return n
+}

@@ -1,0 +1,302 @@
+package cache
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Rule forces a freshness lifetime on responses whose request path starts
+// with Prefix (a plain string prefix: "/static" also matches
+// "/static-old/x"; end it with "/" to mean a directory).
+type Rule struct {
+	Prefix string
+	TTL    time.Duration
+}
+
+// Policy holds icpedge's caching policy on top of RFC 9111. The zero
+// Policy is plain RFC 9111 for a shared cache plus icpedge's fixed rule
+// that a response carrying Set-Cookie is never stored.
+//
+// # Forced rules
+//
+// A Rule (longest matching Prefix wins) makes a response storable and
+// fresh for its TTL whatever the origin's Cache-Control, Expires or
+// Pragma say: no-cache, no-store, private, must-revalidate, max-age=0 and
+// an absent freshness are all overridden, because origins such as PHP
+// applications send "no-store, no-cache" on every page by default and
+// forcing is the operator's deliberate choice. Request directives
+// (no-cache, max-age, min-fresh, as sent by a browser's reload button)
+// are ignored for forced entries too, so a reload cannot pull every
+// visitor's request across the border link.
+//
+// A rule never overrides the signs of a personal response:
+//   - Set-Cookie in the response (never stored, forced or not);
+//   - Authorization in the request;
+//   - a request carrying Cookie answered with private or no-store (a
+//     logged-in visitor's page, such as WordPress's admin bar);
+//   - request no-store, and Vary: *.
+//
+// A rule applies only to 200, 203, 204, 300, 301 and 308 responses; other
+// statuses (a 404 during a deploy, a 5xx) follow the plain RFC rules.
+type Policy struct {
+	// Rules force a TTL by path prefix. Default none.
+	Rules []Rule
+	// StaleIfError is how long past its freshness a stored response may
+	// be served when the origin fails, even without the origin's
+	// stale-if-error directive (RFC 5861 §4); the larger of the two
+	// applies. Zero: only the origin's directive. Never applies to
+	// responses with must-revalidate, proxy-revalidate, s-maxage or
+	// no-cache, unless forced.
+	StaleIfError time.Duration
+	// StaleWhileRevalidate is how long past its freshness a stored
+	// response may be served while it is refreshed in the background
+	// (RFC 5861 §3); the larger of this and the origin's directive
+	// applies. Zero: only the origin's directive.
+	StaleWhileRevalidate time.Duration
+	// HeuristicMax caps heuristic freshness (RFC 9111 §4.2.2). Zero means
+	// DefaultHeuristicMax (one day); negative turns heuristic freshness
+	// off.
+	HeuristicMax time.Duration
+}
+
+// forcedStatus lists the statuses a forced rule may apply to.
+func forcedStatus(code int) bool {
+	switch code {
+	case 200, 203, 204, 300, 301, 308:
+		return true
+	}
+	return false
+}
+
+// Match returns the rule with the longest prefix of path, if any.
+func (p Policy) Match(path string) (Rule, bool) {
+	var best Rule
+	found := false
+	for _, r := range p.Rules {
+		if strings.HasPrefix(path, r.Prefix) && (!found || len(r.Prefix) > len(best.Prefix)) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+// forced returns the rule forcing this exchange, if any.
+func (p Policy) forced(path string, status int) (Rule, bool) {
+	if !forcedStatus(status) {
+		return Rule{}, false
+	}
+	return p.Match(path)
+}
+
+// Reasons returned by Storable, usable as a Cache-Status detail
+// (RFC 9211 §2.8).
+const (
+	ReasonMethod        = "method"           // not GET (§3); HEAD has no body to store
+	ReasonStatus        = "status"           // status not understood, 206 or 304 (§3)
+	ReasonSetCookie     = "set-cookie"       // icpedge policy
+	ReasonRequestNoStor = "request-no-store" // §5.2.1.5
+	ReasonNoStore       = "no-store"         // §5.2.2.5
+	ReasonPrivate       = "private"          // §5.2.2.7, shared cache
+	ReasonAuthorization = "authorization"    // §3.5
+	ReasonCookiePrivate = "cookie-private"   // icpedge policy, forced rules
+	ReasonVaryStar      = "vary-star"        // §4.1: can never be matched
+	ReasonNoFreshness   = "no-freshness"     // §3: no explicit or heuristic freshness
+)
+
+// Storable reports whether a shared cache may store the response to req
+// (RFC 9111 §3, §3.5, with the policy above). When it may not, reason is
+// one of the Reason constants. Storable looks only at req's method, path
+// and header, so it may be called before the body has been read.
+func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool, reason string) {
+	if req.Method != http.MethodGet {
+		return false, ReasonMethod
+	}
+	if !understoodStatus(status) {
+		return false, ReasonStatus
+	}
+	if len(h.Values("Set-Cookie")) > 0 {
+		return false, ReasonSetCookie
+	}
+	if ParseCacheControl(req.Header).NoStore {
+		return false, ReasonRequestNoStor
+	}
+	if varyStar(h) {
+		return false, ReasonVaryStar
+	}
+	cc := ParseCacheControl(h)
+	auth := req.Header.Get("Authorization") != ""
+	if _, ok := p.forced(req.URL.Path, status); ok {
+		if auth {
+			return false, ReasonAuthorization
+		}
+		if req.Header.Get("Cookie") != "" && (cc.Private || cc.NoStore) {
+			return false, ReasonCookiePrivate
+		}
+		return true, ""
+	}
+	// §5.2.2.3: a cache that understands the status code may ignore
+	// no-store when must-understand is present; Storable has already
+	// refused statuses it does not understand.
+	if cc.NoStore && !cc.MustUnderstand {
+		return false, ReasonNoStore
+	}
+	if cc.Private {
+		return false, ReasonPrivate
+	}
+	// §3.5: a request with Authorization may be answered from a shared
+	// cache only if the response explicitly allows it.
+	if auth && !cc.Public && !cc.SMaxAge.Present && !cc.MustRevalidate {
+		return false, ReasonAuthorization
+	}
+	if hasExplicitExpiration(h, cc) || heuristicStatus(status) || cc.Public {
+		return true, ""
+	}
+	return false, ReasonNoFreshness
+}
+
+// Lifetime returns the freshness lifetime of a response to a request for
+// path: the TTL of a forcing rule, else FreshnessLifetime with the
+// policy's heuristic cap.
+func (p Policy) Lifetime(path string, status int, h http.Header, responseTime time.Time) (lifetime time.Duration, forced bool) {
+	if r, ok := p.forced(path, status); ok {
+		return r.TTL, true
+	}
+	l, _ := freshnessLifetime(status, h, ParseCacheControl(h), responseTime, p.HeuristicMax)
+	return l, false
+}
+
+// Action is what to do with a stored response.
+type Action int
+
+const (
+	// Miss: the stored response must not be used at all (it would not be
+	// stored under the current policy); fetch unconditionally and replace
+	// or delete it.
+	Miss Action = iota
+	// Serve: the stored response is fresh (or stale within the client's
+	// max-stale); serve it without contacting the origin.
+	Serve
+	// ServeStale: stale, but within stale-while-revalidate; serve it now
+	// and refresh it in the background.
+	ServeStale
+	// Revalidate: contact the origin first, conditionally (see
+	// RevalidationHeaders). Decision.ServeOnError says whether the stored
+	// response may be served if the origin fails.
+	Revalidate
+)
+
+func (a Action) String() string {
+	switch a {
+	case Miss:
+		return "miss"
+	case Serve:
+		return "serve"
+	case ServeStale:
+		return "serve-stale"
+	case Revalidate:
+		return "revalidate"
+	}
+	return "action(?)"
+}
+
+// Decision is the outcome of Decide.
+type Decision struct {
+	Action Action
+	// ServeOnError reports that the stored response may be served if the
+	// origin cannot be reached or answers with a 5xx (RFC 5861 §4 and
+	// Policy.StaleIfError; a fresh response always may, unless the
+	// origin said no-cache).
+	ServeOnError bool
+	// Forced reports that a Rule set the lifetime.
+	Forced bool
+	// Age and Lifetime are the current age (§4.2.3) and freshness
+	// lifetime (§4.2.1); Lifetime-Age is the Cache-Status ttl.
+	Age, Lifetime time.Duration
+	// Detail says why the origin must be contacted, when it must:
+	// "stale", "no-cache", "request-no-cache", "request-max-age",
+	// "request-min-fresh", or a Storable reason for Miss.
+	Detail string
+}
+
+// Fresh reports whether the stored response was fresh.
+func (d Decision) Fresh() bool { return d.Lifetime > d.Age }
+
+// Decide says how a stored response e may satisfy req at now (RFC 9111
+// §4, §4.2.4, RFC 5861). Vary matching (§4.1, SecondaryKey) and method
+// matching are the caller's; Decide assumes e was selected for req.
+func (p Policy) Decide(req *http.Request, e *Entry, now time.Time) Decision {
+	d := Decision{Detail: "stale"}
+	cc := ParseCacheControl(e.Header)
+	rule, forced := p.forced(req.URL.Path, e.Status)
+	d.Forced = forced
+	d.Age = Age(e.Header, e.RequestTime, e.ResponseTime, now)
+	if forced {
+		d.Lifetime = rule.TTL
+	} else {
+		d.Lifetime, _ = freshnessLifetime(e.Status, e.Header, cc, e.ResponseTime, p.HeuristicMax)
+	}
+
+	// The entry may have been stored under a rule that no longer applies
+	// (the configuration changed across a restart).
+	if len(e.Header.Values("Set-Cookie")) > 0 {
+		d.Action, d.Detail = Miss, ReasonSetCookie
+		return d
+	}
+	if !forced && ((cc.NoStore && !cc.MustUnderstand) || cc.Private) {
+		d.Action, d.Detail = Miss, ReasonPrivate
+		if !cc.Private {
+			d.Detail = ReasonNoStore
+		}
+		return d
+	}
+
+	fresh := d.Lifetime > d.Age
+	staleness := max(0, d.Age-d.Lifetime)
+	// §5.2.2.4: no-cache forbids any use without successful validation.
+	noCache := !forced && cc.NoCache
+	// §5.2.2.2, §5.2.2.8, §5.2.2.10 (s-maxage implies proxy-revalidate):
+	// never serve stale, not even on error (§4.2.4).
+	mustRevalidate := !forced && (cc.MustRevalidate || cc.ProxyRevalidate || cc.SMaxAge.Present)
+	rcc := ParseCacheControl(req.Header)
+
+	sie := max(p.StaleIfError, cc.StaleIfError.Value, rcc.StaleIfError.Value)
+	d.ServeOnError = !noCache && (fresh || (!mustRevalidate && sie > 0 && staleness <= sie))
+
+	if noCache {
+		d.Action, d.Detail = Revalidate, "no-cache"
+		return d
+	}
+	if !forced {
+		switch {
+		case rcc.NoCache: // §5.2.1.4
+			d.Action, d.Detail = Revalidate, "request-no-cache"
+			return d
+		case rcc.MaxAge.Present && d.Age > rcc.MaxAge.Value: // §5.2.1.1
+			d.Action, d.Detail = Revalidate, "request-max-age"
+			return d
+		case rcc.MinFresh.Present && d.Lifetime-d.Age < rcc.MinFresh.Value: // §5.2.1.3
+			d.Action, d.Detail = Revalidate, "request-min-fresh"
+			return d
+		}
+	}
+	if fresh {
+		d.Action, d.Detail = Serve, ""
+		return d
+	}
+	if mustRevalidate {
+		d.Action = Revalidate
+		return d
+	}
+	// §4.2.4: the client may accept staleness with max-stale.
+	if !forced && (rcc.MaxStaleAny || (rcc.MaxStale.Present && staleness <= rcc.MaxStale.Value)) {
+		d.Action, d.Detail = Serve, ""
+		return d
+	}
+	if swr := max(p.StaleWhileRevalidate, cc.StaleWhileRevalidate.Value); swr > 0 && staleness <= swr {
+		d.Action, d.Detail = ServeStale, ""
+		return d
+	}
+	d.Action = Revalidate
+	return d
+}

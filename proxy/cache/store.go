@@ -1,0 +1,717 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors returned by the Store.
+var (
+	ErrNotFound = errors.New("cache entry not found")
+	ErrClosed   = errors.New("cache store closed")
+	ErrTooLarge = errors.New("cache entry too large")
+)
+
+const (
+	// blockSize rounds file sizes for accounting, so that many small
+	// entries are charged roughly what they take on disk.
+	blockSize = 4096
+	// wholeReadMin is the file size up to which Get reads a file in one
+	// go and checks every body, even with no memory tier.
+	wholeReadMin = 256 << 10
+	// touchEvery bounds how often a hit refreshes a file's mtime, which
+	// is how recency survives a restart.
+	touchEvery = time.Hour
+	tempPrefix = "tmp-"
+)
+
+// Options configure a Store. Zero values mean the documented default.
+type Options struct {
+	// Dir holds the cache files; it is created if missing. Required. A
+	// Dir must be used by one Store at a time: two processes sharing one
+	// would evict each other's files unseen.
+	Dir string
+	// MaxSize bounds the bytes on disk, counted in 4 KiB blocks per file
+	// (temporary files being written are not counted). Default 1 GiB.
+	MaxSize int64
+	// MaxEntrySize is the largest entry, all bodies together, that Put or
+	// Create accept; larger ones fail with ErrTooLarge so that a single
+	// download cannot flush the cache. Default MaxSize/8.
+	MaxEntrySize int64
+	// Memory bounds the bytes of hot entries also kept in memory. Only
+	// entries of at most Memory/16 bytes are kept there. Default 64 MiB;
+	// negative turns the memory tier off.
+	Memory int64
+	// Logger receives damaged files found and removed, and failed
+	// deletions. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock for access times. Default time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxSize <= 0 {
+		o.MaxSize = 1 << 30
+	}
+	if o.MaxEntrySize <= 0 {
+		o.MaxEntrySize = o.MaxSize / 8
+	}
+	if o.Memory == 0 {
+		o.Memory = 64 << 20
+	}
+	if o.Memory < 0 {
+		o.Memory = 0
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Stats are counters of a Store.
+type Stats struct {
+	Entries         int   // entries on disk
+	Bytes           int64 // disk bytes, in 4 KiB blocks
+	MemoryEntries   int   // entries also held in memory
+	MemoryBytes     int64 // bytes held in memory (estimated)
+	Evictions       int64 // entries evicted from disk for space
+	MemoryEvictions int64 // entries dropped from memory for space
+	Hits            int64 // Get hits, from memory or disk
+	MemoryHits      int64 // Get hits served from memory
+	Misses          int64 // Get misses, damaged files included
+	Corrupt         int64 // damaged files found and removed
+}
+
+// Store is a crash-safe, size-bounded disk cache of Entries with an LRU
+// memory tier. It is safe for concurrent use.
+//
+// Each entry is one file named by a hash of its key, written to a temporary
+// file, synced and renamed into place, so a crash leaves either the old
+// entry, the new one, or none, and never a partial one; files record their
+// key and checksums, and a damaged or misplaced file is removed and
+// reported as a miss.
+type Store struct {
+	opts       Options
+	memPerItem int64
+	log        *slog.Logger
+	hooks      hooks
+
+	mu      sync.Mutex
+	closed  bool
+	index   map[string]*item
+	lru     item // sentinel: lru.next is the most recently used
+	mem     memEntry
+	bytes   int64
+	memUsed int64
+	stats   Stats
+}
+
+// hooks let tests inject file system failures.
+type hooks struct {
+	createTemp func(dir, pattern string) (*os.File, error)
+	wrapWriter func(io.Writer) io.Writer
+}
+
+// item is the index record of one entry; keep it small.
+type item struct {
+	key        string
+	size       int64 // disk bytes, rounded to blocks
+	atime      int64 // unix seconds of the last persisted access
+	prev, next *item
+	mem        *memEntry
+	gen        uint32 // bumped each time the file is replaced
+	verified   bool   // body checksums checked since Open
+}
+
+// memEntry is an entry held in memory.
+type memEntry struct {
+	it         *item
+	prev, next *memEntry
+	size       int64
+	meta       metaJSON
+	bodies     [numEncodings][]byte
+	present    [numEncodings]bool
+}
+
+// Open opens (creating if needed) the store in opts.Dir. It removes
+// temporary files left by a crash and rebuilds the index from the cache
+// files' metadata, ordering entries by file modification time (which hits
+// refresh at most hourly), then evicts down to MaxSize.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("cache: no directory")
+	}
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating cache directory: %w", err)
+	}
+	s := &Store{
+		opts:       opts,
+		memPerItem: opts.Memory / 16,
+		log:        opts.Logger,
+		index:      make(map[string]*item),
+		hooks: hooks{
+			createTemp: os.CreateTemp,
+			wrapWriter: func(w io.Writer) io.Writer { return w },
+		},
+	}
+	s.lru.next, s.lru.prev = &s.lru, &s.lru
+	s.mem.next, s.mem.prev = &s.mem, &s.mem
+	if err := s.scan(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// scan rebuilds the index from Dir.
+func (s *Store) scan() error {
+	top, err := os.ReadDir(s.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("reading cache directory: %w", err)
+	}
+	type found struct {
+		it    *item
+		mtime time.Time
+	}
+	var items []found
+	for _, de := range top {
+		name := de.Name()
+		path := filepath.Join(s.opts.Dir, name)
+		if strings.HasPrefix(name, tempPrefix) && de.Type().IsRegular() {
+			if err := os.Remove(path); err != nil {
+				s.log.Warn("cannot remove cache temp file", "path", path, "err", err)
+			}
+			continue
+		}
+		if !de.IsDir() || len(name) != 2 || !isHex(name) {
+			continue
+		}
+		files, err := os.ReadDir(path)
+		if err != nil {
+			s.log.Warn("cannot read cache directory", "path", path, "err", err)
+			continue
+		}
+		for _, fe := range files {
+			fname := fe.Name()
+			if len(fname) != 32 || !isHex(fname) || fname[:2] != name || !fe.Type().IsRegular() {
+				continue
+			}
+			fpath := filepath.Join(path, fname)
+			m, fi, err := readMetaFile(fpath)
+			if err == nil && fileName(m.key) != fname {
+				err = fmt.Errorf("%w: holds another key", errCorrupt)
+			}
+			if err != nil {
+				s.log.Warn("removing damaged cache file", "path", fpath, "err", err)
+				s.stats.Corrupt++
+				os.Remove(fpath) // best effort: a read-only disk keeps it, and it stays unindexed
+				continue
+			}
+			if s.index[m.key] != nil {
+				continue // impossible: names are unique per key
+			}
+			it := &item{key: m.key, size: blocks(fi.Size()), atime: fi.ModTime().Unix()}
+			s.index[m.key] = it
+			items = append(items, found{it, fi.ModTime()})
+		}
+	}
+	slices.SortFunc(items, func(a, b found) int { return a.mtime.Compare(b.mtime) })
+	for _, f := range items {
+		s.pushFront(f.it)
+		s.bytes += f.it.size
+	}
+	for s.bytes > s.opts.MaxSize && s.lru.prev != &s.lru {
+		s.evict(s.lru.prev)
+	}
+	return nil
+}
+
+// readMetaFile reads only the metadata of a cache file.
+func readMetaFile(path string) (*fileMeta, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := readMeta(f, fi.Size())
+	return m, fi, err
+}
+
+// readMeta reads and checks the metadata of an open cache file of size
+// bytes, with one read of its tail when the metadata is small.
+func readMeta(f io.ReaderAt, size int64) (*fileMeta, error) {
+	if size < prefixLen+footerLen {
+		return nil, fmt.Errorf("%w: too short", errCorrupt)
+	}
+	prefix := make([]byte, prefixLen)
+	if _, err := f.ReadAt(prefix, 0); err != nil {
+		return nil, err
+	}
+	tailLen := min(size-prefixLen, 4096)
+	tail := make([]byte, tailLen)
+	if _, err := f.ReadAt(tail, size-tailLen); err != nil {
+		return nil, err
+	}
+	footer := tail[tailLen-footerLen:]
+	n, err := footerMetaLen(prefix, footer, size)
+	if err != nil {
+		return nil, err
+	}
+	var meta []byte
+	if n+footerLen <= tailLen {
+		meta = tail[tailLen-footerLen-n : tailLen-footerLen]
+	} else {
+		meta = make([]byte, n)
+		if _, err := f.ReadAt(meta, size-footerLen-n); err != nil {
+			return nil, err
+		}
+	}
+	return decodeMeta(prefix, meta, footer, size)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune("0123456789abcdef", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// fileName is the file name of key: 128 bits of its SHA-256, in hex.
+func fileName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16])
+}
+
+// path is where key's file lives, fanned out over 256 directories.
+func (s *Store) path(key string) string {
+	name := fileName(key)
+	return filepath.Join(s.opts.Dir, name[:2], name)
+}
+
+func blocks(n int64) int64 { return (n + blockSize - 1) / blockSize * blockSize }
+
+// Get returns the entry stored under key, or ErrNotFound. The caller must
+// Close the entry. A damaged file is logged, removed and reported as
+// ErrNotFound; other read errors are returned as they are.
+func (s *Store) Get(key string) (*Entry, error) {
+	now := s.opts.Now()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	it := s.index[key]
+	if it == nil {
+		s.stats.Misses++
+		s.mu.Unlock()
+		return nil, ErrNotFound
+	}
+	s.moveToFront(it)
+	touch := now.Unix()-it.atime >= int64(touchEvery/time.Second)
+	if touch {
+		it.atime = now.Unix()
+	}
+	if m := it.mem; m != nil {
+		s.memMoveToFront(m)
+		s.stats.Hits++
+		s.stats.MemoryHits++
+		e := m.entry(key)
+		s.mu.Unlock()
+		if touch {
+			s.touch(key, now)
+		}
+		return e, nil
+	}
+	gen, verified := it.gen, it.verified
+	s.mu.Unlock()
+
+	e, m, err := s.load(key, verified)
+	if err != nil {
+		s.mu.Lock()
+		s.stats.Misses++
+		s.mu.Unlock()
+		switch {
+		case errors.Is(err, errCorrupt):
+			s.log.Warn("removing damaged cache file", "key", key, "err", err)
+			s.drop(key, it, gen, true)
+			return nil, ErrNotFound
+		case errors.Is(err, fs.ErrNotExist):
+			s.drop(key, it, gen, false)
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("reading cache entry: %w", err)
+	}
+	s.mu.Lock()
+	s.stats.Hits++
+	if s.index[key] == it && it.gen == gen && !s.closed {
+		it.verified = true
+		if m != nil && it.mem == nil {
+			s.memInsert(it, m)
+		}
+	}
+	s.mu.Unlock()
+	if touch {
+		s.touch(key, now)
+	}
+	return e, nil
+}
+
+// touch records an access in the file's mtime, for the LRU order after a
+// restart. Failures (a read-only disk) only cost that order.
+func (s *Store) touch(key string, now time.Time) {
+	_ = os.Chtimes(s.path(key), now, now)
+}
+
+// drop removes key from the index after its file proved missing or
+// damaged, unless it was replaced meanwhile.
+func (s *Store) drop(key string, it *item, gen uint32, corrupt bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if corrupt {
+		s.stats.Corrupt++
+	}
+	if s.index[key] != it || it.gen != gen {
+		return
+	}
+	s.remove(it, corrupt)
+}
+
+// load reads key's file. Small files are read whole and every checksum
+// checked, giving an in-memory entry (and a memEntry if it fits the memory
+// tier). Larger files are served from the open file; their bodies are
+// checked once per process (verified), since files are never modified in
+// place.
+func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
+	f, err := os.Open(s.path(key))
+	if err != nil {
+		return nil, nil, err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	size := fi.Size()
+	if size <= max(s.memPerItem, wholeReadMin) {
+		buf := make([]byte, size)
+		if _, err := f.ReadAt(buf, 0); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: short read", errCorrupt)
+			}
+			return nil, nil, err
+		}
+		if size < prefixLen+footerLen {
+			return nil, nil, fmt.Errorf("%w: too short", errCorrupt)
+		}
+		footer := buf[size-footerLen:]
+		n, err := footerMetaLen(buf[:prefixLen], footer, size)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err := decodeMeta(buf[:prefixLen], buf[size-footerLen-n:size-footerLen], footer, size)
+		if err != nil {
+			return nil, nil, err
+		}
+		if m.key != key {
+			return nil, nil, fmt.Errorf("%w: holds another key", errCorrupt)
+		}
+		me := &memEntry{meta: m.json}
+		offs := m.offsets()
+		for i := range numEncodings {
+			if m.lens[i] < 0 {
+				continue
+			}
+			b := buf[offs[i] : offs[i]+m.lens[i] : offs[i]+m.lens[i]]
+			if crc32.Checksum(b, castagnoli) != m.crcs[i] {
+				return nil, nil, fmt.Errorf("%w: %s body checksum", errCorrupt, i)
+			}
+			me.bodies[i], me.present[i] = b, true
+		}
+		me.size = size + headerSize(m.json.Header) + int64(len(key))
+		e := me.entry(key)
+		if me.size > s.memPerItem {
+			me = nil
+		}
+		return e, me, nil
+	}
+
+	m, err := readMeta(f, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.key != key {
+		return nil, nil, fmt.Errorf("%w: holds another key", errCorrupt)
+	}
+	offs := m.offsets()
+	e := &Entry{
+		Key:          key,
+		Status:       m.json.Status,
+		Header:       m.json.Header,
+		RequestTime:  m.json.RequestTime,
+		ResponseTime: m.json.ResponseTime,
+		file:         f,
+	}
+	if e.Header == nil {
+		e.Header = make(map[string][]string)
+	}
+	buf := []byte(nil)
+	for i := range numEncodings {
+		if m.lens[i] < 0 {
+			continue
+		}
+		if !verified {
+			if buf == nil {
+				buf = make([]byte, 256<<10)
+			}
+			h := crc32.New(castagnoli)
+			if _, err := io.CopyBuffer(h, io.NewSectionReader(f, offs[i], m.lens[i]), buf); err != nil {
+				return nil, nil, err
+			}
+			if h.Sum32() != m.crcs[i] {
+				return nil, nil, fmt.Errorf("%w: %s body checksum", errCorrupt, i)
+			}
+		}
+		e.bodies[i] = bodyRef{present: true, off: offs[i], size: m.lens[i]}
+	}
+	keep = true
+	return e, nil, nil
+}
+
+// entry returns an Entry reading from m. The header is a copy; bodies are
+// shared and never written.
+func (m *memEntry) entry(key string) *Entry {
+	e := &Entry{
+		Key:          key,
+		Status:       m.meta.Status,
+		Header:       m.meta.Header.Clone(),
+		RequestTime:  m.meta.RequestTime,
+		ResponseTime: m.meta.ResponseTime,
+	}
+	if e.Header == nil {
+		e.Header = make(map[string][]string)
+	}
+	for i := range numEncodings {
+		if m.present[i] {
+			b := m.bodies[i]
+			if b == nil {
+				b = []byte{}
+			}
+			e.bodies[i] = bodyRef{present: true, data: b, size: int64(len(b))}
+		}
+	}
+	return e
+}
+
+// Put stores e under e.Key, replacing any previous entry atomically. The
+// bodies are read from e (bytes from SetBody, or the file of an entry
+// from Get, so a revalidated entry can be stored with a new header); Put
+// keeps no reference to e. Older entries are evicted to stay within
+// MaxSize. On a full or read-only disk Put fails and the previous entry,
+// if any, remains.
+func (s *Store) Put(e *Entry) error {
+	if e.Key == "" {
+		return errors.New("cache: empty key")
+	}
+	if e.bodySize() > s.opts.MaxEntrySize {
+		return ErrTooLarge
+	}
+	w, err := s.create(e.Key)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	memOK := e.bodySize()+headerSize(e.Header)+int64(len(e.Key)) <= s.memPerItem
+	var mem [numEncodings][]byte
+	for enc := range numEncodings {
+		r, ok := e.Body(enc)
+		if !ok {
+			continue
+		}
+		w.begin(enc)
+		if _, err := io.Copy(w, r); err != nil {
+			return err
+		}
+		if memOK && e.bodies[enc].data != nil {
+			mem[enc] = slices.Clone(e.bodies[enc].data)
+		} else {
+			memOK = memOK && e.bodies[enc].size == 0
+		}
+	}
+	if !memOK {
+		return w.commit(e, nil)
+	}
+	return w.commit(e, &mem)
+}
+
+// Delete removes key's entry, if any. Entries being read stay readable.
+func (s *Store) Delete(key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	it := s.index[key]
+	if it == nil {
+		return nil
+	}
+	return s.remove(it, false)
+}
+
+// DeleteFunc removes every entry whose key match returns true for, and
+// returns how many were removed. match runs with the store locked: it
+// must be quick and must not call the Store. A file that cannot be
+// removed (read-only disk) is still dropped from the index, and the first
+// such error is returned; it would reappear after a restart.
+func (s *Store) DeleteFunc(match func(key string) bool) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	var firstErr error
+	n := 0
+	for key, it := range s.index {
+		if !match(key) {
+			continue
+		}
+		n++
+		if err := s.remove(it, false); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return n, firstErr
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Entries = len(s.index)
+	st.Bytes = s.bytes
+	st.MemoryBytes = s.memUsed
+	for m := s.mem.next; m != &s.mem; m = m.next {
+		st.MemoryEntries++
+	}
+	return st
+}
+
+// Close releases the store's memory. Entries already returned by Get stay
+// readable until they are closed. Later calls fail with ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.closed = true
+	s.index = nil
+	s.mem.next, s.mem.prev = &s.mem, &s.mem
+	s.memUsed = 0
+	return nil
+}
+
+// The methods below run with s.mu held.
+
+// remove drops it from the index and unlinks its file, under the lock so
+// that a concurrent Put's rename cannot be unlinked by mistake.
+func (s *Store) remove(it *item, quiet bool) error {
+	delete(s.index, it.key)
+	s.unlink(it)
+	s.bytes -= it.size
+	if it.mem != nil {
+		s.memRemove(it.mem)
+	}
+	err := os.Remove(s.path(it.key))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if !quiet {
+			return fmt.Errorf("removing cache file: %w", err)
+		}
+		s.log.Warn("cannot remove cache file", "key", it.key, "err", err)
+	}
+	return nil
+}
+
+func (s *Store) evict(it *item) {
+	s.stats.Evictions++
+	if err := s.remove(it, false); err != nil {
+		s.log.Warn("cannot evict cache file", "key", it.key, "err", err)
+	}
+}
+
+func (s *Store) unlink(it *item) {
+	if it.prev != nil {
+		it.prev.next, it.next.prev = it.next, it.prev
+		it.prev, it.next = nil, nil
+	}
+}
+
+func (s *Store) pushFront(it *item) {
+	it.prev, it.next = &s.lru, s.lru.next
+	s.lru.next.prev = it
+	s.lru.next = it
+}
+
+func (s *Store) moveToFront(it *item) {
+	s.unlink(it)
+	s.pushFront(it)
+}
+
+func (s *Store) memInsert(it *item, m *memEntry) {
+	if s.memPerItem <= 0 || m.size > s.memPerItem {
+		return
+	}
+	if it.mem != nil {
+		s.memRemove(it.mem)
+	}
+	m.it = it
+	it.mem = m
+	m.prev, m.next = &s.mem, s.mem.next
+	s.mem.next.prev = m
+	s.mem.next = m
+	s.memUsed += m.size
+	for s.memUsed > s.opts.Memory && s.mem.prev != m {
+		s.stats.MemoryEvictions++
+		s.memRemove(s.mem.prev)
+	}
+}
+
+func (s *Store) memRemove(m *memEntry) {
+	m.prev.next, m.next.prev = m.next, m.prev
+	m.prev, m.next = nil, nil
+	m.it.mem = nil
+	s.memUsed -= m.size
+}
+
+func (s *Store) memMoveToFront(m *memEntry) {
+	m.prev.next, m.next.prev = m.next, m.prev
+	m.prev, m.next = &s.mem, s.mem.next
+	s.mem.next.prev = m
+	s.mem.next = m
+}

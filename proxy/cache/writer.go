@@ -1,0 +1,241 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Writer streams one body into the store without buffering it; create it
+// with Store.Create. It is not safe for concurrent use. Nothing is visible
+// to Get until Commit; a Writer that is neither committed nor aborted
+// leaves a temporary file that the next Open removes, so defer Abort.
+type Writer struct {
+	s    *Store
+	key  string
+	tmp  string
+	f    *os.File
+	w    io.Writer
+	err  error // sticky
+	done bool
+
+	cur   Encoding
+	crc   hash.Hash32
+	total int64
+	lens  [numEncodings]int64
+	crcs  [numEncodings]uint32
+}
+
+// Create starts a streamed entry for key whose body, in encoding enc, is
+// written with Write. Commit then stores it with the metadata of an Entry.
+// Writes fail with ErrTooLarge past Options.MaxEntrySize; abort then.
+func (s *Store) Create(key string, enc Encoding) (*Writer, error) {
+	if key == "" {
+		return nil, errors.New("cache: empty key")
+	}
+	if enc >= numEncodings {
+		return nil, fmt.Errorf("cache: unknown encoding %d", enc)
+	}
+	w, err := s.create(key)
+	if err != nil {
+		return nil, err
+	}
+	w.begin(enc)
+	return w, nil
+}
+
+func (s *Store) create(key string) (*Writer, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	f, err := s.hooks.createTemp(s.opts.Dir, tempPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("creating cache file: %w", err)
+	}
+	w := &Writer{s: s, key: key, tmp: f.Name(), f: f, w: s.hooks.wrapWriter(f), cur: numEncodings}
+	for i := range w.lens {
+		w.lens[i] = -1
+	}
+	if _, err := w.w.Write(filePrefix()); err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("writing cache file: %w", err)
+	}
+	return w, nil
+}
+
+// begin ends the current body and starts one in enc. Bodies must come in
+// Encoding order, each at most once (Put guarantees it).
+func (w *Writer) begin(enc Encoding) {
+	w.end()
+	w.cur = enc
+	w.crc = crc32.New(castagnoli)
+	w.lens[enc] = 0
+}
+
+func (w *Writer) end() {
+	if w.cur < numEncodings {
+		w.crcs[w.cur] = w.crc.Sum32()
+	}
+	w.cur = numEncodings
+}
+
+// Write appends p to the body.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.done || w.cur >= numEncodings {
+		return 0, errors.New("cache: write to finished writer")
+	}
+	if w.total+int64(len(p)) > w.s.opts.MaxEntrySize {
+		w.err = ErrTooLarge
+		return 0, w.err
+	}
+	n, err := w.w.Write(p)
+	w.crc.Write(p[:n])
+	w.total += int64(n)
+	w.lens[w.cur] += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("writing cache file: %w", err)
+		return n, w.err
+	}
+	return n, nil
+}
+
+// Commit stores the streamed body under the Writer's key with e's
+// Status, Header, RequestTime and ResponseTime, replacing any previous
+// entry atomically; e's Key and bodies are ignored. The Writer is
+// finished whatever the outcome.
+func (w *Writer) Commit(e *Entry) error {
+	return w.commit(e, nil)
+}
+
+// commit writes the trailer, syncs, and installs the file. mem, when not
+// nil, holds copies of the bodies for the memory tier.
+func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
+	if w.done {
+		return errors.New("cache: writer already finished")
+	}
+	defer w.Abort()
+	if w.err != nil {
+		return w.err
+	}
+	w.end()
+	m := metaJSON{Status: e.Status, Header: e.Header, RequestTime: e.RequestTime, ResponseTime: e.ResponseTime}
+	trailer, err := encodeTrailer(w.key, w.lens, w.crcs, m)
+	if err != nil {
+		return err
+	}
+	if _, err := w.w.Write(trailer); err != nil {
+		return fmt.Errorf("writing cache file: %w", err)
+	}
+	s := w.s
+	now := s.opts.Now()
+	_ = os.Chtimes(w.tmp, now, now) // recency for the next Open; best effort
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("syncing cache file: %w", err)
+	}
+	size := int64(prefixLen) + w.total + int64(len(trailer))
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("closing cache file: %w", err)
+	}
+	w.f = nil
+
+	final := s.path(w.key)
+	dir := filepath.Dir(final)
+	newDir := false
+	if err := os.Mkdir(dir, 0o700); err == nil {
+		newDir = true
+	} else if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("creating cache directory: %w", err)
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if err := os.Rename(w.tmp, final); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("installing cache file: %w", err)
+	}
+	w.done = true
+	it := s.index[w.key]
+	if it == nil {
+		it = &item{key: w.key}
+		s.index[w.key] = it
+		s.pushFront(it)
+	} else {
+		s.bytes -= it.size
+		if it.mem != nil {
+			s.memRemove(it.mem)
+		}
+		s.moveToFront(it)
+	}
+	it.gen++
+	it.size = blocks(size)
+	it.atime = now.Unix()
+	it.verified = true // written and checksummed by this process
+	s.bytes += it.size
+	if mem != nil {
+		me := &memEntry{meta: m, bodies: *mem, size: size + headerSize(e.Header) + int64(len(w.key))}
+		me.meta.Header = e.Header.Clone()
+		for i := range numEncodings {
+			me.present[i] = w.lens[i] >= 0
+		}
+		s.memInsert(it, me)
+	}
+	for s.bytes > s.opts.MaxSize && s.lru.prev != it && s.lru.prev != &s.lru {
+		s.evict(s.lru.prev)
+	}
+	s.mu.Unlock()
+
+	// Make the rename durable. Crash consistency does not depend on it
+	// (the file was synced before it became visible), so a failure here
+	// only risks losing this entry on power loss.
+	if err := syncDir(dir); err != nil {
+		s.log.Warn("cannot sync cache directory", "path", dir, "err", err)
+	}
+	if newDir {
+		if err := syncDir(s.opts.Dir); err != nil {
+			s.log.Warn("cannot sync cache directory", "path", s.opts.Dir, "err", err)
+		}
+	}
+	return nil
+}
+
+// Abort discards the Writer's file. It is a no-op after Commit.
+func (w *Writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing cache temp file: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
