@@ -144,6 +144,12 @@ type TLS struct {
 	// HSTS is the Strict-Transport-Security max-age (key tls.hsts).
 	// Zero means no HSTS header.
 	HSTS time.Duration
+	// Challenges are the ACME challenge types the CA may use to check
+	// that the edge answers for a host (key tls.challenges, acme mode):
+	// "http-01" (the CA connects to port 80) and "tls-alpn-01" (port
+	// 443). Leave one out when its port cannot reach this host.
+	// Default: both when listen.http is set, else [tls-alpn-01].
+	Challenges []string
 }
 
 // EAB is external account binding for CAs such as ZeroSSL.

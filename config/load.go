@@ -76,7 +76,7 @@ var (
 	cacheKeys    = []string{"enabled", "dir", "max_size", "memory", "stale_if_error", "stale_while_revalidate", "rules"}
 	cacheRuleKey = []string{"path", "ttl"}
 	adminKeys    = []string{"listen", "token_file"}
-	tlsKeys      = []string{"mode", "email", "ca", "ca_root", "eab", "cert_file", "key_file", "hsts"}
+	tlsKeys      = []string{"mode", "email", "ca", "ca_root", "eab", "cert_file", "key_file", "hsts", "challenges"}
 	eabKeys      = []string{"key_id", "hmac_key"}
 )
 
@@ -508,6 +508,7 @@ func (p *parser) tls(c *Config, top, listen *mapping) {
 	c.TLS.CertFile = p.pathKey(t, "cert_file", "")
 	c.TLS.KeyFile = p.pathKey(t, "key_file", "")
 	c.TLS.HSTS = p.duration(t, "hsts", 0, false)
+	c.TLS.Challenges = p.challenges(t, c, listen)
 
 	if !modeOK {
 		return
@@ -516,7 +517,8 @@ func (p *parser) tls(c *Config, top, listen *mapping) {
 	only := map[string][]string{
 		"email": {"acme"}, "ca": {"acme"}, "ca_root": {"acme"}, "eab": {"acme"},
 		"cert_file": {"manual"}, "key_file": {"manual"},
-		"hsts": {"acme", "manual"},
+		"hsts":       {"acme", "manual"},
+		"challenges": {"acme"},
 	}
 	for _, k := range tlsKeys[1:] {
 		n := t.node(k)
@@ -547,6 +549,51 @@ func (p *parser) tls(c *Config, top, listen *mapping) {
 			p.add(n.Line, "listen.https", "%s needs TLS but tls.mode is off; expected tls.mode acme or manual, or no listen.https", show(n))
 		}
 	}
+}
+
+// challenges reads tls.challenges: ACME challenge types, each once. In
+// acme mode the default is both, or tls-alpn-01 alone without an HTTP
+// listener to answer http-01.
+func (p *parser) challenges(t *mapping, c *Config, listen *mapping) []string {
+	const expected = "a list of ACME challenge types: http-01, tls-alpn-01"
+	noHTTP := c.Listen.HTTP == "" && listen.node("http") == nil
+	if t.node("challenges") == nil {
+		switch {
+		case c.TLS.Mode != "acme":
+			return nil
+		case noHTTP:
+			return []string{"tls-alpn-01"}
+		}
+		return []string{"http-01", "tls-alpn-01"}
+	}
+	items, ok := t.list("challenges", expected)
+	if !ok {
+		return nil
+	}
+	key := t.key("challenges")
+	if len(items) == 0 {
+		p.add(t.node("challenges").Line, key, "the list is empty; expected %s", expected)
+		return nil
+	}
+	var out []string
+	for i, n := range items {
+		k := index(key, i)
+		s, ok := p.item(n, k, expected)
+		if !ok {
+			continue
+		}
+		switch {
+		case s != "http-01" && s != "tls-alpn-01":
+			p.bad(n, k, "an ACME challenge type", expected)
+		case slices.Contains(out, s):
+			p.add(n.Line, k, "%s is listed twice; expected each challenge type once", show(n))
+		case s == "http-01" && noHTTP:
+			p.add(n.Line, k, "%s needs an HTTP listener; expected listen.http, e.g. \":80\", or only tls-alpn-01", show(n))
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // duration reads an optional duration. positive rejects zero.
