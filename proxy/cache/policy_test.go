@@ -1,0 +1,178 @@
+package cache
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func req(method, target string, kv ...string) *http.Request {
+	r := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.Header.Add(kv[i], kv[i+1])
+	}
+	return r
+}
+
+func TestMatch(t *testing.T) {
+	p := Policy{Rules: []Rule{{"/", time.Minute}, {"/static/", time.Hour}, {"/static/img/", 24 * time.Hour}, {"/stat", time.Second}}}
+	tests := []struct {
+		path string
+		want time.Duration
+		ok   bool
+	}{
+		{"/static/img/a.png", 24 * time.Hour, true},
+		{"/static/app.js", time.Hour, true},
+		{"/statistics", time.Second, true},
+		{"/about", time.Minute, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			r, ok := p.Match(tt.path)
+			if r.TTL != tt.want || ok != tt.ok {
+				t.Errorf("got %v, %v; want %v, %v", r.TTL, ok, tt.want, tt.ok)
+			}
+		})
+	}
+	if _, ok := (Policy{}).Match("/x"); ok {
+		t.Errorf("got a match with no rules; want none")
+	}
+}
+
+func TestStorable(t *testing.T) {
+	forced := Policy{Rules: []Rule{{"/static/", time.Hour}}}
+	tests := []struct {
+		name   string
+		p      Policy
+		r      *http.Request
+		status int
+		h      http.Header
+		want   string // "" means storable
+	}{
+		{"plain 200", Policy{}, req("GET", "/"), 200, hdr(), ""},
+		{"max-age", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "max-age=60"), ""},
+		{"head", Policy{}, req("HEAD", "/"), 200, hdr("Cache-Control", "max-age=60"), ReasonMethod},
+		{"post", Policy{}, req("POST", "/"), 200, hdr("Cache-Control", "max-age=60"), ReasonMethod},
+		{"206", Policy{}, req("GET", "/"), 206, hdr("Cache-Control", "max-age=60"), ReasonStatus},
+		{"304", Policy{}, req("GET", "/"), 304, hdr("Cache-Control", "max-age=60"), ReasonStatus},
+		{"unknown status", Policy{}, req("GET", "/"), 299, hdr("Cache-Control", "max-age=60"), ReasonStatus},
+		{"no-store", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "no-store, max-age=60"), ReasonNoStore},
+		{"must-understand overrides no-store", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "no-store, must-understand, max-age=60"), ""},
+		{"request no-store", Policy{}, req("GET", "/", "Cache-Control", "no-store"), 200, hdr("Cache-Control", "max-age=60"), ReasonRequestNoStor},
+		{"private", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "private, max-age=60"), ReasonPrivate},
+		{"private field list", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", `private="X-User", max-age=60`), ReasonPrivate},
+		{"no-cache is storable", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "no-cache"), ""},
+		{"set-cookie", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "public, max-age=60", "Set-Cookie", "a=b"), ReasonSetCookie},
+		{"authorization", Policy{}, req("GET", "/", "Authorization", "Basic x"), 200, hdr("Cache-Control", "max-age=60"), ReasonAuthorization},
+		{"authorization public", Policy{}, req("GET", "/", "Authorization", "Basic x"), 200, hdr("Cache-Control", "public"), ""},
+		{"authorization s-maxage", Policy{}, req("GET", "/", "Authorization", "Basic x"), 200, hdr("Cache-Control", "s-maxage=5"), ""},
+		{"authorization must-revalidate", Policy{}, req("GET", "/", "Authorization", "Basic x"), 200, hdr("Cache-Control", "must-revalidate, max-age=5"), ""},
+		{"302 without freshness", Policy{}, req("GET", "/"), 302, hdr(), ReasonNoFreshness},
+		{"302 with max-age", Policy{}, req("GET", "/"), 302, hdr("Cache-Control", "max-age=5"), ""},
+		{"302 with expires", Policy{}, req("GET", "/"), 302, hdr("Expires", "0"), ""},
+		{"302 public", Policy{}, req("GET", "/"), 302, hdr("Cache-Control", "public"), ""},
+		{"404 heuristic", Policy{}, req("GET", "/"), 404, hdr(), ""},
+		{"500 without freshness", Policy{}, req("GET", "/"), 500, hdr(), ReasonNoFreshness},
+		{"vary star", Policy{}, req("GET", "/"), 200, hdr("Vary", "Accept, *"), ReasonVaryStar},
+		{"forced overrides no-store", forced, req("GET", "/static/a.js"), 200, hdr("Cache-Control", "no-store, no-cache, must-revalidate", "Expires", "Thu, 19 Nov 1981 08:52:00 GMT"), ""},
+		{"forced overrides private", forced, req("GET", "/static/a.js"), 200, hdr("Cache-Control", "private"), ""},
+		{"forced keeps set-cookie out", forced, req("GET", "/static/a.js"), 200, hdr("Set-Cookie", "s=1"), ReasonSetCookie},
+		{"forced keeps authorization out", forced, req("GET", "/static/a.js", "Authorization", "Bearer x"), 200, hdr("Cache-Control", "public"), ReasonAuthorization},
+		{"forced keeps cookie+private out", forced, req("GET", "/static/a.js", "Cookie", "wp=1"), 200, hdr("Cache-Control", "private"), ReasonCookiePrivate},
+		{"forced keeps cookie+no-store out", forced, req("GET", "/static/a.js", "Cookie", "wp=1"), 200, hdr("Cache-Control", "no-store"), ReasonCookiePrivate},
+		{"forced with cookie, plain response", forced, req("GET", "/static/a.js", "Cookie", "ga=1"), 200, hdr("Cache-Control", "no-cache"), ""},
+		{"forced not for 404", forced, req("GET", "/static/gone.js"), 404, hdr("Cache-Control", "no-store"), ReasonNoStore},
+		{"forced not for 302", forced, req("GET", "/static/x"), 302, hdr(), ReasonNoFreshness},
+		{"forced other path", forced, req("GET", "/page"), 200, hdr("Cache-Control", "no-store"), ReasonNoStore},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, reason := tt.p.Storable(tt.r, tt.status, tt.h)
+			if ok != (tt.want == "") || reason != tt.want {
+				t.Errorf("got %v, %q; want %v, %q", ok, reason, tt.want == "", tt.want)
+			}
+		})
+	}
+}
+
+func TestDecide(t *testing.T) {
+	// Every entry was received at t0 with Date t0.
+	entry := func(status int, kv ...string) *Entry {
+		h := hdr(kv...)
+		h.Set("Date", httpDate(t0))
+		return &Entry{Status: status, Header: h, RequestTime: t0, ResponseTime: t0}
+	}
+	base := Policy{}
+	sie := Policy{StaleIfError: 7 * 24 * time.Hour}
+	swr := Policy{StaleWhileRevalidate: time.Minute, StaleIfError: time.Hour}
+	forced := Policy{Rules: []Rule{{"/static/", time.Hour}}, StaleIfError: 24 * time.Hour}
+	type want struct {
+		action  Action
+		onError bool
+		detail  string
+	}
+	tests := []struct {
+		name string
+		p    Policy
+		r    *http.Request
+		e    *Entry
+		at   time.Duration // now = t0 + at
+		want want
+	}{
+		{"fresh", base, req("GET", "/"), entry(200, "Cache-Control", "max-age=60"), 30 * time.Second, want{Serve, true, ""}},
+		{"stale", base, req("GET", "/"), entry(200, "Cache-Control", "max-age=60"), 61 * time.Second, want{Revalidate, false, "stale"}},
+		{"exactly expired is stale", base, req("GET", "/"), entry(200, "Cache-Control", "max-age=60"), 60 * time.Second, want{Revalidate, false, "stale"}},
+		{"stale, config stale-if-error", sie, req("GET", "/"), entry(200, "Cache-Control", "max-age=60"), time.Hour, want{Revalidate, true, "stale"}},
+		{"stale past config window", sie, req("GET", "/"), entry(200, "Cache-Control", "max-age=60"), 8 * 24 * time.Hour, want{Revalidate, false, "stale"}},
+		{"origin stale-if-error", base, req("GET", "/"), entry(200, "Cache-Control", "max-age=60, stale-if-error=120"), 150 * time.Second, want{Revalidate, true, "stale"}},
+		{"origin stale-if-error exceeded", base, req("GET", "/"), entry(200, "Cache-Control", "max-age=60, stale-if-error=120"), 200 * time.Second, want{Revalidate, false, "stale"}},
+		{"request stale-if-error", base, req("GET", "/", "Cache-Control", "stale-if-error=600"), entry(200, "Cache-Control", "max-age=60"), 200 * time.Second, want{Revalidate, true, "stale"}},
+		{"origin stale-while-revalidate", base, req("GET", "/"), entry(200, "Cache-Control", "max-age=60, stale-while-revalidate=30"), 80 * time.Second, want{ServeStale, false, ""}},
+		{"config stale-while-revalidate", swr, req("GET", "/"), entry(200, "Cache-Control", "max-age=60"), 100 * time.Second, want{ServeStale, true, ""}},
+		{"past stale-while-revalidate", swr, req("GET", "/"), entry(200, "Cache-Control", "max-age=60"), 200 * time.Second, want{Revalidate, true, "stale"}},
+		{"must-revalidate never stale", sie, req("GET", "/"), entry(200, "Cache-Control", "max-age=60, must-revalidate, stale-while-revalidate=60"), 61 * time.Second, want{Revalidate, false, "stale"}},
+		{"must-revalidate fresh ok on error", sie, req("GET", "/", "Cache-Control", "no-cache"), entry(200, "Cache-Control", "max-age=60, must-revalidate"), 10 * time.Second, want{Revalidate, true, "request-no-cache"}},
+		{"proxy-revalidate", sie, req("GET", "/"), entry(200, "Cache-Control", "max-age=60, proxy-revalidate"), 61 * time.Second, want{Revalidate, false, "stale"}},
+		{"s-maxage implies proxy-revalidate", sie, req("GET", "/"), entry(200, "Cache-Control", "s-maxage=60"), 61 * time.Second, want{Revalidate, false, "stale"}},
+		{"no-cache response", sie, req("GET", "/"), entry(200, "Cache-Control", "no-cache, max-age=600"), time.Second, want{Revalidate, false, "no-cache"}},
+		{"request no-cache", sie, req("GET", "/", "Cache-Control", "no-cache"), entry(200, "Cache-Control", "max-age=600"), time.Second, want{Revalidate, true, "request-no-cache"}},
+		{"request max-age=0", base, req("GET", "/", "Cache-Control", "max-age=0"), entry(200, "Cache-Control", "max-age=600"), time.Second, want{Revalidate, true, "request-max-age"}},
+		{"request max-age satisfied", base, req("GET", "/", "Cache-Control", "max-age=10"), entry(200, "Cache-Control", "max-age=600"), time.Second, want{Serve, true, ""}},
+		{"request min-fresh", base, req("GET", "/", "Cache-Control", "min-fresh=100"), entry(200, "Cache-Control", "max-age=60"), time.Second, want{Revalidate, true, "request-min-fresh"}},
+		{"request max-stale", base, req("GET", "/", "Cache-Control", "max-stale=100"), entry(200, "Cache-Control", "max-age=60"), 100 * time.Second, want{Serve, false, ""}},
+		{"request max-stale exceeded", base, req("GET", "/", "Cache-Control", "max-stale=10"), entry(200, "Cache-Control", "max-age=60"), 100 * time.Second, want{Revalidate, false, "stale"}},
+		{"request max-stale any", base, req("GET", "/", "Cache-Control", "max-stale"), entry(200, "Cache-Control", "max-age=60"), 1000 * time.Hour, want{Serve, false, ""}},
+		{"max-stale vs must-revalidate", base, req("GET", "/", "Cache-Control", "max-stale"), entry(200, "Cache-Control", "max-age=60, must-revalidate"), 100 * time.Second, want{Revalidate, false, "stale"}},
+		{"heuristic fresh", base, req("GET", "/"), entry(200, "Last-Modified", httpDate(t0.Add(-100*time.Hour))), 9 * time.Hour, want{Serve, true, ""}},
+		{"no freshness is stale", sie, req("GET", "/"), entry(200), time.Second, want{Revalidate, true, "stale"}},
+		{"forced ignores no-store and no-cache", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-store, no-cache, must-revalidate, max-age=0"), 30 * time.Minute, want{Serve, true, ""}},
+		{"forced ignores request no-cache", forced, req("GET", "/static/a.js", "Cache-Control", "no-cache"), entry(200, "Cache-Control", "max-age=0"), 30 * time.Minute, want{Serve, true, ""}},
+		{"forced stale serves on error", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-cache, must-revalidate"), 2 * time.Hour, want{Revalidate, true, "stale"}},
+		{"forced past stale-if-error", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-cache"), 26 * time.Hour, want{Revalidate, false, "stale"}},
+		{"private without rule is a miss", base, req("GET", "/static/a.js"), entry(200, "Cache-Control", "private"), time.Second, want{Miss, false, ReasonPrivate}},
+		{"no-store without rule is a miss", base, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-store"), time.Second, want{Miss, false, ReasonNoStore}},
+		{"set-cookie is a miss", forced, req("GET", "/static/a.js"), entry(200, "Set-Cookie", "a=b"), time.Second, want{Miss, false, ReasonSetCookie}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.p.Decide(tt.r, tt.e, t0.Add(tt.at))
+			got := want{d.Action, d.ServeOnError, d.Detail}
+			if got != tt.want {
+				t.Errorf("got %v; want %v (decision %+v)", got, tt.want, d)
+			}
+		})
+	}
+}
+
+func TestDecideReportsAgeAndLifetime(t *testing.T) {
+	e := &Entry{Status: 200, Header: hdr("Cache-Control", "max-age=60", "Age", "5", "Date", httpDate(t0)), RequestTime: t0, ResponseTime: t0}
+	d := Policy{}.Decide(req("GET", "/"), e, t0.Add(10*time.Second))
+	if d.Age != 15*time.Second || d.Lifetime != time.Minute || !d.Fresh() || d.Forced {
+		t.Errorf("got age %v, lifetime %v, fresh %v, forced %v; want 15s, 1m0s, true, false", d.Age, d.Lifetime, d.Fresh(), d.Forced)
+	}
+	p := Policy{Rules: []Rule{{"/", time.Hour}}}
+	if l, forced := p.Lifetime("/x", 200, hdr("Cache-Control", "no-store"), t0); l != time.Hour || !forced {
+		t.Errorf("got %v, %v; want 1h0m0s, true", l, forced)
+	}
+}
