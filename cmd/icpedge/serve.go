@@ -166,14 +166,25 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready f
 		ready(httpAddr, httpsAddr)
 	}
 
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "grace", cfg.Timeouts.Shutdown)
-		shutdown()
-		return nil
-	case err := <-errc:
-		shutdown()
-		return err
+	// SIGHUP reloads a manual certificate pair, or retries ACME
+	// certificates not yet obtained, without a restart.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := tlsSetup.Reload(); err != nil {
+				logger.Error("certificate not reloaded; keeping the current one", "err", err)
+			}
+		case <-ctx.Done():
+			logger.Info("shutting down", "grace", cfg.Timeouts.Shutdown)
+			shutdown()
+			return nil
+		case err := <-errc:
+			shutdown()
+			return err
+		}
 	}
 }
 
