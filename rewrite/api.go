@@ -1,10 +1,13 @@
-// Package rewrite transforms HTML documents for the edge: it injects the ICP
-// notice, moves the origin's absolute URLs onto the edge host, and repairs
-// dead MIIT links. It is a pure library: bytes in, bytes out, no network and
-// no HTTP.
 package rewrite
 
-import "io"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/andybalholm/cascadia"
+)
 
 // Notice is the ICP notice block to inject.
 type Notice struct {
@@ -12,10 +15,12 @@ type Notice struct {
 	Company string // optional text shown before the number
 	Police  string // optional, e.g. 京公网安备11010502012345号
 	// PoliceBadgeURL is where the page loads the public-security badge from,
-	// a path served by the edge itself, e.g. "/.icpedge/police.png".
+	// a path served by the edge itself, e.g. "/.icpedge/police.png". Empty
+	// means no badge image.
 	PoliceBadgeURL string
 	// Selector is an optional CSS selector for the element that receives
-	// the notice.
+	// the notice (as its last child). Empty, or no match, means the page's
+	// last <footer>, then the end of <body>.
 	Selector string
 }
 
@@ -23,7 +28,7 @@ type Notice struct {
 type Options struct {
 	Notice Notice
 	// RewriteHosts are the origin's host names (lower-case, no port) whose
-	// absolute URLs are moved onto the edge.
+	// absolute URLs are moved onto the edge. Empty means no URL rewriting.
 	RewriteHosts []string
 }
 
@@ -46,30 +51,96 @@ type Result struct {
 }
 
 // Rewriter is compiled once per configuration and is safe for concurrent use.
-type Rewriter struct{ opts Options }
+type Rewriter struct {
+	opts     Options
+	selector cascadia.Selector // nil when Notice.Selector is empty
+	// selectorNeedle, when set, is a string that must occur in a page for
+	// the selector to match it; pages without it skip the DOM parse.
+	selectorNeedle string
+	hosts          map[string]bool
+	icpKey         []byte // what an existing notice link's text must contain
+	noticeASCII    string // the block as ASCII with character references
+	noticeUTF8     string
+}
 
 // New validates opts (the selector must compile, ICP must be set) and
 // returns a Rewriter.
-func New(opts Options) (*Rewriter, error) { panic("todo") }
-
-// HTML rewrites a whole HTML document. contentType is the response's
-// Content-Type header (may be empty).
-func (r *Rewriter) HTML(src []byte, contentType string, edge Edge) (Result, error) {
-	panic("todo")
+func New(opts Options) (*Rewriter, error) {
+	var errs []error
+	n := &opts.Notice
+	n.ICP = strings.TrimSpace(n.ICP)
+	n.Company = strings.TrimSpace(n.Company)
+	n.Police = strings.TrimSpace(n.Police)
+	n.Selector = strings.TrimSpace(n.Selector)
+	if n.ICP == "" {
+		errs = append(errs, errors.New("notice icp is empty"))
+	}
+	if n.Police != "" && policeCode(n.Police) == "" {
+		errs = append(errs, fmt.Errorf("notice police %q: no record number digits", n.Police))
+	}
+	r := &Rewriter{opts: opts, hosts: map[string]bool{}}
+	if n.Selector != "" {
+		sel, err := cascadia.Compile(n.Selector)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("notice selector %q: %w", n.Selector, err))
+		}
+		r.selector = sel
+		r.selectorNeedle = selectorNeedle(n.Selector)
+	}
+	for _, h := range opts.RewriteHosts {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" {
+			continue
+		}
+		if strings.ContainsAny(h, "/:@ ") {
+			errs = append(errs, fmt.Errorf("rewrite host %q: want a bare host name", h))
+			continue
+		}
+		r.hosts[h] = true
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	r.icpKey = icpKey(n.ICP)
+	r.noticeASCII = renderNotice(*n, true)
+	r.noticeUTF8 = renderNotice(*n, false)
+	return r, nil
 }
 
-// Stream returns a writer for HTML too large to buffer: bytes written to it
-// reach dst with URL rewrites and the notice inserted before the last
-// </body> (or at the end). Close must be called to flush the tail.
-func (r *Rewriter) Stream(dst io.Writer, contentType string, edge Edge) io.WriteCloser {
-	panic("todo")
-}
+// NoticeHTML returns the notice block alone, UTF-8, for the edge's own pages
+// (error pages, 451 pages, landing page).
+func (r *Rewriter) NoticeHTML() string { return r.noticeUTF8 }
 
 // URL rewrites one absolute URL (for Location and Content-Location headers):
 // if its host is in RewriteHosts it is moved onto edge. Others are returned
 // unchanged.
-func (r *Rewriter) URL(raw string, edge Edge) string { panic("todo") }
+func (r *Rewriter) URL(raw string, edge Edge) string {
+	prefix := edgePrefix(edge)
+	if prefix == "" {
+		return raw
+	}
+	s := strings.TrimLeft(raw, " \t\r\n\f")
+	lead := raw[:len(raw)-len(s)]
+	n, host := urlAuthority([]byte(s))
+	if n == 0 || !r.hosts[host] {
+		return raw
+	}
+	return lead + prefix + s[n:]
+}
 
-// NoticeHTML returns the notice block alone, UTF-8, for the edge's own pages
-// (error pages, 451 pages, landing page).
-func (r *Rewriter) NoticeHTML() string { panic("todo") }
+// HTML rewrites a whole HTML document. contentType is the response's
+// Content-Type header (may be empty).
+//
+// The error is reserved for failures of the document parse; today there are
+// none that are not handled by passing the page through.
+func (r *Rewriter) HTML(src []byte, contentType string, edge Edge) (Result, error) {
+	return r.html(src, contentType, edge, false)
+}
+
+// Stream returns a writer for HTML too large to buffer: bytes written to it
+// reach dst with URL rewrites and the notice inserted before the last
+// </body> (or at the end). Close must be called to flush the tail; it does
+// not close dst. Memory use is bounded (see maxHold).
+func (r *Rewriter) Stream(dst io.Writer, contentType string, edge Edge) io.WriteCloser {
+	return newStream(r, dst, contentType, edge)
+}

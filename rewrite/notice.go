@@ -1,0 +1,157 @@
+package rewrite
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// NoticeID is the id of the injected block, for tools that need to find it.
+const NoticeID = "icpedge-notice"
+
+const (
+	miitURL   = "https://beian.miit.gov.cn/"
+	policeURL = "https://beian.mps.gov.cn/#/query/webSearch?code="
+)
+
+// Inline styles use !important so that page CSS cannot hide, shrink, move or
+// recolour the block: important inline declarations win over every author
+// style sheet rule (CSS Cascade 5, section 6.1 "element-attached styles").
+const (
+	blockStyle = "display:block!important;visibility:visible!important;opacity:1!important;" +
+		"position:static!important;float:none!important;clear:both!important;" +
+		"transform:none!important;filter:none!important;clip-path:none!important;" +
+		"width:auto!important;max-width:none!important;height:auto!important;" +
+		"max-height:none!important;min-height:0!important;overflow:visible!important;" +
+		"content-visibility:visible!important;margin:0!important;padding:8px 0!important;" +
+		"border:0!important;background:transparent!important;text-align:center!important;" +
+		"text-indent:0!important;font:12px/1.6 sans-serif!important;color:#666!important;" +
+		"letter-spacing:normal!important;pointer-events:auto!important"
+	linkStyle = "display:inline!important;visibility:visible!important;opacity:1!important;" +
+		"position:static!important;float:none!important;transform:none!important;" +
+		"font-size:12px!important;color:#666!important;text-decoration:none!important;" +
+		"margin:0 4px!important;padding:0!important;border:0!important;" +
+		"background:transparent!important;pointer-events:auto!important"
+	badgeStyle = "display:inline-block!important;visibility:visible!important;" +
+		"opacity:1!important;position:static!important;float:none!important;" +
+		"width:14px!important;height:14px!important;margin:0 2px 0 0!important;" +
+		"padding:0!important;border:0!important;vertical-align:-2px!important"
+)
+
+// renderNotice builds the block. With ascii set every non-ASCII rune is a
+// numeric character reference, so the block reads the same in any
+// ASCII-compatible page encoding (GBK, Big5, Shift_JIS, windows-125x).
+func renderNotice(n Notice, ascii bool) string {
+	var b strings.Builder
+	esc := func(s string) { escapeText(&b, s, ascii) }
+	b.WriteString(`<div id="` + NoticeID + `" class="` + NoticeID + `" style="` + blockStyle + `">`)
+	if n.Company != "" {
+		b.WriteString(`<span style="` + linkStyle + `">`)
+		esc(n.Company)
+		b.WriteString(`</span>`)
+	}
+	b.WriteString(`<a href="` + miitURL + `" target="_blank" rel="noopener nofollow" style="` + linkStyle + `">`)
+	esc(n.ICP)
+	b.WriteString(`</a>`)
+	if n.Police != "" {
+		b.WriteString(`<a href="` + policeURL + policeCode(n.Police) +
+			`" target="_blank" rel="noopener nofollow" style="` + linkStyle + `">`)
+		if n.PoliceBadgeURL != "" {
+			b.WriteString(`<img src="`)
+			esc(n.PoliceBadgeURL)
+			b.WriteString(`" alt="" width="14" height="14" style="` + badgeStyle + `">`)
+		}
+		esc(n.Police)
+		b.WriteString(`</a>`)
+	}
+	b.WriteString(`</div>`)
+	return b.String()
+}
+
+// escapeText escapes s for both text and quoted attribute context.
+func escapeText(b *strings.Builder, s string, ascii bool) {
+	for _, c := range s {
+		switch {
+		case c == '&':
+			b.WriteString("&amp;")
+		case c == '<':
+			b.WriteString("&lt;")
+		case c == '>':
+			b.WriteString("&gt;")
+		case c == '"':
+			b.WriteString("&#34;")
+		case c == '\'':
+			b.WriteString("&#39;")
+		case c == utf8.RuneError || c == 0:
+			b.WriteString("&#xFFFD;")
+		case ascii && c >= utf8.RuneSelf:
+			b.WriteString("&#")
+			b.WriteString(strconv.Itoa(int(c)))
+			b.WriteByte(';')
+		default:
+			b.WriteRune(c)
+		}
+	}
+}
+
+// policeCode returns the public-security record number: the first run of
+// digits (14 of them in a real number).
+func policeCode(s string) string {
+	return firstDigits(s, 1)
+}
+
+// icpKey is what the text of an existing MIIT link must contain for the page
+// to count as already carrying the notice: the record number's digits, so
+// that "京ICP备12345678号" matches a configured "京ICP备12345678号-1" and
+// the page's own encoding does not matter.
+func icpKey(icp string) []byte {
+	if d := firstDigits(icp, 4); d != "" {
+		return []byte(d)
+	}
+	return []byte(icp)
+}
+
+func firstDigits(s string, min int) string {
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if j-i >= min {
+			return s[i:j]
+		}
+		i = j
+	}
+	return ""
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// miitHosts are the MIIT filing-lookup hosts. Only beian.miit.gov.cn over
+// https still works; links to the others are repaired.
+var miitHosts = map[string]bool{
+	"beian.miit.gov.cn":     true, // live, https only
+	"www.beian.miit.gov.cn": false,
+	"miibeian.gov.cn":       false, // the pre-2019 system
+	"www.miibeian.gov.cn":   false,
+	"www.miitbeian.gov.cn":  false,
+	"miitbeian.gov.cn":      false,
+}
+
+// selectorNeedle returns a literal that must appear in any page the selector
+// matches, for the simple forms sites use ("#footer", ".copyright",
+// "div.site-info"); "" when there is none and the page must be parsed.
+func selectorNeedle(sel string) string {
+	if strings.ContainsAny(sel, " ,>+~[:*()\\") {
+		return ""
+	}
+	i := strings.LastIndexAny(sel, "#.")
+	if i < 0 || i == len(sel)-1 {
+		return ""
+	}
+	return sel[i+1:]
+}

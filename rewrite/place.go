@@ -1,0 +1,288 @@
+package rewrite
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/PuerkitoBio/goquery"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool) (Result, error) {
+	pass := func(why string) (Result, error) {
+		return Result{Body: src, ContentType: contentType, Skipped: why}, nil
+	}
+	pc, ok := sniffTransport(src, contentType)
+	if ok {
+		if why := unsafeCharset(pc.name); why != "" {
+			return pass(why)
+		}
+	}
+	s := r.scan(src, pc.bom, edgePrefix(edge))
+	if !ok {
+		pc = fromMeta(src, s.meta)
+		if why := unsafeCharset(pc.name); why != "" {
+			return pass(why)
+		}
+	}
+	res := Result{ContentType: contentType}
+	switch {
+	case pc.declared && !pc.fromType:
+		// Spell the charset out so that no browser re-guesses it from
+		// bytes that have moved.
+		res.ContentType = withCharset(contentType, pc.name)
+	case contentType == "":
+		res.ContentType = "text/html"
+	}
+	edits := s.edits
+	if !s.hasNotice {
+		pos := -1
+		if !forceDOM {
+			pos = r.cheapPlace(src, s)
+		}
+		if pos < 0 {
+			pos = r.domPlace(src, s, pc)
+		}
+		i, _ := slices.BinarySearchFunc(edits, pos, func(e edit, p int) int { return e.start - p })
+		edits = slices.Insert(edits, i, edit{pos, pos, r.noticeASCII})
+	}
+	res.Body = splice(src, edits)
+	return res, nil
+}
+
+// splice applies sorted, non-overlapping edits to src.
+func splice(src []byte, edits []edit) []byte {
+	grow := 0
+	for _, e := range edits {
+		grow += len(e.repl) - (e.end - e.start)
+	}
+	out := make([]byte, 0, len(src)+max(grow, 0))
+	at := 0
+	for _, e := range edits {
+		out = append(out, src[at:e.start]...)
+		out = append(out, e.repl...)
+		at = e.end
+	}
+	return append(out, src[at:]...)
+}
+
+// Start tags after which the cheap placement no longer trusts its simple
+// model of the open elements (tables, forms, scope boundaries, adoption
+// agency cases); the DOM decides then.
+var cheapBail = map[atom.Atom]bool{
+	atom.Html: true, atom.Head: true, atom.Body: true, atom.Frameset: true, atom.Frame: true,
+	atom.Template: true, atom.Table: true, atom.Caption: true, atom.Colgroup: true,
+	atom.Col: true, atom.Tbody: true, atom.Thead: true, atom.Tfoot: true, atom.Tr: true,
+	atom.Td: true, atom.Th: true, atom.Select: true, atom.Option: true, atom.Optgroup: true,
+	atom.Form: true, atom.Button: true, atom.Nobr: true, atom.Marquee: true,
+	atom.Applet: true, atom.Object: true, atom.Image: true, atom.Footer: true,
+}
+
+// optionalEnd elements are closed implicitly by their parent's end tag.
+var optionalEnd = map[atom.Atom]bool{
+	atom.P: true, atom.Li: true, atom.Dd: true, atom.Dt: true, atom.Rb: true,
+	atom.Rp: true, atom.Rt: true, atom.Rtc: true,
+}
+
+// cheapPlace finds the insertion point from the tokens alone for ordinary
+// markup, and returns -1 when only the DOM can tell. For every document
+// where it answers, it answers what domPlace would (FuzzHTML checks this).
+func (r *Rewriter) cheapPlace(src []byte, s *scanResult) int {
+	if r.selector != nil && (r.selectorNeedle == "" || bytes.Contains(src, []byte(r.selectorNeedle))) {
+		return -1
+	}
+	if s.complex {
+		return -1
+	}
+	if f := s.lastFooter; f >= 0 {
+		if k := footerEnd(s.toks, f); k >= 0 {
+			return s.toks[k].start
+		}
+		return -1
+	}
+	if s.bodyOpen < 0 {
+		return -1
+	}
+	if b := s.lastBodyEnd; b >= 0 {
+		if b < s.bodyOpen || s.riskyAtBodyEnd {
+			return -1
+		}
+		for _, t := range s.toks[b+1:] {
+			switch t.typ {
+			case html.CommentToken, html.DoctypeToken:
+			case html.TextToken:
+				if len(bytes.TrimLeft(src[t.start:t.end], " \t\n\r\f")) > 0 {
+					return -1
+				}
+			case html.EndTagToken:
+				if t.name != atom.Body && t.name != atom.Html {
+					return -1
+				}
+			default:
+				return -1
+			}
+		}
+		return s.toks[b].start
+	}
+	if s.eofOK && !s.riskyAtEOF {
+		return s.eof
+	}
+	return -1
+}
+
+// footerEnd returns the index of the </footer> that closes the <footer> at
+// token f, when everything between nests plainly; -1 otherwise.
+func footerEnd(toks []token, f int) int {
+	var open []atom.Atom
+	for k := f + 1; k < len(toks); k++ {
+		t := toks[k]
+		if t.inRaw || t.foreign {
+			continue
+		}
+		switch t.typ {
+		case html.StartTagToken, html.SelfClosingTagToken:
+			switch {
+			case t.name == 0 || cheapBail[t.name]:
+				return -1
+			case t.name == atom.A && slices.Contains(open, atom.A):
+				return -1
+			case voidElements[t.name] || rawText[t.name] || t.name == atom.Svg || t.name == atom.Math:
+			default:
+				open = append(open, t.name)
+			}
+		case html.EndTagToken:
+			if t.name == 0 {
+				return -1
+			}
+			i := len(open) - 1
+			for i >= 0 && open[i] != t.name && optionalEnd[open[i]] {
+				i--
+			}
+			switch {
+			case i >= 0 && open[i] == t.name:
+				open = open[:i]
+			case t.name == atom.Footer && i < 0:
+				return k
+			case t.name == atom.P || t.name == atom.Br:
+				// No effect on the open elements (a stray </p> makes an
+				// empty paragraph).
+			default:
+				return -1
+			}
+		}
+	}
+	return -1
+}
+
+const markerPrefix = "icpedge:"
+
+// domPlace decides with the DOM. It parses a copy of the page with a marker
+// comment before every token (and at the end) where markup may be inserted;
+// a comment lands in whatever element is open at that point, so the last
+// marker inside the target element is the token that closes it, and the
+// notice goes right before that token.
+func (r *Rewriter) domPlace(src []byte, s *scanResult, pc pageCharset) int {
+	var b bytes.Buffer
+	b.Grow(len(src) + len(s.toks)*16)
+	mark := func(k int) {
+		b.WriteString("<!--" + markerPrefix)
+		b.WriteString(strconv.Itoa(k))
+		b.WriteString("-->")
+	}
+	for k, t := range s.toks {
+		if !t.inRaw {
+			mark(k)
+		}
+		b.Write(src[t.start:t.end])
+	}
+	if s.eofOK {
+		mark(len(s.toks))
+	}
+	b.Write(src[s.eof:])
+	in := b.Bytes()
+	if pc.name != "utf-8" && pc.enc != nil {
+		if dec, err := pc.enc.NewDecoder().Bytes(in); err == nil {
+			in = dec
+		}
+	}
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(in))
+	if err != nil {
+		return r.fallback(s)
+	}
+	var cands []*html.Node
+	if r.selector != nil {
+		for _, n := range doc.FindMatcher(r.selector).Nodes {
+			if inDocument(n) {
+				cands = append(cands, n)
+				break
+			}
+		}
+	}
+	footers := doc.Find("footer").Nodes
+	for i := len(footers) - 1; i >= 0; i-- {
+		if inDocument(footers[i]) {
+			cands = append(cands, footers[i])
+			break
+		}
+	}
+	cands = append(cands, doc.Find("body").Nodes...)
+	for _, x := range cands {
+		if k := lastMarker(x); k >= 0 {
+			if k == len(s.toks) {
+				return s.eof
+			}
+			return s.toks[k].start
+		}
+	}
+	return r.fallback(s)
+}
+
+// fallback is the end of the document, or before a trailing unterminated
+// comment or raw-text element that would swallow the block.
+func (r *Rewriter) fallback(s *scanResult) int {
+	if s.eofOK {
+		return s.eof
+	}
+	for k := len(s.toks) - 1; k >= 0; k-- {
+		if !s.toks[k].inRaw {
+			return s.toks[k].start
+		}
+	}
+	return s.eof
+}
+
+// inDocument reports whether n is a rendered HTML element: not inside a
+// <template>'s contents and not SVG or MathML.
+func inDocument(n *html.Node) bool {
+	for p := n; p != nil; p = p.Parent {
+		if p.Type == html.ElementNode && (p.Namespace != "" || p != n && p.DataAtom == atom.Template) {
+			return false
+		}
+	}
+	return true
+}
+
+// lastMarker returns the highest marker number among x's descendants,
+// not looking into <template> contents; -1 if none.
+func lastMarker(x *html.Node) int {
+	best := -1
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			switch {
+			case c.Type == html.CommentNode && strings.HasPrefix(c.Data, markerPrefix):
+				if k, err := strconv.Atoi(c.Data[len(markerPrefix):]); err == nil && k > best {
+					best = k
+				}
+			case c.Type == html.ElementNode && c.DataAtom == atom.Template && c.Namespace == "":
+			default:
+				walk(c)
+			}
+		}
+	}
+	walk(x)
+	return best
+}

@@ -1,0 +1,249 @@
+package rewrite
+
+import (
+	"bytes"
+	"strings"
+)
+
+// edgePrefix returns "scheme://host" for edge, or "" when edge is not safe
+// to splice into markup and CSS unescaped (then URLs are left alone).
+func edgePrefix(e Edge) string {
+	s := strings.ToLower(e.Scheme)
+	if s != "http" && s != "https" || e.Host == "" {
+		return ""
+	}
+	for i := 0; i < len(e.Host); i++ {
+		c := e.Host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) ||
+			c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+			return ""
+		}
+	}
+	return s + "://" + e.Host
+}
+
+// urlAuthority looks for an absolute URL's "scheme://host[:port]" (http,
+// https) or protocol-relative "//host[:port]" at the start of s and returns
+// its length and the host, lower-case without port. n is 0 when s does not
+// start with one, or carries user info.
+func urlAuthority(s []byte) (n int, host string) {
+	i := 0
+	switch {
+	case hasPrefixFold(s, "https://"):
+		i = 8
+	case hasPrefixFold(s, "http://"):
+		i = 7
+	case bytes.HasPrefix(s, []byte("//")):
+		i = 2
+	default:
+		return 0, ""
+	}
+	j := i
+	for j < len(s) && !isHostEnd(s[j]) {
+		j++
+	}
+	if j == i || j < len(s) && s[j] == '@' {
+		return 0, ""
+	}
+	h := s[i:j]
+	if k := bytes.LastIndexByte(h, ':'); k >= 0 && bytes.IndexByte(h[k:], ']') < 0 {
+		h = h[:k]
+	}
+	return j, strings.ToLower(string(h))
+}
+
+func isHostEnd(c byte) bool {
+	switch c {
+	case '/', '\\', '?', '#', '@', ' ', '\t', '\n', '\r', '\f', '"', '\'', '(', ')', '<', '>', '&', ';', ',':
+		return true
+	}
+	return false
+}
+
+func hasPrefixFold(s []byte, p string) bool {
+	if len(s) < len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+}
+
+// edit replaces src[start:end] with repl; start == end inserts.
+type edit struct {
+	start, end int
+	repl       string
+}
+
+// urlRewriter moves URLs found in raw (still escaped) attribute values or CSS
+// onto the edge. Raw bytes are matched, never decoded, so character
+// references elsewhere in a value are kept as they are.
+type urlRewriter struct {
+	hosts  map[string]bool
+	prefix string // "" disables host rewriting
+	out    *[]edit
+}
+
+// at rewrites the URL starting at v[i] (v begins at offset base in the
+// document) if its host is one of ours.
+func (u *urlRewriter) at(v []byte, i, base int) {
+	if u.prefix == "" || i >= len(v) {
+		return
+	}
+	n, host := urlAuthority(v[i:])
+	if n > 0 && u.hosts[host] {
+		*u.out = append(*u.out, edit{base + i, base + i + n, u.prefix})
+	}
+}
+
+// value handles a plain URL attribute (href, src, action...).
+func (u *urlRewriter) value(v []byte, base int) {
+	i := 0
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	u.at(v, i, base)
+}
+
+// deadLink reports whether v links to a dead MIIT host or to the live one
+// over plain http, and must become miitURL.
+func deadLink(v []byte) bool {
+	v = bytes.TrimSpace(v)
+	n, host := urlAuthority(v)
+	if n == 0 {
+		return false
+	}
+	live, ok := miitHosts[host]
+	if !ok {
+		return false
+	}
+	return !live || hasPrefixFold(v, "http://")
+}
+
+// miitLink reports whether v links to any MIIT host, dead or alive.
+func miitLink(v []byte) bool {
+	n, host := urlAuthority(bytes.TrimSpace(v))
+	_, ok := miitHosts[host]
+	return n > 0 && ok
+}
+
+// srcset handles every candidate URL of a srcset list (HTML, "parse a srcset
+// attribute"): candidates are separated by commas, each a URL and optional
+// descriptors.
+func (u *urlRewriter) srcset(v []byte, base int) {
+	i := 0
+	for i < len(v) {
+		for i < len(v) && (isSpace(v[i]) || v[i] == ',') {
+			i++
+		}
+		if i >= len(v) {
+			return
+		}
+		u.at(v, i, base)
+		for i < len(v) && !isSpace(v[i]) {
+			i++
+		}
+		// Descriptors run to the next comma outside parentheses.
+		depth := 0
+		for i < len(v) {
+			c := v[i]
+			if c == '(' {
+				depth++
+			} else if c == ')' && depth > 0 {
+				depth--
+			} else if c == ',' && depth == 0 {
+				break
+			}
+			i++
+		}
+	}
+}
+
+// refresh handles <meta http-equiv=refresh content="5; url=...">, following
+// HTML's "shared declarative refresh steps".
+func (u *urlRewriter) refresh(v []byte, base int) {
+	i := 0
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	for i < len(v) && (isDigit(v[i]) || v[i] == '.') {
+		i++
+	}
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	if i < len(v) && (v[i] == ';' || v[i] == ',') {
+		i++
+	}
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	if hasPrefixFold(v[i:], "url") {
+		j := i + 3
+		for j < len(v) && isSpace(v[j]) {
+			j++
+		}
+		if j < len(v) && v[j] == '=' {
+			i = j + 1
+			for i < len(v) && isSpace(v[i]) {
+				i++
+			}
+		}
+	}
+	i += quoteLen(v[i:])
+	u.at(v, i, base)
+}
+
+// quoteLen returns the length of an opening quote at the start of v, which
+// inside an attribute may be written as a character reference.
+func quoteLen(v []byte) int {
+	if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
+		return 1
+	}
+	for _, q := range []string{"&quot;", "&#34;", "&#39;", "&apos;", "&#x22;", "&#x27;"} {
+		if hasPrefixFold(v, q) {
+			return len(q)
+		}
+	}
+	return 0
+}
+
+// css handles url(...) and @import "..." in a style sheet or a style
+// attribute.
+func (u *urlRewriter) css(v []byte, base int) {
+	if u.prefix == "" {
+		return
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i] | 0x20
+		var j int
+		switch {
+		case c == 'u' && hasPrefixFold(v[i:], "url("):
+			j = i + 4
+		case v[i] == '@' && hasPrefixFold(v[i:], "@import"):
+			j = i + 7
+		default:
+			continue
+		}
+		for j < len(v) && isSpace(v[j]) {
+			j++
+		}
+		j += quoteLen(v[j:])
+		for j < len(v) && isSpace(v[j]) {
+			j++
+		}
+		u.at(v, j, base)
+		i = j - 1
+	}
+}
