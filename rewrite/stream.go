@@ -1,7 +1,339 @@
 package rewrite
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
-func newStream(r *Rewriter, dst io.Writer, contentType string, edge Edge) io.WriteCloser {
-	panic("todo")
+const (
+	// maxCarry bounds the bytes held for a tag or comment that straddles
+	// writes; a longer one is passed through as it is.
+	maxCarry = 64 << 10
+	// maxHold bounds the bytes held back after the last </body> seen; past
+	// it the notice is written there and the rest streams.
+	maxHold = 1 << 20
+)
+
+// stream is the constant-memory rewriter behind Rewriter.Stream. It lexes
+// tags itself (the x/net/html tokenizer pulls from a reader, we are pushed
+// to) with the same per-tag hook as HTML, but places the notice only before
+// the last </body>.
+type stream struct {
+	r        *Rewriter
+	dst      io.Writer
+	ct       string
+	prefix   string
+	buf      []byte // bytes not yet lexed
+	hold     []byte // from the last </body> on, not yet written
+	holding  bool
+	rawEnd   []byte // "</script" while in raw text, else nil
+	comment  bool   // inside <!-- ... -->
+	started  bool   // charset sniffed
+	pass     bool   // pass everything through untouched
+	done     bool   // notice written or found
+	miit     bool
+	miitText []byte
+	edits    []edit
+	attrs    []attr
+	err      error
+	closed   bool
+}
+
+func newStream(r *Rewriter, dst io.Writer, contentType string, edge Edge) *stream {
+	return &stream{r: r, dst: dst, ct: contentType, prefix: edgePrefix(edge)}
+}
+
+func (s *stream) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.closed {
+		return 0, io.ErrClosedPipe
+	}
+	s.buf = append(s.buf, p...)
+	if !s.started && len(s.buf) < 3 {
+		return len(p), nil
+	}
+	s.lex(false)
+	return len(p), s.err
+}
+
+// Close flushes the tail and the notice. It does not close dst.
+func (s *stream) Close() error {
+	if s.closed {
+		return s.err
+	}
+	s.closed = true
+	s.lex(true)
+	s.emit(s.buf)
+	s.buf = nil
+	if !s.pass && !s.done {
+		s.write([]byte(s.r.noticeASCII))
+		s.done = true
+	}
+	if s.holding {
+		s.write(s.hold)
+		s.hold, s.holding = nil, false
+	}
+	return s.err
+}
+
+func (s *stream) write(b []byte) {
+	if s.err == nil && len(b) > 0 {
+		_, s.err = s.dst.Write(b)
+	}
+}
+
+// emit sends lexed bytes on, into the hold while one is open.
+func (s *stream) emit(b []byte) {
+	if !s.holding {
+		s.write(b)
+		return
+	}
+	s.hold = append(s.hold, b...)
+	if len(s.hold) > maxHold {
+		if !s.done {
+			s.write([]byte(s.r.noticeASCII))
+			s.done = true
+		}
+		s.write(s.hold)
+		s.hold, s.holding = nil, false
+	}
+}
+
+// bodyEnd is called before a </body> tag is emitted.
+func (s *stream) bodyEnd() {
+	if s.done {
+		return
+	}
+	if s.holding {
+		s.write(s.hold)
+	}
+	s.hold, s.holding = s.hold[:0], true
+}
+
+func (s *stream) lex(final bool) {
+	if !s.started {
+		s.started = true
+		if pc, ok := sniffTransport(s.buf, s.ct); ok && unsafeCharset(pc.name) != "" {
+			s.pass = true
+		}
+	}
+	if s.pass {
+		s.write(s.buf)
+		s.buf = s.buf[:0]
+		return
+	}
+	b := s.buf
+	i := 0
+	for i < len(b) && s.err == nil {
+		switch {
+		case s.comment:
+			j := bytes.Index(b[i:], []byte("-->"))
+			if j < 0 {
+				keep := max(i, len(b)-2)
+				s.emit(b[i:keep])
+				i = keep
+				goto out
+			}
+			s.emit(b[i : i+j+3])
+			i += j + 3
+			s.comment = false
+			continue
+		case s.rawEnd != nil:
+			j := indexFold(b[i:], s.rawEnd)
+			for j >= 0 && i+j+len(s.rawEnd) < len(b) && !isTagEnd(b[i+j+len(s.rawEnd)]) {
+				k := indexFold(b[i+j+1:], s.rawEnd)
+				if k < 0 {
+					j = -1
+					break
+				}
+				j += 1 + k
+			}
+			if j < 0 || i+j+len(s.rawEnd) >= len(b) && !final {
+				keep := max(i, len(b)-len(s.rawEnd))
+				if j >= 0 {
+					keep = i + j
+				}
+				s.emit(b[i:keep])
+				i = keep
+				goto out
+			}
+			s.emit(b[i : i+j])
+			i += j
+			s.rawEnd = nil
+			continue
+		}
+		lt := bytes.IndexByte(b[i:], '<')
+		if lt < 0 {
+			s.text(b[i:])
+			i = len(b)
+			break
+		}
+		s.text(b[i : i+lt])
+		i += lt
+		n := s.markup(b[i:], final)
+		if n < 0 {
+			if len(b)-i > maxCarry || final {
+				s.emit(b[i : i+1])
+				i++
+				continue
+			}
+			break
+		}
+		i += n
+	}
+out:
+	s.buf = append(s.buf[:0], b[i:]...)
+}
+
+func (s *stream) text(b []byte) {
+	if s.miit && len(s.miitText) < 1024 {
+		s.miitText = append(s.miitText, b...)
+	}
+	s.emit(b)
+}
+
+// markup handles the construct starting with '<' at b[0] and returns its
+// length, or -1 if it is not complete yet.
+func (s *stream) markup(b []byte, final bool) int {
+	if len(b) < 2 {
+		if final {
+			s.emit(b)
+			return len(b)
+		}
+		return -1
+	}
+	c := b[1]
+	switch {
+	case c == '!' && bytes.HasPrefix(b, []byte("<!--")):
+		s.emit(b[:4])
+		s.comment = true
+		return 4
+	case c == '!' || c == '?' || c == '/' && len(b) > 2 && !isLetter(b[2]):
+		j := bytes.IndexByte(b, '>')
+		if j < 0 {
+			return -1
+		}
+		s.emit(b[:j+1])
+		return j + 1
+	case c == '/':
+		if len(b) < 3 {
+			return -1
+		}
+		j := bytes.IndexByte(b, '>')
+		if j < 0 {
+			return -1
+		}
+		name := tagName(b[2:])
+		if eqFold(name, "body") {
+			s.bodyEnd()
+		}
+		if s.miit && eqFold(name, "a") {
+			s.checkMiit()
+		}
+		s.emit(b[:j+1])
+		return j + 1
+	case isLetter(c):
+		j := tagEnd(b)
+		if j < 0 {
+			return -1
+		}
+		s.startTag(b[:j])
+		return j
+	}
+	s.emit(b[:1])
+	return 1
+}
+
+func (s *stream) checkMiit() {
+	if bytes.Contains(s.miitText, s.r.icpKey) {
+		s.done = true
+	}
+	s.miit, s.miitText = false, s.miitText[:0]
+}
+
+func (s *stream) startTag(raw []byte) {
+	name := bytes.ToLower(tagName(raw[1:]))
+	t := startTag{raw: raw, name: name}
+	s.attrs = lexAttrs(raw, s.attrs[:0])
+	t.attrs = s.attrs
+	s.edits = s.edits[:0]
+	u := urlRewriter{hosts: s.r.hosts, prefix: s.prefix, out: &s.edits}
+	editTag(&t, &u)
+	if string(name) == "a" {
+		if s.miit {
+			s.checkMiit()
+		}
+		href, _ := t.get("href")
+		s.miit = miitLink(href)
+	}
+	if id, ok := t.get("id"); ok && string(id) == NoticeID {
+		s.done = true
+	}
+	if len(s.edits) > 0 {
+		s.emit(splice(raw, s.edits))
+	} else {
+		s.emit(raw)
+	}
+	switch string(name) {
+	case "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript":
+		s.rawEnd = append([]byte("</"), name...)
+	case "plaintext":
+		s.rawEnd = []byte("\x00never")
+	}
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func isTagEnd(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
+
+func tagName(b []byte) []byte {
+	i := 0
+	for i < len(b) && !isTagEnd(b[i]) {
+		i++
+	}
+	return b[:i]
+}
+
+// tagEnd returns the length of the start tag at b[0] including its '>', or
+// -1 if b ends first. Quotes count only in attribute values, as in lexAttrs.
+func tagEnd(b []byte) int {
+	i := 1
+	for i < len(b) {
+		switch c := b[i]; {
+		case c == '>':
+			return i + 1
+		case c == '=':
+			i++
+			for i < len(b) && isSpace(b[i]) {
+				i++
+			}
+			if i < len(b) && (b[i] == '"' || b[i] == '\'') {
+				k := bytes.IndexByte(b[i+1:], b[i])
+				if k < 0 {
+					return -1
+				}
+				i += k + 2
+			}
+		default:
+			i++
+		}
+	}
+	return -1
+}
+
+// indexFold is bytes.Index, ASCII case-insensitive; sep is lower-case.
+func indexFold(b, sep []byte) int {
+	for i := 0; i+len(sep) <= len(b); i++ {
+		j := bytes.IndexByte(b[i:], '<')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if i+len(sep) <= len(b) && hasPrefixFold(b[i:], string(sep)) {
+			return i
+		}
+	}
+	return -1
 }
