@@ -555,7 +555,7 @@ func (p *parser) tls(c *Config, top, listen *mapping) {
 // acme mode the default is both, or tls-alpn-01 alone without an HTTP
 // listener to answer http-01.
 func (p *parser) challenges(t *mapping, c *Config, listen *mapping) []string {
-	const expected = "a list of ACME challenge types: http-01, tls-alpn-01"
+	const expected = "http-01 or tls-alpn-01"
 	noHTTP := c.Listen.HTTP == "" && listen.node("http") == nil
 	if t.node("challenges") == nil {
 		switch {
@@ -566,13 +566,13 @@ func (p *parser) challenges(t *mapping, c *Config, listen *mapping) []string {
 		}
 		return []string{"http-01", "tls-alpn-01"}
 	}
-	items, ok := t.list("challenges", expected)
+	items, ok := t.list("challenges", "a list of ACME challenge types, e.g. [http-01, tls-alpn-01]")
 	if !ok {
 		return nil
 	}
 	key := t.key("challenges")
 	if len(items) == 0 {
-		p.add(t.node("challenges").Line, key, "the list is empty; expected %s", expected)
+		p.add(t.node("challenges").Line, key, "empty list; expected at least one of %s", expected)
 		return nil
 	}
 	var out []string

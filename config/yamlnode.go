@@ -51,12 +51,13 @@ type mapping struct {
 	// been reported and missing keys are not reported on top of it.
 	broken bool
 	vals   map[string]*yaml.Node
+	lines  map[string]int // line of each key
 }
 
 // mapping checks that n (which may be nil, for an absent key) is a mapping
 // holding only known keys, each once.
 func (p *parser) mapping(n *yaml.Node, path string, line int, known []string) *mapping {
-	m := &mapping{p: p, path: path, line: line, vals: map[string]*yaml.Node{}}
+	m := &mapping{p: p, path: path, line: line, vals: map[string]*yaml.Node{}, lines: map[string]int{}}
 	n = deref(n)
 	if n == nil || isNull(n) {
 		return m
@@ -83,6 +84,7 @@ func (p *parser) mapping(n *yaml.Node, path string, line int, known []string) *m
 		switch {
 		case slices.Contains(known, name):
 			m.vals[name] = v
+			m.lines[name] = k.Line
 		case name == "<<":
 			p.add(k.Line, key, "merge keys are not supported; expected plain keys")
 		default:
@@ -111,27 +113,30 @@ func (m *mapping) node(name string) *yaml.Node {
 	return n
 }
 
+// keyLine is the line of name's key, or of the mapping if name is absent.
+func (m *mapping) keyLine(name string) int {
+	if l, ok := m.lines[name]; ok {
+		return l
+	}
+	return m.line
+}
+
 // sub returns the mapping under name.
 func (m *mapping) sub(name string, known []string) *mapping {
-	line := m.line
-	if n := m.vals[name]; n != nil {
-		line = n.Line
-	}
-	sub := m.p.mapping(m.vals[name], m.key(name), line, known)
+	sub := m.p.mapping(m.vals[name], m.key(name), m.keyLine(name), known)
 	sub.broken = sub.broken || m.broken
 	return sub
 }
 
-// missing reports that the required key name is absent.
+// missing reports that the required key name is absent or empty.
 func (m *mapping) missing(name, expected string) {
-	if m.broken {
-		return
+	switch {
+	case m.broken:
+	case m.has(name):
+		m.p.add(m.keyLine(name), m.key(name), "empty; expected %s", expected)
+	default:
+		m.p.add(m.line, m.key(name), "missing; expected %s", expected)
 	}
-	line := m.line
-	if n := m.vals[name]; n != nil {
-		line = n.Line
-	}
-	m.p.add(line, m.key(name), "missing; expected %s", expected)
 }
 
 // scalar returns the text of name, and its node for problems. An absent or
