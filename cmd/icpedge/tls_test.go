@@ -1,0 +1,874 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/icpedge/icpedge/config"
+	"github.com/mholt/acmez/v3/acme"
+)
+
+const (
+	tlsTestHost = "icp.example.test"
+	tlsTestICP  = "京ICP备12345678号-1"
+)
+
+// --- in-process tests of the pieces ---
+
+func TestTLSRedirect(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Edge", "1")
+		w.WriteHeader(http.StatusTeapot)
+	})
+	tests := []struct {
+		name      string
+		mode      string
+		https     string
+		host      string
+		target    string
+		wantCode  int
+		wantLoc   string
+		wantLocOK bool
+	}{
+		{"default port", "manual", ":443", tlsTestHost, "/a/b?x=1&y=%20", 308, "https://icp.example.test/a/b?x=1&y=%20", true},
+		{"other port", "manual", "127.0.0.1:8443", "icp.example.test:8080", "/p", 308, "https://icp.example.test:8443/p", true},
+		{"upper case host", "manual", ":443", "ICP.Example.Test", "/", 308, "https://icp.example.test/", true},
+		{"unknown host goes to the edge", "manual", ":443", "other.example", "/", 418, "", false},
+		{"challenge path is not redirected", "manual", ":443", tlsTestHost, "/.well-known/acme-challenge/tok", 418, "", false},
+		{"unknown challenge goes to the edge in acme mode", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/tok", 418, "", false},
+		{"acme redirects too", "acme", ":443", tlsTestHost, "/x", 308, "https://icp.example.test/x", true},
+		{"off serves plain HTTP", "off", "", tlsTestHost, "/x", 418, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testTLSConfig(t, tt.mode, tt.https, certFile, keyFile)
+			et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer et.Close()
+			req := httptest.NewRequest("GET", "http://"+tt.host+tt.target, nil)
+			req.Host = tt.host
+			rec := httptest.NewRecorder()
+			et.HTTPHandler(next).ServeHTTP(rec, req)
+			if rec.Code != tt.wantCode {
+				t.Fatalf("status: got %d; want %d", rec.Code, tt.wantCode)
+			}
+			if got := rec.Header().Get("Location"); tt.wantLocOK && got != tt.wantLoc {
+				t.Fatalf("Location: got %q; want %q", got, tt.wantLoc)
+			}
+		})
+	}
+}
+
+func TestTLSHSTS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, tt := range []struct {
+		hsts time.Duration
+		want string
+	}{
+		{0, ""},
+		{180 * 24 * time.Hour, "max-age=15552000"},
+	} {
+		cfg := testTLSConfig(t, "manual", ":443", certFile, keyFile)
+		cfg.TLS.HSTS = tt.hsts
+		et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		et.HTTPSHandler(next).ServeHTTP(rec, httptest.NewRequest("GET", "https://"+tlsTestHost+"/", nil))
+		if got := rec.Header().Get("Strict-Transport-Security"); got != tt.want {
+			t.Errorf("hsts %v over HTTPS: got %q; want %q", tt.hsts, got, tt.want)
+		}
+		rec = httptest.NewRecorder()
+		et.HTTPHandler(next).ServeHTTP(rec, httptest.NewRequest("GET", "http://"+tlsTestHost+"/", nil))
+		if got := rec.Header().Get("Strict-Transport-Security"); got != "" {
+			t.Errorf("hsts %v over HTTP: got %q; want none", tt.hsts, got)
+		}
+	}
+}
+
+// TestTLSHandshake checks the listener's TLS settings: TLS 1.2+, AEAD
+// suites only for 1.2, h2 by ALPN, and acme-tls/1 kept for TLS-ALPN-01.
+func TestTLSHandshake(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	cfg := testTLSConfig(t, "manual", ":443", certFile, keyFile)
+	et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(et.HTTPSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.Proto)
+	})), slog.New(slog.DiscardHandler))
+	srv.TLSConfig = et.Config
+	go srv.Serve(tlsListener(ln, et.Config))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	pemBytes, _ := os.ReadFile(certFile)
+	roots.AppendCertsFromPEM(pemBytes)
+
+	dial := func(c *tls.Config) (tls.ConnectionState, error) {
+		c.ServerName = tlsTestHost
+		c.RootCAs = roots
+		conn, err := tls.Dial("tcp", ln.Addr().String(), c)
+		if err != nil {
+			return tls.ConnectionState{}, err
+		}
+		defer conn.Close()
+		return conn.ConnectionState(), nil
+	}
+	if _, err := dial(&tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}); err == nil {
+		t.Error("TLS 1.1 handshake: got success; want it rejected")
+	}
+	if _, err := dial(&tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}}); err == nil {
+		t.Error("TLS 1.2 with a CBC suite only: got success; want it rejected")
+	}
+	st, err := dial(&tls.Config{MaxVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
+	if err != nil {
+		t.Fatalf("TLS 1.2 handshake: %v", err)
+	}
+	if st.NegotiatedProtocol != "h2" {
+		t.Errorf("ALPN: got %q; want h2", st.NegotiatedProtocol)
+	}
+	if got := et.Config.NextProtos; strings.Join(got, ",") != "h2,http/1.1" {
+		t.Errorf("manual NextProtos: got %q; want [h2 http/1.1]", got)
+	}
+
+	// HTTP/2 end to end.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: tlsTestHost}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("https://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "HTTP/2.0" {
+		t.Errorf("protocol: got %q; want HTTP/2.0", body)
+	}
+
+	acmeCfg := testTLSConfig(t, "acme", ":443", "", "")
+	ae, err := newEdgeTLS(context.Background(), acmeCfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ae.Close()
+	if got := strings.Join(ae.Config.NextProtos, ","); got != "h2,http/1.1,acme-tls/1" {
+		t.Errorf("acme NextProtos: got %q; want h2,http/1.1,acme-tls/1", got)
+	}
+	if ae.Config.MinVersion != tls.VersionTLS12 {
+		t.Errorf("acme MinVersion: got %x; want TLS 1.2", ae.Config.MinVersion)
+	}
+}
+
+func TestTLSManualReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	var logs syncBuffer
+	m, err := newManualCert(certFile, keyFile, []string{tlsTestHost}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := func() int64 {
+		c, _ := m.GetCertificate(nil)
+		return c.Leaf.SerialNumber.Int64()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.watch(ctx, 20*time.Millisecond) }()
+	defer func() { cancel(); <-done }()
+
+	writePairTo(t, certFile, keyFile, tlsTestHost, 2)
+	waitFor(t, 5*time.Second, "the changed pair to be loaded", func() bool { return serial() == 2 })
+
+	// A broken pair keeps the current one and is reported once.
+	if err := os.WriteFile(keyFile, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the broken pair to be reported", func() bool {
+		return strings.Contains(logs.String(), "certificate not reloaded")
+	})
+	time.Sleep(100 * time.Millisecond)
+	if n := strings.Count(logs.String(), "certificate not reloaded"); n != 1 {
+		t.Errorf("reports of one broken pair: got %d; want 1", n)
+	}
+	if got := serial(); got != 2 {
+		t.Errorf("serial after a broken pair: got %d; want 2", got)
+	}
+	if err := m.reload(true); err == nil {
+		t.Error("forced reload of a broken pair: got nil; want an error")
+	}
+	if _, err := newManualCert(certFile, keyFile, nil, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("starting with a broken pair: got nil; want an error")
+	}
+}
+
+func TestTLSExplainACMEError(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("[x] Obtain: %w", acme.Problem{Type: acme.ProblemTypeConnection, Detail: "refused"}), "the CA could not validate the domain"},
+		{fmt.Errorf("wrapped: %w", acme.Problem{Type: acme.ProblemTypeRateLimited}), "CA rate limit"},
+		{fmt.Errorf("registering account: %w", &url.Error{Op: "Get", URL: "https://ca/dir", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}), "CA unreachable"},
+		{fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://ca/dir", Err: x509.UnknownAuthorityError{}}), "CA's certificate not trusted"},
+		{errors.New("something else"), "certificate request failed"},
+	}
+	for _, tt := range tests {
+		if got, _ := explainACMEError(tt.err); got != tt.want {
+			t.Errorf("explainACMEError(%v): got %q; want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestTLSACMEConfigErrors(t *testing.T) {
+	cfg := testTLSConfig(t, "acme", ":443", "", "")
+	cfg.Listen.HTTP = ""
+	cfg.TLS.Challenges = []string{"http-01"}
+	if _, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("http-01 only without listen.http: got nil; want an error")
+	}
+	cfg = testTLSConfig(t, "acme", ":443", "", "")
+	cfg.TLS.CARoot = filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("missing tls.ca_root: got nil; want an error")
+	}
+}
+
+// --- the binary, manual mode ---
+
+func TestTLSManualE2E(t *testing.T) {
+	origin := newHTMLOrigin(t)
+	dir := t.TempDir()
+	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	httpAddr, httpsAddr := freePort(t), freePort(t)
+	path := writeConfig(t, tlsEdgeConfig(origin.URL, httpAddr, httpsAddr, fmt.Sprintf(`tls:
+  mode: manual
+  cert_file: %s
+  key_file: %s
+  hsts: 180d
+`, certFile, keyFile)))
+	e := startEdge(t, path)
+	e.waitListening(2, 20*time.Second)
+
+	roots := x509.NewCertPool()
+	for _, s := range []int64{1, 2, 3} {
+		roots.AddCert(testPairCert(t, tlsTestHost, s))
+	}
+	resp, body := httpsGet(t, e.Addr("https"), roots, "/page")
+	if resp.StatusCode != 200 || !strings.Contains(body, tlsTestICP) {
+		t.Fatalf("HTTPS page: got %d %q; want 200 with the notice", resp.StatusCode, abbrev(body))
+	}
+	if resp.Proto != "HTTP/2.0" {
+		t.Errorf("protocol: got %s; want HTTP/2.0", resp.Proto)
+	}
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=15552000" {
+		t.Errorf("HSTS: got %q; want max-age=15552000", got)
+	}
+	if got := servedSerial(t, e.Addr("https"), roots); got != 1 {
+		t.Fatalf("serial: got %d; want 1", got)
+	}
+	r := httpGet(t, e.Addr("http"), "/page?a=1")
+	if want := "https://" + tlsTestHost + ":" + portOf(httpsAddr) + "/page?a=1"; r.StatusCode != 308 || r.Header.Get("Location") != want {
+		t.Errorf("HTTP: got %d Location %q; want 308 to %s", r.StatusCode, r.Header.Get("Location"), want)
+	}
+	if r.Header.Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS sent over plain HTTP")
+	}
+
+	// Replaced files are picked up by polling.
+	writePairTo(t, certFile, keyFile, tlsTestHost, 2)
+	waitFor(t, 15*time.Second, "the polled reload", func() bool { return servedSerial(t, e.Addr("https"), roots) == 2 })
+
+	// A broken pair on SIGHUP keeps the current certificate.
+	if err := os.WriteFile(certFile, []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.signal(syscall.SIGHUP)
+	waitLog(t, e, "certificate not reloaded", 10*time.Second)
+	if got := servedSerial(t, e.Addr("https"), roots); got != 2 {
+		t.Errorf("serial after a broken pair: got %d; want 2", got)
+	}
+
+	// A good pair on SIGHUP is served at once.
+	writePairTo(t, certFile, keyFile, tlsTestHost, 3)
+	e.signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the SIGHUP reload", func() bool { return servedSerial(t, e.Addr("https"), roots) == 3 })
+	assertAlive(t, e)
+}
+
+// --- the binary against Pebble ---
+
+func TestTLSACMEHTTP01(t *testing.T)    { testACME(t, "http-01") }
+func TestTLSACMETLSALPN01(t *testing.T) { testACME(t, "tls-alpn-01") }
+
+func testACME(t *testing.T, challenge string) {
+	pebbleBin, challBin := pebbleTools(t)
+	env := newACMEEnv(t, pebbleBin, challBin)
+	env.startPebble(t)
+	e := env.startEdge(t, challenge)
+	waitLog(t, e, `msg="certificate obtained" host=`+tlsTestHost, 90*time.Second)
+
+	log := env.pebbleLog()
+	httpValidated := strings.Contains(log, "Attempting to validate w/ HTTP")
+	if challenge == "http-01" && !httpValidated {
+		t.Errorf("Pebble did not validate over HTTP-01:\n%s", abbrev(log))
+	}
+	if challenge == "tls-alpn-01" && (httpValidated || !strings.Contains(log, "tls-alpn-01")) {
+		t.Errorf("Pebble did not validate over TLS-ALPN-01 alone:\n%s", abbrev(log))
+	}
+	env.assertServesHTTPS(t, e)
+}
+
+// TestTLSACMECAUnreachable starts the edge before its CA: it keeps serving
+// plain HTTP (redirects and challenges), stays up, and gets its
+// certificate once the CA is there (SIGHUP retries at once instead of
+// after certmagic's first one-minute backoff).
+func TestTLSACMECAUnreachable(t *testing.T) {
+	pebbleBin, challBin := pebbleTools(t)
+	env := newACMEEnv(t, pebbleBin, challBin)
+	e := env.startEdge(t, "http-01")
+	waitLog(t, e, `msg="certificate not obtained" host=`+tlsTestHost+` reason="CA unreachable"`, 60*time.Second)
+
+	r := httpGet(t, e.Addr("http"), "/page")
+	if want := "https://" + tlsTestHost + ":" + portOf(env.edgeHTTPS) + "/page"; r.StatusCode != 308 || r.Header.Get("Location") != want {
+		t.Errorf("HTTP while the CA is down: got %d Location %q; want 308 to %s", r.StatusCode, r.Header.Get("Location"), want)
+	}
+	if r := httpGet(t, e.Addr("http"), "/.well-known/acme-challenge/unknown-token"); r.StatusCode == 308 {
+		t.Errorf("challenge path: got 308; want it answered over HTTP")
+	}
+	assertAlive(t, e)
+
+	env.startPebble(t)
+	e.signal(syscall.SIGHUP)
+	waitLog(t, e, `msg="certificate obtained" host=`+tlsTestHost, 90*time.Second)
+	env.assertServesHTTPS(t, e)
+	if n := strings.Count(e.Log(), `msg="certificate not obtained"`); n < 1 {
+		t.Errorf("failure lines: got %d; want at least 1", n)
+	}
+}
+
+// acmeEnv is a Pebble CA with its DNS server, and the addresses an edge
+// under test uses, all on loopback.
+type acmeEnv struct {
+	pebbleBin, challBin string
+	dir                 string
+	caFile              string // the CA that signs Pebble's HTTPS certificate
+	caPool              *x509.CertPool
+	pebbleCert          string
+	pebbleKey           string
+	pebbleAddr          string // ACME API
+	mgmtAddr            string // Pebble's management API (/roots/0)
+	dnsAddr             string
+	edgeHTTP, edgeHTTPS string
+	origin              *httptest.Server
+
+	mu   sync.Mutex
+	plog bytes.Buffer
+}
+
+func newACMEEnv(t *testing.T, pebbleBin, challBin string) *acmeEnv {
+	env := &acmeEnv{pebbleBin: pebbleBin, challBin: challBin, dir: t.TempDir()}
+	env.caFile, env.pebbleCert, env.pebbleKey, env.caPool = writeServerCA(t, env.dir)
+	env.pebbleAddr, env.mgmtAddr = freePort(t), freePort(t)
+	env.edgeHTTP, env.edgeHTTPS = freePort(t), freePort(t)
+	env.origin = newHTMLOrigin(t)
+	env.startDNS(t)
+	return env
+}
+
+func (env *acmeEnv) pebbleLog() string {
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	return env.plog.String()
+}
+
+// Write collects the output of Pebble and challtestsrv.
+func (env *acmeEnv) Write(p []byte) (int, error) {
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	return env.plog.Write(p)
+}
+
+// startProc runs a helper process until the test ends; it is killed by
+// its own PID, nothing else.
+func (env *acmeEnv) startProc(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.Stdout, cmd.Stderr = env, env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", filepath.Base(cmd.Path), abbrev(env.pebbleLog()))
+		}
+	})
+}
+
+// startDNS runs pebble-challtestsrv as DNS only, answering 127.0.0.1 for
+// every name and no IPv6 address.
+func (env *acmeEnv) startDNS(t *testing.T) {
+	env.dnsAddr = freePort(t)
+	cmd := exec.Command(env.challBin,
+		"-http01", "", "-https01", "", "-doh", "", "-tlsalpn01", "",
+		"-dnsserver", env.dnsAddr, "-management", freePort(t),
+		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "")
+	env.startProc(t, cmd)
+	waitFor(t, 10*time.Second, "challtestsrv's DNS", func() bool {
+		r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "udp", env.dnsAddr)
+		}}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		addrs, err := r.LookupHost(ctx, tlsTestHost)
+		return err == nil && len(addrs) > 0
+	})
+}
+
+// startPebble runs Pebble validating on the edge's ports.
+func (env *acmeEnv) startPebble(t *testing.T) {
+	t.Helper()
+	conf := map[string]any{"pebble": map[string]any{
+		"listenAddress":           env.pebbleAddr,
+		"managementListenAddress": env.mgmtAddr,
+		"certificate":             env.pebbleCert,
+		"privateKey":              env.pebbleKey,
+		"httpPort":                atoiPort(t, env.edgeHTTP),
+		"tlsPort":                 atoiPort(t, env.edgeHTTPS),
+		"ocspResponderURL":        "",
+		"keyAlgorithm":            "ecdsa",
+		"retryAfter":              map[string]int{"authz": 1, "order": 1},
+	}}
+	data, _ := json.Marshal(conf)
+	confFile := filepath.Join(env.dir, "pebble.json")
+	if err := os.WriteFile(confFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(env.pebbleBin, "-config", confFile, "-dnsserver", env.dnsAddr)
+	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
+	env.startProc(t, cmd)
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: env.caPool}}}
+	waitFor(t, 15*time.Second, "Pebble's directory", func() bool {
+		resp, err := c.Get("https://" + env.pebbleAddr + "/dir")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// startEdge runs icpedge in acme mode against Pebble, offering only
+// challenge.
+func (env *acmeEnv) startEdge(t *testing.T, challenge string) *edgeProc {
+	t.Helper()
+	path := writeConfig(t, tlsEdgeConfig(env.origin.URL, env.edgeHTTP, env.edgeHTTPS, fmt.Sprintf(`tls:
+  mode: acme
+  email: ops@client.test
+  ca: https://%s/dir
+  ca_root: %s
+  challenges: [%s]
+  hsts: 180d
+`, env.pebbleAddr, env.caFile, challenge)))
+	e := startEdge(t, path)
+	e.waitListening(2, 20*time.Second)
+	return e
+}
+
+// pebbleRoot fetches the root that signs the certificates Pebble issues;
+// Pebble makes a new one each time it starts.
+func (env *acmeEnv) pebbleRoot(t *testing.T) *x509.CertPool {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: env.caPool}}}
+	resp, err := c.Get("https://" + env.mgmtAddr + "/roots/0")
+	if err != nil {
+		t.Fatalf("fetching Pebble's root: %v", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	pool := x509.NewCertPool()
+	if resp.StatusCode != 200 || !pool.AppendCertsFromPEM(data) {
+		t.Fatalf("Pebble's root: got %d %q; want a PEM certificate", resp.StatusCode, abbrev(string(data)))
+	}
+	return pool
+}
+
+// assertServesHTTPS checks that the edge serves a page with the notice
+// over HTTP/2 with a certificate that verifies against Pebble's root.
+func (env *acmeEnv) assertServesHTTPS(t *testing.T, e *edgeProc) {
+	t.Helper()
+	roots := env.pebbleRoot(t)
+	var resp *http.Response
+	var body string
+	// The certificate is in the cache a moment after the event.
+	waitFor(t, 10*time.Second, "HTTPS with the issued certificate", func() bool {
+		var err error
+		resp, body, err = tryHTTPSGet(e.Addr("https"), roots, "/page")
+		return err == nil
+	})
+	if resp.StatusCode != 200 || !strings.Contains(body, tlsTestICP) {
+		t.Fatalf("HTTPS page: got %d %q; want 200 with the notice", resp.StatusCode, abbrev(body))
+	}
+	if resp.Proto != "HTTP/2.0" {
+		t.Errorf("protocol: got %s; want HTTP/2.0", resp.Proto)
+	}
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=15552000" {
+		t.Errorf("HSTS: got %q; want max-age=15552000", got)
+	}
+	assertAlive(t, e)
+}
+
+// pebbleTools finds the Pebble binaries on PATH or in $(go env GOPATH)/bin.
+// Without them the test fails under CI and is skipped elsewhere.
+func pebbleTools(t *testing.T) (pebble, challtestsrv string) {
+	t.Helper()
+	find := func(name string) string {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+		out, err := exec.Command("go", "env", "GOPATH").Output()
+		if err != nil {
+			return ""
+		}
+		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(dir, "bin", name)
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+		return ""
+	}
+	pebble, challtestsrv = find("pebble"), find("pebble-challtestsrv")
+	if pebble != "" && challtestsrv != "" {
+		return pebble, challtestsrv
+	}
+	const msg = "pebble and pebble-challtestsrv not found on PATH or in $(go env GOPATH)/bin; install them with:\n" +
+		"  go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3 github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@v2.10.3"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return "", ""
+}
+
+// --- helpers ---
+
+func tlsEdgeConfig(originURL, httpAddr, httpsAddr, tlsBlock string) string {
+	return fmt.Sprintf(`hosts: [%s]
+origin: %s
+origin_host: www.client.test
+listen:
+  http: %s
+  https: %s
+state_dir: state
+notice:
+  icp: %s
+admin:
+  listen: ""
+cache:
+  enabled: false
+%s`, tlsTestHost, originURL, httpAddr, httpsAddr, tlsTestICP, tlsBlock)
+}
+
+// testTLSConfig is a config for newEdgeTLS alone.
+func testTLSConfig(t *testing.T, mode, https, certFile, keyFile string) *config.Config {
+	return &config.Config{
+		Hosts:    []string{tlsTestHost},
+		StateDir: t.TempDir(),
+		Listen:   config.Listen{HTTP: "127.0.0.1:0", HTTPS: https},
+		TLS: config.TLS{
+			Mode:     mode,
+			CA:       "https://127.0.0.1:1/dir",
+			CertFile: certFile,
+			KeyFile:  keyFile,
+		},
+	}
+}
+
+func newHTMLOrigin(t *testing.T) *httptest.Server {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!DOCTYPE html><html><head><title>Home</title></head><body><p>Hello</p><footer>© Client</footer></body></html>")
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+var testKey = sync.OnceValue(func() *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// testPairCert is the self-signed certificate for host with serial, the
+// same one each time (same key, fixed dates).
+func testPairCert(t *testing.T, host string, serial int64) *x509.Certificate {
+	t.Helper()
+	der := testPairDER(t, host, serial)
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var pairDERs sync.Map // "host/serial" → DER
+
+func testPairDER(t *testing.T, host string, serial int64) []byte {
+	key := fmt.Sprintf("%s/%d", host, serial)
+	if der, ok := pairDERs.Load(key); ok {
+		return der.([]byte)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(serial),
+		Subject:               pkix.Name{CommonName: host},
+		DNSNames:              []string{host},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &testKey().PublicKey, testKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	actual, _ := pairDERs.LoadOrStore(key, der)
+	return actual.([]byte)
+}
+
+// writePair writes a self-signed pair for host into dir.
+func writePair(t *testing.T, dir, host string, serial int64) (certFile, keyFile string) {
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePairTo(t, certFile, keyFile, host, serial)
+	return certFile, keyFile
+}
+
+// writePairTo replaces the files the way an operator's tooling would:
+// write beside, then rename over.
+func writePairTo(t *testing.T, certFile, keyFile, host string, serial int64) {
+	t.Helper()
+	keyDER, err := x509.MarshalECPrivateKey(testKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(path string, block *pem.Block) {
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(keyFile, &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	write(certFile, &pem.Block{Type: "CERTIFICATE", Bytes: testPairDER(t, host, serial)})
+}
+
+// writeServerCA writes a CA and a certificate it signs for 127.0.0.1 and
+// localhost, for Pebble's own HTTPS listeners.
+func writeServerCA(t *testing.T, dir string) (caFile, certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "icpedge test CA for Pebble"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKeyDER, _ := x509.MarshalECPrivateKey(srvKey)
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "pebble-cert.pem"), filepath.Join(dir, "pebble-key.pem")
+	for path, b := range map[string]*pem.Block{
+		caFile:   {Type: "CERTIFICATE", Bytes: caDER},
+		certFile: {Type: "CERTIFICATE", Bytes: srvDER},
+		keyFile:  {Type: "EC PRIVATE KEY", Bytes: srvKeyDER},
+	} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(caCert)
+	return caFile, certFile, keyFile, pool
+}
+
+// httpsClientFor sends every request to addr over TLS, verifying
+// tlsTestHost against roots.
+func httpsClientFor(addr string, roots *x509.CertPool) *http.Client {
+	c := clientFor(addr)
+	tr := c.Transport.(*http.Transport)
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: tlsTestHost}
+	tr.ForceAttemptHTTP2 = true
+	tr.DisableKeepAlives = true
+	c.Timeout = 10 * time.Second
+	return c
+}
+
+func tryHTTPSGet(addr string, roots *x509.CertPool, path string) (*http.Response, string, error) {
+	resp, err := httpsClientFor(addr, roots).Get("https://" + tlsTestHost + path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, string(b), err
+}
+
+func httpsGet(t *testing.T, addr string, roots *x509.CertPool, path string) (*http.Response, string) {
+	t.Helper()
+	resp, body, err := tryHTTPSGet(addr, roots, path)
+	if err != nil {
+		t.Fatalf("GET https://%s%s: %v", tlsTestHost, path, err)
+	}
+	return resp, body
+}
+
+func httpGet(t *testing.T, addr, path string) *http.Response {
+	t.Helper()
+	resp, err := clientFor(addr).Get("http://" + tlsTestHost + path)
+	if err != nil {
+		t.Fatalf("GET http://%s%s: %v", tlsTestHost, path, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// servedSerial returns the serial number of the certificate the edge
+// presents, or -1 when the handshake fails.
+func servedSerial(t *testing.T, addr string, roots *x509.CertPool) int64 {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, ServerName: tlsTestHost})
+	if err != nil {
+		return -1
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitLog waits until the edge has logged want.
+func waitLog(t *testing.T, e *edgeProc, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(e.Log(), want) {
+		select {
+		case <-e.exited:
+			t.Fatalf("icpedge exited while waiting for %q: %v", want, e.exitErr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("icpedge did not log %q within %v", want, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func assertAlive(t *testing.T, e *edgeProc) {
+	t.Helper()
+	select {
+	case <-e.exited:
+		t.Fatalf("icpedge exited: %v", e.exitErr)
+	default:
+	}
+}
+
+func atoiPort(t *testing.T, addr string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscan(portOf(addr), &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
