@@ -8,30 +8,41 @@ import (
 
 // Config is one client instance, as loaded from its YAML file. Every field is
 // filled: defaults are applied by Load, so callers never see a zero that
-// means "the default".
+// means "the default". Where a zero remains (an empty Listen.HTTP, a nil
+// EAB), it means "off" or "none", as documented on the field. Paths are
+// absolute after Load; after Parse they are relative if its name was.
 type Config struct {
-	// File is the path the config was loaded from.
+	// File is the path given to Load, or the name given to Parse.
 	File string
 
-	// Hosts are the host names this instance serves (key hosts). Lower-case,
-	// without port. At least one.
+	// Hosts are the host names this instance serves (key hosts): DNS
+	// names, lower-case, without port, scheme or wildcard, and not IP
+	// addresses. Internationalised names are held in their xn-- form, as
+	// they arrive in the Host header. At least one, no duplicates.
 	Hosts []string
-	// Origin is the client's origin, an absolute http(s) URL (key origin).
+	// Origin is the client's origin (key origin): an absolute http or https
+	// URL with a lower-case host, an optional port and an optional path
+	// prefix without a trailing slash. Never user info, query or fragment.
 	Origin *url.URL
 	// OriginHost is the Host header and TLS SNI sent to the origin
-	// (key origin_host). Default: Origin's host name.
+	// (key origin_host): a host name or IP address, without port.
+	// Default: Origin.Hostname().
 	OriginHost string
-	// RewriteHosts are the origin's own host names, which the edge replaces
-	// with itself in HTML and headers (key rewrite_hosts).
-	// Default: [OriginHost].
+	// RewriteHosts are the origin's own host names or IP addresses, which
+	// the edge replaces with itself in HTML and headers
+	// (key rewrite_hosts). Default: [OriginHost]. Empty (not nil) when the
+	// file says [], meaning rewrite nothing.
 	RewriteHosts []string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
-	// (key trusted_proxies). Default: none, so a client-sent
-	// X-Forwarded-For is replaced.
+	// (key trusted_proxies). A single address becomes a /32 or /128.
+	// Default: none, so a client-sent X-Forwarded-For is replaced.
 	TrustedProxies []netip.Prefix
 
-	Listen   Listen
-	StateDir string // key state_dir; default /var/lib/icpedge/<file name without .yaml>
+	Listen Listen
+	// StateDir holds certificates, the cache and the admin token
+	// (key state_dir). Default /var/lib/icpedge/<file name without .yaml
+	// or .yml>.
+	StateDir string
 
 	Notice   Notice
 	Timeouts Timeouts
@@ -42,11 +53,12 @@ type Config struct {
 	TLS      TLS
 }
 
-// Listen holds the listener addresses. An empty address turns that
-// listener off.
+// Listen holds the listener addresses, host:port or :port with a numeric
+// port (0 picks a free port, for tests). An empty address turns that
+// listener off; at least one is on.
 type Listen struct {
 	HTTP  string // key listen.http, e.g. ":80"
-	HTTPS string // key listen.https, e.g. ":443"
+	HTTPS string // key listen.https, e.g. ":443"; requires tls.mode acme or manual
 }
 
 // Notice is the ICP notice injected into every HTML page.
@@ -97,10 +109,11 @@ type Cache struct {
 	Enabled bool
 	// Dir holds the cache files (key cache.dir). Default <state_dir>/cache.
 	Dir string
-	// MaxSize bounds the bytes on disk (key cache.max_size). Default 1 GiB.
+	// MaxSize bounds the bytes on disk (key cache.max_size), more than
+	// zero. Default 1 GiB.
 	MaxSize int64
 	// Memory bounds the bytes of hot entries kept in memory
-	// (key cache.memory). Default 64 MiB.
+	// (key cache.memory). Default 64 MiB; 0 keeps none in memory.
 	Memory int64
 	// StaleIfError is how long past freshness a stored response may be
 	// served when the origin fails (key cache.stale_if_error). Default 7d.
@@ -116,14 +129,15 @@ type Cache struct {
 
 // CacheRule forces a freshness lifetime on responses under a path prefix.
 type CacheRule struct {
-	Path string        // key path, a prefix beginning with "/"
-	TTL  time.Duration // key ttl
+	Path string        // key cache.rules[].path, a prefix beginning with "/"
+	TTL  time.Duration // key cache.rules[].ttl, more than zero
 }
 
 // Admin configures the admin listener (purge, health, metrics).
 type Admin struct {
 	// Listen is the admin address (key admin.listen). Default
-	// "127.0.0.1:9080". Empty string in the file turns it off.
+	// "127.0.0.1:9080". An empty value in the file ("" or nothing) turns
+	// it off, and then Listen is "".
 	Listen string
 	// TokenFile holds the bearer token (key admin.token_file).
 	// Default <state_dir>/admin.token, created on first start.
@@ -134,11 +148,14 @@ type Admin struct {
 type TLS struct {
 	// Mode is "acme", "manual" or "off" (key tls.mode). Default "acme"
 	// when listen.https is set, else "off".
-	Mode     string
-	Email    string // key tls.email
-	CA       string // key tls.ca, ACME directory URL; default Let's Encrypt production
-	CARoot   string // key tls.ca_root, PEM file of roots to trust for CA
-	EAB      *EAB   // key tls.eab, optional
+	Mode  string
+	Email string // key tls.email, a bare address given to the CA (acme mode); optional
+	// CA is the ACME directory URL (key tls.ca): https, or http on a
+	// loopback host for a test CA. Default DefaultCA (Let's Encrypt
+	// production) in acme mode; empty in the other modes.
+	CA       string
+	CARoot   string // key tls.ca_root, PEM file of roots to trust for CA; default the system roots
+	EAB      *EAB   // key tls.eab; nil when not given
 	CertFile string // key tls.cert_file (manual mode)
 	KeyFile  string // key tls.key_file (manual mode)
 	// HSTS is the Strict-Transport-Security max-age (key tls.hsts).
@@ -155,5 +172,5 @@ type TLS struct {
 // EAB is external account binding for CAs such as ZeroSSL.
 type EAB struct {
 	KeyID   string // key tls.eab.key_id
-	HMACKey string // key tls.eab.hmac_key, base64url
+	HMACKey string // key tls.eab.hmac_key, base64url as the CA gives it (not decoded)
 }
