@@ -58,7 +58,6 @@ const (
 	expectCA           = "an absolute https URL of an ACME directory (http only on a loopback host), e.g. " + DefaultCA
 	expectEmail        = "an email address such as ops@client.com"
 	expectBase64URL    = "the key from the CA in base64url (A-Z a-z 0-9 - _)"
-	expectText         = "text"
 	expectBool         = "true or false"
 	expectRule         = "a list of {path, ttl} mappings"
 	expectProxyList    = "a list of IP addresses or CIDR prefixes"
