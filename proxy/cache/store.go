@@ -34,6 +34,11 @@ const (
 	// touchEvery bounds how often a hit refreshes a file's mtime, which
 	// is how recency survives a restart.
 	touchEvery = time.Hour
+	// verifyAlwaysMax is the file size up to which every disk Get checks
+	// the body checksums. Larger files are checked on their first Get
+	// after Open and then trusted, since the store never modifies a file
+	// in place; re-reading tens of MiB per hit would double the I/O.
+	verifyAlwaysMax = 8 << 20
 	tempPrefix = "tmp-"
 )
 
@@ -135,7 +140,7 @@ type item struct {
 	prev, next *item
 	mem        *memEntry
 	gen        uint32 // bumped each time the file is replaced
-	verified   bool   // body checksums checked since Open
+	verified   bool   // body checksums checked since Open (large files only)
 }
 
 // memEntry is an entry held in memory.
@@ -343,7 +348,7 @@ func (s *Store) Get(key string) (*Entry, error) {
 		}
 		return e, nil
 	}
-	gen, verified := it.gen, it.verified
+	gen, verified := it.gen, it.verified && it.size > verifyAlwaysMax
 	s.mu.Unlock()
 
 	e, m, err := s.load(key, verified)
@@ -399,9 +404,8 @@ func (s *Store) drop(key string, it *item, gen uint32, corrupt bool) {
 
 // load reads key's file. Small files are read whole and every checksum
 // checked, giving an in-memory entry (and a memEntry if it fits the memory
-// tier). Larger files are served from the open file; their bodies are
-// checked once per process (verified), since files are never modified in
-// place.
+// tier). Larger files are served from the open file, after their bodies
+// are checked unless verified is set (see verifyAlwaysMax).
 func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 	f, err := os.Open(s.path(key))
 	if err != nil {

@@ -1,0 +1,720 @@
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeClock is an injectable clock safe for concurrent use.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func openStore(t testing.TB, opts Options) *Store {
+	t.Helper()
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// content derives n checkable bytes from a seed.
+func content(seed string, n int) []byte {
+	out := make([]byte, 0, n+32)
+	sum := sha256.Sum256([]byte(seed))
+	for len(out) < n {
+		out = append(out, sum[:]...)
+		sum = sha256.Sum256(sum[:])
+	}
+	return out[:n]
+}
+
+func newEntry(key string, bodies map[Encoding][]byte) *Entry {
+	e := &Entry{
+		Key:          key,
+		Status:       200,
+		Header:       http.Header{"Content-Type": {"text/html"}, "X-Key": {key}},
+		RequestTime:  t0,
+		ResponseTime: t0.Add(time.Second),
+	}
+	for enc, b := range bodies {
+		e.SetBody(enc, b)
+	}
+	return e
+}
+
+func readBody(t testing.TB, e *Entry, enc Encoding) []byte {
+	t.Helper()
+	r, ok := e.Body(enc)
+	if !ok {
+		t.Fatalf("Body(%v) of %q: got no body; want one", enc, e.Key)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("reading %v body of %q: %v", enc, e.Key, err)
+	}
+	return b
+}
+
+func mustGet(t testing.TB, s *Store, key string) *Entry {
+	t.Helper()
+	e, err := s.Get(key)
+	if err != nil {
+		t.Fatalf("Get(%q): got error %v; want an entry", key, err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func mustMiss(t testing.TB, s *Store, key string) {
+	t.Helper()
+	e, err := s.Get(key)
+	if err == nil {
+		e.Close()
+		t.Fatalf("Get(%q): got an entry; want a miss", key)
+	}
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(%q): got error %v; want ErrNotFound", key, err)
+	}
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		memory int64
+		size   int
+	}{
+		{"memory", 0, 60 << 10},
+		{"small file", -1, 60 << 10},
+		{"large file", -1, 700 << 10},
+		{"empty body", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t, Options{Memory: tc.memory})
+			id, gz := content("id", tc.size), content("gz", tc.size/3)
+			in := newEntry("https://a.example/x?y=1", map[Encoding][]byte{Identity: id, Gzip: gz})
+			if err := s.Put(in); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			want := bytes.Clone(id)
+			if len(id) > 0 {
+				id[0] ^= 1 // Put must have copied what it keeps
+			}
+			id = want
+			e := mustGet(t, s, in.Key)
+			if e.Key != in.Key || e.Status != 200 || e.Header.Get("X-Key") != in.Key ||
+				!e.RequestTime.Equal(in.RequestTime) || !e.ResponseTime.Equal(in.ResponseTime) {
+				t.Errorf("got %q %d %v %v %v; want the stored metadata", e.Key, e.Status, e.Header, e.RequestTime, e.ResponseTime)
+			}
+			if got := readBody(t, e, Identity); !bytes.Equal(got, id) {
+				t.Errorf("identity body: got %d bytes; want %d matching", len(got), len(id))
+			}
+			if got := readBody(t, e, Gzip); !bytes.Equal(got, gz) {
+				t.Errorf("gzip body: got %d bytes; want %d matching", len(got), len(gz))
+			}
+			if _, ok := e.Body(Brotli); ok {
+				t.Errorf("Body(Brotli): got a body; want none")
+			}
+			if got := fmt.Sprint(e.Encodings()); got != "[identity gzip]" {
+				t.Errorf("Encodings: got %s; want [identity gzip]", got)
+			}
+			e.Header.Set("X-Key", "mutated") // the caller's copy
+			if got := mustGet(t, s, in.Key).Header.Get("X-Key"); got != in.Key {
+				t.Errorf("header after caller mutation: got %q; want %q", got, in.Key)
+			}
+			mustMiss(t, s, "other")
+		})
+	}
+}
+
+func TestStoreReplaceAndReaderIsolation(t *testing.T) {
+	s := openStore(t, Options{Memory: -1})
+	old := content("old", 600<<10)
+	if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: old})); err != nil {
+		t.Fatal(err)
+	}
+	held := mustGet(t, s, "k") // file-backed
+	r, _ := held.Body(Identity)
+	neu := content("new", 700<<10)
+	if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: neu})); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, mustGet(t, s, "k"), Identity); !bytes.Equal(got, neu) {
+		t.Errorf("after replace: got %d bytes; want the new %d", len(got), len(neu))
+	}
+	if err := s.Delete("k"); err != nil {
+		t.Fatal(err)
+	}
+	mustMiss(t, s, "k")
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, old) {
+		t.Errorf("held reader after replace and delete: got %d bytes, %v; want the old %d", len(got), err, len(old))
+	}
+}
+
+func TestStorePutFromGet(t *testing.T) {
+	// A revalidated entry is stored again with a new header, its body
+	// copied from the old file.
+	s := openStore(t, Options{Memory: -1})
+	body := content("b", 500<<10)
+	if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: body})); err != nil {
+		t.Fatal(err)
+	}
+	e := mustGet(t, s, "k")
+	e.Header.Set("Cache-Control", "max-age=9")
+	if err := s.Put(e); err != nil {
+		t.Fatalf("Put of a fetched entry: %v", err)
+	}
+	e2 := mustGet(t, s, "k")
+	if e2.Header.Get("Cache-Control") != "max-age=9" || !bytes.Equal(readBody(t, e2, Identity), body) {
+		t.Errorf("got header %v and a different body; want the new header and the old body", e2.Header)
+	}
+}
+
+func TestStoreRestart(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	s := openStore(t, Options{Dir: dir, Now: clock.Now})
+	keys := []string{"a", "b", "c", "d"}
+	for i, k := range keys {
+		size := 10 << 10
+		if i == 3 {
+			size = 400 << 10
+		}
+		if err := s.Put(newEntry(k, map[Encoding][]byte{Identity: content(k, size), Brotli: content(k+"br", 100)})); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(2 * time.Hour)
+	}
+	// Touch "a": a hit more than touchEvery after the last one persists
+	// its recency in the file's mtime.
+	mustGet(t, s, "a")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("a"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Get after Close: got %v; want ErrClosed", err)
+	}
+
+	s2 := openStore(t, Options{Dir: dir, Now: clock.Now})
+	if st := s2.Stats(); st.Entries != 4 {
+		t.Fatalf("after restart: got %d entries; want 4", st.Entries)
+	}
+	// Read them in the order b, c, d, a, an hour apart, so that each
+	// access is persisted and the order survives the next restart.
+	for _, k := range []string{"b", "c", "d", "a"} {
+		clock.Add(time.Hour)
+		e := mustGet(t, s2, k)
+		size := 10 << 10
+		if k == "d" {
+			size = 400 << 10
+		}
+		if !bytes.Equal(readBody(t, e, Identity), content(k, size)) || !bytes.Equal(readBody(t, e, Brotli), content(k+"br", 100)) {
+			t.Errorf("after restart, %q: got a different body", k)
+		}
+	}
+	s2.Close()
+
+	// Restart with room for two small entries: the least recently used
+	// ("b", "c", then the large "d") go; "a" was touched last.
+	s3 := openStore(t, Options{Dir: dir, Now: clock.Now, MaxSize: 40 << 10})
+	for _, k := range []string{"b", "c", "d"} {
+		mustMiss(t, s3, k)
+	}
+	mustGet(t, s3, "a")
+	if st := s3.Stats(); st.Evictions != 3 {
+		t.Errorf("got %d evictions; want 3", st.Evictions)
+	}
+}
+
+func TestStoreEvictionOrder(t *testing.T) {
+	// Each entry takes 3 blocks (12 KiB); 40 KiB holds three.
+	s := openStore(t, Options{MaxSize: 40 << 10, MaxEntrySize: 40 << 10, Memory: -1})
+	put := func(k string) {
+		t.Helper()
+		if err := s.Put(newEntry(k, map[Encoding][]byte{Identity: content(k, 10<<10)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("1")
+	put("2")
+	put("3")
+	mustGet(t, s, "1") // 2 is now least recently used
+	put("4")
+	mustMiss(t, s, "2")
+	for _, k := range []string{"1", "3", "4"} {
+		mustGet(t, s, k)
+	}
+	put("5") // evicts 1, the oldest access now
+	mustMiss(t, s, "1")
+	st := s.Stats()
+	if st.Entries != 3 || st.Bytes != 36<<10 || st.Evictions != 2 {
+		t.Errorf("got %d entries, %d bytes, %d evictions; want 3, %d, 2", st.Entries, st.Bytes, st.Evictions, 36<<10)
+	}
+	if n := countFiles(t, s.opts.Dir); n != 3 {
+		t.Errorf("got %d files on disk; want 3", n)
+	}
+	// An entry larger than MaxEntrySize is refused, not evicting others.
+	if err := s.Put(newEntry("big", map[Encoding][]byte{Identity: make([]byte, 41<<10)})); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Put of a too large entry: got %v; want ErrTooLarge", err)
+	}
+	if st := s.Stats(); st.Entries != 3 {
+		t.Errorf("after refused Put: got %d entries; want 3", st.Entries)
+	}
+}
+
+func countFiles(t testing.TB, dir string) int {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+func TestStoreMemoryTier(t *testing.T) {
+	const memory = 64 << 10 // 4 KiB per entry at most
+	s := openStore(t, Options{Memory: memory})
+	for i := range 40 {
+		k := "k" + strconv.Itoa(i)
+		if err := s.Put(newEntry(k, map[Encoding][]byte{Identity: content(k, 2<<10)})); err != nil {
+			t.Fatal(err)
+		}
+		if st := s.Stats(); st.MemoryBytes > memory {
+			t.Fatalf("after %d puts: got %d memory bytes; want at most %d", i+1, st.MemoryBytes, memory)
+		}
+	}
+	if err := s.Put(newEntry("big", map[Encoding][]byte{Identity: content("big", 8<<10)})); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.MemoryEntries == 0 || st.MemoryEntries >= 40 || st.MemoryEvictions == 0 {
+		t.Fatalf("got %d memory entries, %d memory evictions; want some of 40, with evictions", st.MemoryEntries, st.MemoryEvictions)
+	}
+	// The newest small entry is hot; the big one never is.
+	mustGet(t, s, "k39")
+	mustGet(t, s, "big")
+	mustGet(t, s, "big")
+	st2 := s.Stats()
+	if st2.MemoryHits != st.MemoryHits+1 || st2.Hits != st.Hits+3 {
+		t.Errorf("got %d memory hits, %d hits; want %d, %d", st2.MemoryHits, st2.Hits, st.MemoryHits+1, st.Hits+3)
+	}
+	// An old entry comes back from disk and into memory.
+	mustGet(t, s, "k0")
+	mustGet(t, s, "k0")
+	if st3 := s.Stats(); st3.MemoryHits != st2.MemoryHits+1 {
+		t.Errorf("got %d memory hits; want %d (second Get of k0 from memory)", st3.MemoryHits, st2.MemoryHits+1)
+	}
+}
+
+// damage describes a way to spoil a cache file by hand.
+type damage struct {
+	name string
+	do   func(t *testing.T, s *Store, path, other string)
+}
+
+var damages = []damage{
+	{"flip body byte", func(t *testing.T, s *Store, path, _ string) { flip(t, path, prefixLen+100) }},
+	{"flip last body byte", func(t *testing.T, s *Store, path, _ string) { flip(t, path, -1) }},
+	{"flip meta byte", func(t *testing.T, s *Store, path, _ string) { flip(t, path, -footerLen-5) }},
+	{"flip footer", func(t *testing.T, s *Store, path, _ string) { flip(t, path, -2) }},
+	{"bad version", func(t *testing.T, s *Store, path, _ string) { flip(t, path, 4) }},
+	{"truncate footer", func(t *testing.T, s *Store, path, _ string) { truncate(t, path, -3) }},
+	{"truncate body", func(t *testing.T, s *Store, path, _ string) { truncate(t, path, prefixLen+50) }},
+	{"empty", func(t *testing.T, s *Store, path, _ string) { truncate(t, path, 0) }},
+	{"extend", func(t *testing.T, s *Store, path, _ string) { truncate(t, path, 1<<20+77) }},
+	{"swap files", func(t *testing.T, s *Store, path, other string) {
+		tmp := path + ".swap"
+		for _, mv := range [][2]string{{path, tmp}, {other, path}, {tmp, other}} {
+			if err := os.Rename(mv[0], mv[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}},
+	{"copy other over", func(t *testing.T, s *Store, path, other string) {
+		b, err := os.ReadFile(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}},
+}
+
+func flip(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if off < 0 {
+		fi, _ := f.Stat()
+		off += fi.Size()
+	}
+	b := []byte{0}
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x40
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func truncate(t *testing.T, path string, n int64) {
+	t.Helper()
+	if n < 0 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += fi.Size()
+	}
+	if err := os.Truncate(path, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStoreDamagedFiles(t *testing.T) {
+	for _, size := range []int{1000, 600 << 10} { // whole-read and streamed paths
+		for _, restart := range []bool{false, true} {
+			for _, dmg := range damages {
+				name := fmt.Sprintf("%s/size %d/restart %v", dmg.name, size, restart)
+				t.Run(name, func(t *testing.T) {
+					dir := t.TempDir()
+					var logs bytes.Buffer
+					opts := Options{Dir: dir, Memory: -1, Logger: newTestLogger(&logs)}
+					s := openStore(t, opts)
+					for _, k := range []string{"victim", "other"} {
+						if err := s.Put(newEntry(k, map[Encoding][]byte{Identity: content(k, size), Gzip: content(k+"gz", 300)})); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if restart {
+						s.Close()
+					}
+					dmg.do(t, s, s.path("victim"), s.path("other"))
+					if restart {
+						s = openStore(t, opts)
+					}
+					mustMiss(t, s, "victim")
+					if strings.HasPrefix(dmg.name, "swap") {
+						mustMiss(t, s, "other")
+					} else if e, err := s.Get("other"); err == nil {
+						if !bytes.Equal(readBody(t, e, Identity), content("other", size)) {
+							t.Errorf("other: got wrong data")
+						}
+						e.Close()
+					}
+					if st := s.Stats(); st.Corrupt == 0 {
+						t.Errorf("got 0 corrupt files counted; want at least 1")
+					}
+					if _, err := os.Stat(s.path("victim")); err == nil && !strings.HasPrefix(dmg.name, "swap") {
+						t.Errorf("damaged file still on disk; want it removed")
+					}
+					if !strings.Contains(logs.String(), "damaged") {
+						t.Errorf("log: got %q; want a damaged-file warning", logs.String())
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestStoreOpenCleansTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"tmp-123", "tmp-456"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := filepath.Join(dir, "README")
+	os.WriteFile(keep, []byte("not ours"), 0o600)
+	openStore(t, Options{Dir: dir})
+	if n := countFiles(t, dir); n != 1 {
+		t.Errorf("got %d files after Open; want only README", n)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("README: got %v; want it kept", err)
+	}
+}
+
+func TestStoreDeleteFunc(t *testing.T) {
+	s := openStore(t, Options{})
+	for _, k := range []string{"https://a/x", "https://a/y", "https://b/x"} {
+		if err := s.Put(newEntry(k, map[Encoding][]byte{Identity: []byte(k)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.DeleteFunc(func(k string) bool { return strings.HasPrefix(k, "https://a/") })
+	if n != 2 || err != nil {
+		t.Fatalf("got %d, %v; want 2, nil", n, err)
+	}
+	mustMiss(t, s, "https://a/x")
+	mustMiss(t, s, "https://a/y")
+	mustGet(t, s, "https://b/x")
+	if got := countFiles(t, s.opts.Dir); got != 1 {
+		t.Errorf("got %d files; want 1", got)
+	}
+	if err := s.Delete("missing"); err != nil {
+		t.Errorf("Delete of a missing key: got %v; want nil", err)
+	}
+}
+
+func TestStoreStreaming(t *testing.T) {
+	s := openStore(t, Options{MaxSize: 16 << 20, MaxEntrySize: 4 << 20})
+	body := content("dl", 3<<20)
+	w, err := s.Create("dl", Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyBuffer(w, bytes.NewReader(body), make([]byte, 32<<10)); err != nil {
+		t.Fatal(err)
+	}
+	mustMiss(t, s, "dl") // not visible before Commit
+	if err := w.Commit(newEntry("ignored", nil)); err != nil {
+		t.Fatal(err)
+	}
+	e := mustGet(t, s, "dl")
+	if !bytes.Equal(readBody(t, e, Identity), body) || e.Header.Get("X-Key") != "ignored" {
+		t.Errorf("streamed entry: got a different body or header")
+	}
+	if err := w.Commit(newEntry("x", nil)); err == nil {
+		t.Errorf("second Commit: got nil; want an error")
+	}
+
+	w2, _ := s.Create("aborted", Gzip)
+	w2.Write([]byte("partial"))
+	w2.Abort()
+	mustMiss(t, s, "aborted")
+
+	w3, _ := s.Create("huge", Identity)
+	_, err = io.Copy(w3, bytes.NewReader(make([]byte, 5<<20)))
+	if !errors.Is(err, ErrTooLarge) {
+		t.Errorf("streaming past MaxEntrySize: got %v; want ErrTooLarge", err)
+	}
+	if err := w3.Commit(newEntry("huge", nil)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Commit after ErrTooLarge: got %v; want ErrTooLarge", err)
+	}
+	mustMiss(t, s, "huge")
+	if n := countFiles(t, s.opts.Dir); n != 1 {
+		t.Errorf("got %d files; want 1 (no temp files left)", n)
+	}
+}
+
+// errWriter fails like a full disk after limit bytes.
+type errWriter struct {
+	w     io.Writer
+	limit int
+	err   error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if len(p) > e.limit {
+		n, _ := e.w.Write(p[:e.limit])
+		e.limit = 0
+		return n, e.err
+	}
+	e.limit -= len(p)
+	return e.w.Write(p)
+}
+
+func TestStoreDiskFull(t *testing.T) {
+	s := openStore(t, Options{})
+	if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: []byte("old")})); err != nil {
+		t.Fatal(err)
+	}
+	s.hooks.wrapWriter = func(w io.Writer) io.Writer { return &errWriter{w: w, limit: 1000, err: syscall.ENOSPC} }
+	err := s.Put(newEntry("k", map[Encoding][]byte{Identity: content("new", 5000)}))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Put on a full disk: got %v; want ENOSPC", err)
+	}
+	if got := readBody(t, mustGet(t, s, "k"), Identity); string(got) != "old" {
+		t.Errorf("after failed Put: got %q; want the old body", got)
+	}
+	if n := countFiles(t, s.opts.Dir); n != 1 {
+		t.Errorf("got %d files; want 1 (temp file removed)", n)
+	}
+}
+
+func TestStoreReadOnlyDisk(t *testing.T) {
+	setup := func(t *testing.T) *Store {
+		s := openStore(t, Options{Memory: -1})
+		for _, k := range []string{"a", "b"} {
+			if err := s.Put(newEntry(k, map[Encoding][]byte{Identity: []byte(k)})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	check := func(t *testing.T, s *Store) {
+		t.Helper()
+		if err := s.Put(newEntry("c", map[Encoding][]byte{Identity: []byte("c")})); err == nil {
+			t.Errorf("Put on a read-only disk: got nil; want an error")
+		}
+		for _, k := range []string{"a", "b"} {
+			if got := readBody(t, mustGet(t, s, k), Identity); string(got) != k {
+				t.Errorf("Get(%q): got %q; want %q", k, got, k)
+			}
+		}
+		mustMiss(t, s, "c")
+	}
+
+	t.Run("chmod", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root ignores directory permissions; see the hook and replaced-directory cases")
+		}
+		s := setup(t)
+		chmodAll(t, s.opts.Dir, 0o555)
+		t.Cleanup(func() { chmodAll(t, s.opts.Dir, 0o755) })
+		check(t, s)
+	})
+	t.Run("erofs hook", func(t *testing.T) {
+		s := setup(t)
+		s.hooks.createTemp = func(string, string) (*os.File, error) {
+			return nil, &os.PathError{Op: "open", Path: s.opts.Dir, Err: syscall.EROFS}
+		}
+		check(t, s)
+	})
+	t.Run("directory replaced by a file", func(t *testing.T) {
+		// Works as root too: the fan-out directory "c" would be renamed
+		// into is a regular file, so the rename fails with ENOTDIR.
+		s := setup(t)
+		sub := filepath.Dir(s.path("c"))
+		if err := os.RemoveAll(sub); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(sub, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(s.path("a")) == sub || filepath.Dir(s.path("b")) == sub {
+			t.Skip("keys share a directory")
+		}
+		check(t, s)
+		if n := countFiles(t, s.opts.Dir); n != 3 { // a, b and the blocking file
+			t.Errorf("got %d files; want 3 (temp file removed)", n)
+		}
+	})
+}
+
+func chmodAll(t *testing.T, dir string, mode os.FileMode) {
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(path, mode)
+		}
+		return nil
+	})
+}
+
+func TestStoreConcurrent(t *testing.T) {
+	s := openStore(t, Options{MaxSize: 2 << 20, MaxEntrySize: 1 << 20, Memory: 256 << 10})
+	const keys = 20
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			for i := range 150 {
+				k := "k" + strconv.Itoa(rng.IntN(keys))
+				switch op := rng.IntN(10); {
+				case op < 4:
+					v := strconv.Itoa(g*1000 + i)
+					size := rng.IntN(300 << 10)
+					e := newEntry(k, map[Encoding][]byte{Identity: content(k+v, size)})
+					e.Header.Set("X-Version", v)
+					e.Header.Set("X-Size", strconv.Itoa(size))
+					if err := s.Put(e); err != nil {
+						t.Errorf("Put: %v", err)
+					}
+				case op < 5:
+					if err := s.Delete(k); err != nil {
+						t.Errorf("Delete: %v", err)
+					}
+				default:
+					e, err := s.Get(k)
+					if errors.Is(err, ErrNotFound) {
+						continue
+					}
+					if err != nil {
+						t.Errorf("Get: %v", err)
+						continue
+					}
+					size, _ := strconv.Atoi(e.Header.Get("X-Size"))
+					want := content(k+e.Header.Get("X-Version"), size)
+					r, _ := e.Body(Identity)
+					if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, want) {
+						t.Errorf("Get(%q): body does not match its header (%v)", k, err)
+					}
+					e.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := s.Stats()
+	if st.Bytes > 2<<20 || st.MemoryBytes > 256<<10 || st.Corrupt != 0 {
+		t.Errorf("got %+v; want within bounds and nothing corrupt", st)
+	}
+}
+
+func TestIndexMemory(t *testing.T) {
+	// 10,000 entries with 80-byte keys must index in a few MB.
+	s := openStore(t, Options{})
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s.mu.Lock()
+	for i := range 10000 {
+		k := fmt.Sprintf("https://www.example.cn/wp-content/uploads/2024/05/image-%06d.jpg?ver=6.5.3", i)
+		it := &item{key: k, size: blocks(int64(i))}
+		s.index[k] = it
+		s.pushFront(it)
+	}
+	s.mu.Unlock()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / 10000
+	t.Logf("index: %d bytes per entry with an 80-byte key", per)
+	if per > 300 {
+		t.Errorf("got %d bytes per entry; want at most 300", per)
+	}
+	runtime.KeepAlive(s)
+}
