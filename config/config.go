@@ -28,6 +28,10 @@ type Config struct {
 	// (key origin_host): a host name or IP address, without port.
 	// Default: Origin.Hostname().
 	OriginHost string
+	// OriginCA is an optional PEM file of roots that verify the origin's
+	// certificate instead of the system roots, for private origins
+	// (key origin_ca). Relative to the config file's directory.
+	OriginCA string
 	// RewriteHosts are the origin's own host names or IP addresses, which
 	// the edge replaces with itself in HTML and headers
 	// (key rewrite_hosts). Default: [OriginHost]. Empty (not nil) when the

@@ -66,7 +66,7 @@ const (
 
 // The keys each mapping may hold, in the order the example file uses.
 var (
-	topKeys      = []string{"hosts", "origin", "origin_host", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "log", "cache", "admin", "tls"}
+	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "log", "cache", "admin", "tls"}
 	listenKeys   = []string{"http", "https"}
 	noticeKeys   = []string{"icp", "company", "police", "selector"}
 	timeoutKeys  = []string{"connect", "response", "shutdown"}
@@ -205,6 +205,8 @@ func (p *parser) config(root *yaml.Node) *Config {
 	} else if c.Origin != nil {
 		c.OriginHost = strings.ToLower(c.Origin.Hostname())
 	}
+
+	c.OriginCA = p.pathKey(top, "origin_ca", "")
 
 	if hosts, set := p.hostList(top, "rewrite_hosts", hostOrIP, expectHostOrIP, expectHostOrIPList); set {
 		c.RewriteHosts = hosts

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -78,8 +79,20 @@ func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
 }
 
 // proxyOptions maps the instance's config onto the handler's options.
-func proxyOptions(cfg *config.Config, logger *slog.Logger) proxy.Options {
+func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error) {
+	var roots *x509.CertPool
+	if cfg.OriginCA != "" {
+		pem, err := os.ReadFile(cfg.OriginCA)
+		if err != nil {
+			return proxy.Options{}, fmt.Errorf("%s: origin_ca: %w", cfg.File, err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return proxy.Options{}, fmt.Errorf("%s: origin_ca: %s holds no PEM certificate; expected one or more CERTIFICATE blocks", cfg.File, cfg.OriginCA)
+		}
+	}
 	return proxy.Options{
+		RootCAs:    roots,
 		Hosts:      cfg.Hosts,
 		Origin:     cfg.Origin,
 		OriginHost: cfg.OriginHost,
@@ -98,14 +111,18 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) proxy.Options {
 		MaxHTMLSize:     cfg.HTML.MaxSize,
 		PassOversize:    cfg.HTML.Oversize == "pass",
 		Logger:          logger,
-	}
+	}, nil
 }
 
 // serve runs one instance until ctx is done, then drains in-flight requests
 // for up to cfg.Timeouts.Shutdown. ready, when not nil, is called with the
 // bound addresses once every listener is up.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready func(httpAddr, httpsAddr net.Addr)) error {
-	edge, err := proxy.New(proxyOptions(cfg, logger))
+	popts, err := proxyOptions(cfg, logger)
+	if err != nil {
+		return err
+	}
+	edge, err := proxy.New(popts)
 	if err != nil {
 		return fmt.Errorf("building the edge: %w", err)
 	}
