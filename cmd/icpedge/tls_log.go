@@ -29,6 +29,7 @@ var summarizedMessages = []string{
 	"final attempt; giving up",
 	"validating authorization",
 	"challenge failed",
+	"HTTP request failed; retrying",
 }
 
 // slogCore is a zapcore.Core that writes to an slog.Handler.
@@ -63,8 +64,8 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	}
 	r := slog.NewRecord(e.Time, level, e.Message, 0)
 	name := c.name
-	if e.LoggerName != "" {
-		name += "." + e.LoggerName
+	if n := strings.Trim(e.LoggerName, "."); n != "" {
+		name += "." + n
 	}
 	r.AddAttrs(slog.String("component", name))
 	r.AddAttrs(c.attrs...)
