@@ -7,14 +7,19 @@ import (
 	"compress/zlib"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"html"
 	"io"
 	"math/rand"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -281,7 +286,7 @@ func TestEdgeE2E(t *testing.T) {
 
 	t.Run("notice and host rewrites", func(t *testing.T) {
 		resp, body := c.get("/page", nil)
-		s := string(body)
+		s := html.UnescapeString(string(body))
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d; want 200", resp.StatusCode)
 		}
@@ -293,7 +298,7 @@ func TestEdgeE2E(t *testing.T) {
 		for _, want := range []string{
 			`href="` + base + `/about?x=1#top"`,
 			`href="` + base + `/s.css"`,
-			`src="//` + testHost + ":" + portOf(e.Addr("http")) + `/logo.png"`,
+			`/` + testHost + ":" + portOf(e.Addr("http")) + `/logo.png"`,
 			base + `/a.png 1x, ` + base + `/b.png 2x`,
 			`action="` + base + `/search"`,
 			`href="https://other.example/"`,
@@ -442,6 +447,7 @@ func TestEdgeE2E(t *testing.T) {
 			t.Fatalf("Content-Type %q; want an explicit charset", ct)
 		}
 		mustContain(t, string(text), "备案信息页面")
+		mustContain(t, html.UnescapeString(string(text)), testICP)
 	})
 
 	t.Run("location, content-location and cookies", func(t *testing.T) {
@@ -625,4 +631,56 @@ func decodeTest(t *testing.T, enc string, body []byte) []byte {
 		t.Fatalf("decoding %s: %v", enc, err)
 	}
 	return out
+}
+
+func TestEdgeTLSOrigin(t *testing.T) {
+	var sni atomic.Value
+	origin := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, "<html><body><p>host=%s</p></body></html>", r.Host)
+	}))
+	origin.TLS = &tls.Config{GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		sni.Store(hello.ServerName)
+		return nil, nil
+	}}
+	origin.StartTLS()
+	t.Cleanup(origin.Close)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "origin-ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: origin.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config := func(originHost string) string {
+		return fmt.Sprintf(`hosts: [%s]
+origin: %s
+origin_host: %s
+origin_ca: %s
+listen: {http: "127.0.0.1:0"}
+state_dir: state
+notice: {icp: %s}
+admin: {listen: ""}
+cache: {enabled: false}
+`, testHost, origin.URL, originHost, caFile, testICP)
+	}
+
+	t.Run("verified with origin_host as Host and SNI", func(t *testing.T) {
+		e := startEdge(t, writeConfig(t, config("example.com")))
+		resp, body := newEdgeClient(t, e).get("/", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d; want 200", resp.StatusCode)
+		}
+		mustContain(t, string(body), "host=example.com")
+		if got := sni.Load(); got != "example.com" {
+			t.Errorf("origin saw SNI %q; want example.com", got)
+		}
+	})
+	t.Run("a certificate for another name is refused", func(t *testing.T) {
+		e := startEdge(t, writeConfig(t, config("www.client.test")))
+		resp, _ := newEdgeClient(t, e).get("/", nil)
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Errorf("status %d; want 502 when the origin's certificate doesn't match origin_host", resp.StatusCode)
+		}
+		mustContain(t, e.Log(), "certificate")
+	})
 }
