@@ -141,7 +141,7 @@ func demoOrigin() http.Handler {
 <body>
 <h1>这是一个 GBK 编码的页面</h1>
 <p>边缘服务器保留页面原有的编码，备案号依然正确显示。</p>
-<footer><p>版权所有 © 2026 示例科技有限公司</p></footer>
+<footer><p>版权所有 2026 示例科技有限公司</p></footer>
 </body>
 </html>
 `
