@@ -297,7 +297,11 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 		s.hasNotice = s.hasNotice || bytes.Contains(miitText, r.icpKey)
 	}
 	s.eof = off
-	s.eofOK = inRaw == 0 && !lastComment
+	// A text token ending the document may end in a construct cut short
+	// ("</", "<!", "<a") that an appended block would complete.
+	lastText := len(s.toks) > 0 && s.toks[len(s.toks)-1].typ == html.TextToken &&
+		bytes.IndexByte(src[s.toks[len(s.toks)-1].start:s.toks[len(s.toks)-1].end], '<') >= 0
+	s.eofOK = inRaw == 0 && !lastComment && !lastText
 	s.riskyAtEOF = risky()
 	return s
 }

@@ -1,0 +1,99 @@
+package rewrite
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func FuzzHTML(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "corpus", "*.html"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{"", "<", "<footer>", "<table><footer>x", "<select><footer>", "<svg><footer></svg>",
+		"<template><footer></template>", "<script>", "<!--", "</body><p>x</body>", "<frameset>"} {
+		f.Add([]byte(s))
+	}
+	plain, err := New(Options{Notice: testNotice()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	hosts := testRewriter(f, "")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		res, err := plain.HTML(in, "text/html", testEdge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Skipped != "" {
+			if !bytes.Equal(res.Body, in) {
+				t.Fatalf("skipped (%s) but body changed", res.Skipped)
+			}
+			return
+		}
+		dom, _ := plain.html(in, "text/html", testEdge, true)
+		if !bytes.Equal(res.Body, dom.Body) {
+			t.Fatalf("got cheap placement %q; want the DOM's %q", res.Body, dom.Body)
+		}
+		again, _ := plain.HTML(res.Body, res.ContentType, testEdge)
+		if !bytes.Equal(again.Body, res.Body) {
+			t.Fatalf("not idempotent: %q then %q", res.Body, again.Body)
+		}
+		// With nothing to rewrite, the output is the input plus the block.
+		block := []byte(plain.noticeASCII)
+		if !bytes.Equal(res.Body, in) && !hasDeadLink(in) {
+			i := bytes.Index(res.Body, block)
+			if i < 0 {
+				t.Fatalf("body changed but holds no notice: %q", res.Body)
+			}
+			rest := append(append([]byte(nil), res.Body[:i]...), res.Body[i+len(block):]...)
+			if !bytes.Equal(rest, in) {
+				t.Fatalf("got %q after removing the notice; want the input %q", rest, in)
+			}
+		}
+		if !bytes.Equal(res.Body, in) && bytes.Count(res.Body, block) != 1 {
+			t.Fatalf("got %d notice blocks", bytes.Count(res.Body, block))
+		}
+		if bytes.Contains(in, []byte(NoticeID)) || bytes.Contains(in, []byte("gov.cn")) {
+			return
+		}
+		if n := len(findNotices(parseAs(t, res.Body, res.ContentType), nil)); n != 1 && inBody(in) {
+			t.Fatalf("got %d notice elements in the parsed output of %q; want 1", n, res.Body)
+		}
+		if _, err := hosts.HTML(in, "", testEdge); err != nil {
+			t.Fatal(err)
+		}
+		var sb bytes.Buffer
+		w := hosts.Stream(&sb, "text/html", testEdge)
+		for b := in; len(b) > 0; {
+			n := min(len(b), 7)
+			w.Write(b[:n])
+			b = b[n:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func hasDeadLink(in []byte) bool {
+	return bytes.Contains(bytes.ToLower(in), []byte("gov.cn"))
+}
+
+// inBody reports whether a notice appended to in can be an element of the
+// rendered body: framesets have no body, and markup left open in a select
+// drops it.
+func inBody(in []byte) bool {
+	l := bytes.ToLower(in)
+	for _, s := range []string{"<frameset", "<select", "<template", "<plaintext", "<math", "<svg", "<frame", "<table", "<noscript"} {
+		if bytes.Contains(l, []byte(s)) {
+			return false
+		}
+	}
+	return true
+}
