@@ -67,6 +67,7 @@ type Entry struct {
 // bodyRef is one body: data in memory, or size bytes at off in the file.
 type bodyRef struct {
 	present bool
+	inFile  bool
 	data    []byte
 	off     int64
 	size    int64
@@ -96,8 +97,11 @@ func (e *Entry) Body(enc Encoding) (r *io.SectionReader, ok bool) {
 		return nil, false
 	}
 	b := e.bodies[enc]
-	if b.data != nil || e.file == nil {
+	if !b.inFile {
 		return io.NewSectionReader(bytes.NewReader(b.data), 0, int64(len(b.data))), true
+	}
+	if e.file == nil {
+		return nil, false // closed
 	}
 	return io.NewSectionReader(e.file, b.off, b.size), true
 }
@@ -113,20 +117,15 @@ func (e *Entry) Encodings() []Encoding {
 	return out
 }
 
-// Close releases the file behind the entry's bodies, if any. Readers
-// obtained from Body fail afterwards. Close is idempotent.
+// Close releases the file behind the entry's bodies, if any. Afterwards
+// Body reports file-backed bodies as absent, readers obtained before fail,
+// and Put of the entry fails. Close is idempotent.
 func (e *Entry) Close() error {
 	if e.file == nil {
 		return nil
 	}
 	f := e.file
 	e.file = nil
-	for i := range e.bodies {
-		if e.bodies[i].data == nil {
-			e.bodies[i].size = 0 // reads of a closed entry see nothing
-			e.bodies[i].present = false
-		}
-	}
 	return f.Close()
 }
 

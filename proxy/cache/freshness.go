@@ -2,7 +2,6 @@ package cache
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -125,10 +124,4 @@ func freshnessLifetime(status int, h http.Header, cc Directives, responseTime ti
 // max-age response directive, an s-maxage response directive").
 func hasExplicitExpiration(h http.Header, cc Directives) bool {
 	return cc.MaxAge.Present || cc.SMaxAge.Present || len(h.Values("Expires")) > 0
-}
-
-// formatSeconds renders a duration as delta-seconds, for Age and the
-// Cache-Status ttl parameter.
-func formatSeconds(d time.Duration) string {
-	return strconv.FormatInt(int64(d/time.Second), 10)
 }

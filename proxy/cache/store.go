@@ -39,7 +39,7 @@ const (
 	// after Open and then trusted, since the store never modifies a file
 	// in place; re-reading tens of MiB per hit would double the I/O.
 	verifyAlwaysMax = 8 << 20
-	tempPrefix = "tmp-"
+	tempPrefix      = "tmp-"
 )
 
 // Options configure a Store. Zero values mean the documented default.
@@ -501,7 +501,7 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 				return nil, nil, fmt.Errorf("%w: %s body checksum", errCorrupt, i)
 			}
 		}
-		e.bodies[i] = bodyRef{present: true, off: offs[i], size: m.lens[i]}
+		e.bodies[i] = bodyRef{present: true, inFile: true, off: offs[i], size: m.lens[i]}
 	}
 	keep = true
 	return e, nil, nil
@@ -553,18 +553,21 @@ func (s *Store) Put(e *Entry) error {
 	memOK := e.bodySize()+headerSize(e.Header)+int64(len(e.Key)) <= s.memPerItem
 	var mem [numEncodings][]byte
 	for enc := range numEncodings {
+		if !e.bodies[enc].present {
+			continue
+		}
 		r, ok := e.Body(enc)
 		if !ok {
-			continue
+			return errors.New("cache: put of a closed entry")
 		}
 		w.begin(enc)
 		if _, err := io.Copy(w, r); err != nil {
 			return err
 		}
-		if memOK && e.bodies[enc].data != nil {
+		if memOK && !e.bodies[enc].inFile {
 			mem[enc] = slices.Clone(e.bodies[enc].data)
 		} else {
-			memOK = memOK && e.bodies[enc].size == 0
+			memOK = false
 		}
 	}
 	if !memOK {

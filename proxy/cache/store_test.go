@@ -718,3 +718,57 @@ func TestIndexMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(s)
 }
+
+func TestStorePutOfClosedEntry(t *testing.T) {
+	s := openStore(t, Options{Memory: -1})
+	if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: content("k", 300<<10)})); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Get("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if _, ok := e.Body(Identity); ok {
+		t.Errorf("Body after Close: got a body; want none")
+	}
+	if err := s.Put(e); err == nil {
+		t.Errorf("Put of a closed entry: got nil; want an error")
+	}
+	if got := readBody(t, mustGet(t, s, "k"), Identity); len(got) != 300<<10 {
+		t.Errorf("after refused Put: got %d bytes; want the old %d", len(got), 300<<10)
+	}
+}
+
+func FuzzReadMeta(f *testing.F) {
+	dir := f.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		f.Fatal(err)
+	}
+	e := newEntry("k", map[Encoding][]byte{Identity: []byte("hello"), Brotli: {}})
+	if err := s.Put(e); err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(s.path("k"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.Close()
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add([]byte("ICPc\x01\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := readMeta(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		var total int64
+		for _, l := range m.lens {
+			total += max(0, l)
+		}
+		if prefixLen+total > m.metaAt || m.metaAt > int64(len(b)) {
+			t.Fatalf("got bodies of %d bytes before meta at %d in %d bytes", total, m.metaAt, len(b))
+		}
+	})
+}
