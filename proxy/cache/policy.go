@@ -92,16 +92,16 @@ func (p Policy) forced(path string, status int) (Rule, bool) {
 // Reasons returned by Storable, usable as a Cache-Status detail
 // (RFC 9211 §2.8).
 const (
-	ReasonMethod        = "method"           // not GET (§3); HEAD has no body to store
-	ReasonStatus        = "status"           // status not understood, 206 or 304 (§3)
-	ReasonSetCookie     = "set-cookie"       // icpedge policy
-	ReasonRequestNoStor = "request-no-store" // §5.2.1.5
-	ReasonNoStore       = "no-store"         // §5.2.2.5
-	ReasonPrivate       = "private"          // §5.2.2.7, shared cache
-	ReasonAuthorization = "authorization"    // §3.5
-	ReasonCookiePrivate = "cookie-private"   // icpedge policy, forced rules
-	ReasonVaryStar      = "vary-star"        // §4.1: can never be matched
-	ReasonNoFreshness   = "no-freshness"     // §3: no explicit or heuristic freshness
+	ReasonMethod         = "method"           // not GET (§3); HEAD has no body to store
+	ReasonStatus         = "status"           // status not understood, 206 or 304 (§3)
+	ReasonSetCookie      = "set-cookie"       // icpedge policy
+	ReasonRequestNoStore = "request-no-store" // §5.2.1.5
+	ReasonNoStore        = "no-store"         // §5.2.2.5
+	ReasonPrivate        = "private"          // §5.2.2.7, shared cache
+	ReasonAuthorization  = "authorization"    // §3.5
+	ReasonCookiePrivate  = "cookie-private"   // icpedge policy, forced rules
+	ReasonVaryStar       = "vary-star"        // §4.1: can never be matched
+	ReasonNoFreshness    = "no-freshness"     // §3: no explicit or heuristic freshness
 )
 
 // Storable reports whether a shared cache may store the response to req
@@ -119,7 +119,7 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 		return false, ReasonSetCookie
 	}
 	if ParseCacheControl(req.Header).NoStore {
-		return false, ReasonRequestNoStor
+		return false, ReasonRequestNoStore
 	}
 	if varyStar(h) {
 		return false, ReasonVaryStar

@@ -59,7 +59,7 @@ func TestStorable(t *testing.T) {
 		{"unknown status", Policy{}, req("GET", "/"), 299, hdr("Cache-Control", "max-age=60"), ReasonStatus},
 		{"no-store", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "no-store, max-age=60"), ReasonNoStore},
 		{"must-understand overrides no-store", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "no-store, must-understand, max-age=60"), ""},
-		{"request no-store", Policy{}, req("GET", "/", "Cache-Control", "no-store"), 200, hdr("Cache-Control", "max-age=60"), ReasonRequestNoStor},
+		{"request no-store", Policy{}, req("GET", "/", "Cache-Control", "no-store"), 200, hdr("Cache-Control", "max-age=60"), ReasonRequestNoStore},
 		{"private", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "private, max-age=60"), ReasonPrivate},
 		{"private field list", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", `private="X-User", max-age=60`), ReasonPrivate},
 		{"no-cache is storable", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "no-cache"), ""},
