@@ -150,16 +150,22 @@ func (s *stream) lex(final bool) {
 				}
 				j += 1 + k
 			}
+			style := bytes.Equal(s.rawEnd, []byte("</style"))
 			if j < 0 || i+j+len(s.rawEnd) >= len(b) && !final {
+				if style && len(b)-i <= maxCarry && !final {
+					// Keep a style sheet whole (up to maxCarry) so that
+					// no url() is cut in two.
+					goto out
+				}
 				keep := max(i, len(b)-len(s.rawEnd))
 				if j >= 0 {
 					keep = i + j
 				}
-				s.emit(b[i:keep])
+				s.raw(b[i:keep], style)
 				i = keep
 				goto out
 			}
-			s.emit(b[i : i+j])
+			s.raw(b[i:i+j], style)
 			i += j
 			s.rawEnd = nil
 			continue
@@ -185,6 +191,22 @@ func (s *stream) lex(final bool) {
 	}
 out:
 	s.buf = append(s.buf[:0], b[i:]...)
+}
+
+// raw emits raw text, rewriting URLs in a style sheet.
+func (s *stream) raw(b []byte, style bool) {
+	if !style || s.prefix == "" {
+		s.emit(b)
+		return
+	}
+	s.edits = s.edits[:0]
+	u := urlRewriter{hosts: s.r.hosts, prefix: s.prefix, out: &s.edits}
+	u.css(b, 0)
+	if len(s.edits) == 0 {
+		s.emit(b)
+		return
+	}
+	s.emit(splice(b, s.edits))
 }
 
 func (s *stream) text(b []byte) {

@@ -1,0 +1,208 @@
+package rewrite
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr string
+	}{
+		{"ok", Options{Notice: Notice{ICP: "京ICP备1号"}}, ""},
+		{"no icp", Options{}, "icp is empty"},
+		{"bad selector", Options{Notice: Notice{ICP: "x", Selector: "div["}}, "selector"},
+		{"police without digits", Options{Notice: Notice{ICP: "x", Police: "京公网安备"}}, "police"},
+		{"host with scheme", Options{Notice: Notice{ICP: "x"}, RewriteHosts: []string{"https://a.com"}}, "bare host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.opts)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if tt.wantErr == "" && err != nil || !strings.Contains(got, tt.wantErr) {
+				t.Errorf("got error %q; want one containing %q", got, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestURL(t *testing.T) {
+	r := testRewriter(t, "")
+	tests := []struct{ in, want string }{
+		{"https://www.example.com/a?b=1#c", "https://edge.example.cn/a?b=1#c"},
+		{"http://WWW.Example.COM:8080/x", "https://edge.example.cn/x"},
+		{"//www.example.com", "https://edge.example.cn"},
+		{"https://www.example.com.evil.test/", "https://www.example.com.evil.test/"},
+		{"https://user@www.example.com/", "https://user@www.example.com/"},
+		{"https://cdn.example.net/x", "https://cdn.example.net/x"},
+		{"/relative", "/relative"},
+		{"ftp://www.example.com/", "ftp://www.example.com/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := r.URL(tt.in, testEdge); got != tt.want {
+				t.Errorf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+	if got := r.URL("https://www.example.com/", Edge{Scheme: "https", Host: `a"b`}); got != "https://www.example.com/" {
+		t.Errorf("got %q for an unsafe edge host; want the URL unchanged", got)
+	}
+}
+
+func TestAttributes(t *testing.T) {
+	r := testRewriter(t, "")
+	tests := []struct{ name, in, want string }{
+		{"href keeps references", `<a href="https://www.example.com/?a=1&amp;b=2">`, `<a href="https://edge.example.cn/?a=1&amp;b=2">`},
+		{"unquoted", `<img src=//www.example.com/i.png alt=x>`, `<img src=https://edge.example.cn/i.png alt=x>`},
+		{"srcset", `<img srcset="https://www.example.com/a.jpg 1x,https://www.example.com/b.jpg 2x">`, `<img srcset="https://edge.example.cn/a.jpg 1x,https://edge.example.cn/b.jpg 2x">`},
+		{"refresh", `<meta http-equiv="Refresh" content="0;url=https://www.example.com/n">`, `<meta http-equiv="Refresh" content="0;url=https://edge.example.cn/n">`},
+		{"style attr", `<div style="background:url(&quot;https://www.example.com/b.png&quot;)">`, `<div style="background:url(&quot;https://edge.example.cn/b.png&quot;)">`},
+		{"action", `<form action="https://www.example.com/post">`, `<form action="https://edge.example.cn/post">`},
+		{"dead miibeian", `<a href="http://www.miibeian.gov.cn/">`, `<a href="https://beian.miit.gov.cn/">`},
+		{"dead www.beian", `<a href='https://www.beian.miit.gov.cn'>`, `<a href='https://beian.miit.gov.cn/'>`},
+		{"http miit", `<a href=http://beian.miit.gov.cn>`, `<a href=https://beian.miit.gov.cn/>`},
+		{"https miit kept", `<a href="https://beian.miit.gov.cn">`, `<a href="https://beian.miit.gov.cn">`},
+		{"script untouched", `<script>"<a href='https://www.example.com/'>"</script>`, `<script>"<a href='https://www.example.com/'>"</script>`},
+		{"comment untouched", `<!-- <a href="https://www.example.com/"> -->`, `<!-- <a href="https://www.example.com/"> -->`},
+		{"style element", `<style>a{b:url(https://www.example.com/x)}</style>`, `<style>a{b:url(https://edge.example.cn/x)}</style>`},
+		{"other attr", `<a title="https://www.example.com/">`, `<a title="https://www.example.com/">`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := r.HTML([]byte(tt.in), "text/html", testEdge)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Replace(string(res.Body), r.noticeASCII, "", 1)
+			if got != tt.want {
+				t.Errorf("got %s; want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlacement(t *testing.T) {
+	tests := []struct{ name, sel, in, want string }{
+		{"footer", "", `<body><p>a</p><footer>f</footer></body>`, `<body><p>a</p><footer>f@</footer></body>`},
+		{"last footer", "", `<footer>1</footer><footer>2</footer>x`, `<footer>1</footer><footer>2@</footer>x`},
+		{"footer in template ignored", "", `<body><template><footer></footer></template></body>`, `<body><template><footer></footer></template>@</body>`},
+		{"footer in svg ignored", "", `<body><svg><footer></footer></svg></body>`, `<body><svg><footer></footer></svg>@</body>`},
+		{"footer in script ignored", "", `<body><script>"<footer></footer>"</script></body>`, `<body><script>"<footer></footer>"</script>@</body>`},
+		{"footer closed by div", "", `<div><footer>f</div>t`, `<div><footer>f@</div>t`},
+		{"selector", "#c", `<div id=c>c</div><footer>f</footer>`, `<div id=c>c@</div><footer>f</footer>`},
+		{"selector missing", "#nope", `<div id=c>c</div><footer>f</footer>`, `<div id=c>c</div><footer>f@</footer>`},
+		{"end of body", "", `<html><body><p>x</p></body></html>`, `<html><body><p>x</p>@</body></html>`},
+		{"no body end", "", `<p>x`, `<p>x@`},
+		{"unterminated script", "", `<p>x<script>a()`, `<p>x@<script>a()`},
+		{"unterminated comment", "", `<p>x<!-- a`, `<p>x@<!-- a`},
+		{"already there", "", `<a href="http://beian.miit.gov.cn/">京ICP备12345678号</a>`, `<a href="https://beian.miit.gov.cn/">京ICP备12345678号</a>`},
+		{"other number", "", `<a href="https://beian.miit.gov.cn/">京ICP备99999999号</a>`, `<a href="https://beian.miit.gov.cn/">京ICP备99999999号</a>@`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := testRewriter(t, tt.sel)
+			for _, force := range []bool{false, true} {
+				res, _ := r.html([]byte(tt.in), "text/html", testEdge, force)
+				got := strings.Replace(string(res.Body), r.noticeASCII, "@", 1)
+				if got != tt.want {
+					t.Errorf("force DOM %v: got %s; want %s", force, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestNoticeHTML(t *testing.T) {
+	r := testRewriter(t, "")
+	got := r.NoticeHTML()
+	for _, want := range []string{`id="icpedge-notice"`, `<a href="https://beian.miit.gov.cn/" target="_blank" rel="noopener nofollow"`,
+		">京ICP备12345678号-1</a>", "https://beian.mps.gov.cn/#/query/webSearch?code=11010502012345",
+		`<img src="/.icpedge/police.png"`, "北京示例科技有限公司", "display:block!important"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("got %s; want it to contain %s", got, want)
+		}
+	}
+	for i := 0; i < len(r.noticeASCII); i++ {
+		if r.noticeASCII[i] >= 0x80 {
+			t.Fatalf("got non-ASCII byte in the injected block at %d; want ASCII only", i)
+		}
+	}
+}
+
+func TestStream(t *testing.T) {
+	r := testRewriter(t, "")
+	for _, p := range corpus {
+		src := readPage(t, p.file)
+		for _, chunk := range []int{1, 7, 4096, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/%d", p.name(), chunk), func(t *testing.T) {
+				var out bytes.Buffer
+				w := r.Stream(&out, p.contentType, testEdge)
+				for b := src; len(b) > 0; {
+					n := min(chunk, len(b))
+					if _, err := w.Write(b[:n]); err != nil {
+						t.Fatal(err)
+					}
+					b = b[n:]
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				got := out.Bytes()
+				if bytes.HasPrefix(src, []byte{0xFF, 0xFE}) {
+					if !bytes.Equal(got, src) {
+						t.Fatalf("got a changed utf-16 page; want it untouched")
+					}
+					return
+				}
+				n := bytes.Count(got, []byte(r.noticeASCII))
+				if want := 1; p.parent == "" {
+					want = 0
+					if n != want {
+						t.Fatalf("got %d notices; want %d", n, want)
+					}
+				} else if n != want {
+					t.Fatalf("got %d notices; want %d", n, want)
+				}
+				if bytes.Contains(src, []byte("</body>")) {
+					i := bytes.LastIndex(got, []byte("</body>"))
+					if p.parent != "" && !bytes.HasSuffix(got[:i], []byte(r.noticeASCII)) {
+						t.Fatalf("got notice not right before the last </body>")
+					}
+				}
+				if bytes.Contains(got, []byte(`"https://www.example.com/`)) && !bytes.Contains(src, []byte("<script")) {
+					t.Fatalf("got an origin URL left in a tag")
+				}
+			})
+		}
+	}
+}
+
+// TestStreamMatchesHTML checks that, where HTML places the notice before
+// </body>, streaming produces the same bytes.
+func TestStreamMatchesHTML(t *testing.T) {
+	r := testRewriter(t, "")
+	for _, in := range []string{
+		`<html><body><a href="https://www.example.com/x">x</a><img srcset="//www.example.com/a 1x"></body></html>`,
+		`<p style="background:url(https://www.example.com/b)">x`,
+		`<a href="http://miibeian.gov.cn">y</a></body>`,
+	} {
+		res, _ := r.HTML([]byte(in), "text/html", testEdge)
+		var out bytes.Buffer
+		w := r.Stream(&out, "text/html", testEdge)
+		for i := 0; i < len(in); i += 3 {
+			w.Write([]byte(in[i:min(i+3, len(in))]))
+		}
+		w.Close()
+		if out.String() != string(res.Body) {
+			t.Errorf("got %s; want %s", out.String(), res.Body)
+		}
+	}
+}
