@@ -30,7 +30,7 @@ func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, 
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
 	hdr.Set("Cache-Control", "no-store")
 	for k := range w.Header() {
-		if k != "X-Request-Id" {
+		if k != "X-Request-Id" && k != "Cache-Status" {
 			w.Header().Del(k)
 		}
 	}

@@ -134,6 +134,11 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, edge rewrite.E
 		h.switchProtocols(w, r, resp, info)
 		return
 	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hdr := resp.Header.Clone()
+		h.rewriteHeaders(hdr, edge)
+		h.invalidate(r, edge, resp.StatusCode, hdr)
+	}
 	h.respond(w, r, resp, edge, info)
 }
 

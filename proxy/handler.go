@@ -65,6 +65,9 @@ func New(opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
+	if opts.MaxCacheObject <= 0 {
+		opts.MaxCacheObject = defaultMaxCacheObject
+	}
 	h := &Handler{
 		opts:         opts,
 		rw:           rw,
@@ -72,7 +75,10 @@ func New(opts Options) (*Handler, error) {
 		rewriteHosts: make(map[string]bool),
 		log:          opts.Logger,
 		now:          opts.Now,
+		policy:       opts.CachePolicy,
+		flights:      make(map[string]*flight),
 	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	for _, host := range opts.Hosts {
 		h.hosts[canonicalHost(host)] = true
 	}
@@ -110,8 +116,14 @@ func newTransport(opts Options) *http.Transport {
 	}
 }
 
-// Close releases idle origin connections.
+// Close stops background refreshes and waits for them, then releases
+// idle origin connections. It does not close Options.Cache.
 func (h *Handler) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.cancel()
+	h.bg.Wait()
 	if t, ok := h.transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
@@ -133,7 +145,6 @@ func canonicalHost(hostport string) string {
 type reqInfo struct {
 	id           string
 	originStatus int
-	cache        string
 }
 
 func newRequestID() string {
@@ -151,6 +162,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.accessLog(r, rec, info, start)
 	}()
 	rec.Header().Set("X-Request-Id", info.id)
+	rec.Header().Set("Cache-Status", "icpedge; fwd=bypass")
 
 	// Never an open proxy: the request's host, and the host of an
 	// absolute-form target, must be one of ours (RFC 9110 §15.5.20).
@@ -172,7 +184,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveAsset(rec, r)
 		return
 	}
-	h.forward(rec, r, edge, info)
+	if ok, detail := h.cacheable(r); !ok {
+		h.setCacheStatus(rec, "fwd="+detail)
+		h.forward(rec, r, edge, info)
+		return
+	}
+	h.serveCached(rec, r, edge, info)
 }
 
 // edgeOf returns the scheme and host the visitor used to reach us.
@@ -185,7 +202,7 @@ func (h *Handler) edgeOf(r *http.Request) rewrite.Edge {
 			scheme = p
 		}
 	}
-	return rewrite.Edge{Scheme: scheme, Host: r.Host}
+	return rewrite.Edge{Scheme: scheme, Host: edgeHost(r.Host, scheme)}
 }
 
 func (h *Handler) trustedPeer(r *http.Request) bool {
@@ -224,8 +241,8 @@ func (h *Handler) accessLog(r *http.Request, rec *recorder, info *reqInfo, start
 		slog.Int("origin_status", info.originStatus),
 		slog.String("remote", r.RemoteAddr),
 	}
-	if info.cache != "" {
-		attrs = append(attrs, slog.String("cache", info.cache))
+	if cs := rec.Header().Get("Cache-Status"); cs != "" {
+		attrs = append(attrs, slog.String("cache", strings.TrimPrefix(cs, "icpedge; ")))
 	}
 	h.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }

@@ -4,13 +4,16 @@
 package proxy
 
 import (
+	"context"
 	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"time"
 
+	"github.com/icpedge/icpedge/proxy/cache"
 	"github.com/icpedge/icpedge/rewrite"
 )
 
@@ -48,6 +51,15 @@ type Options struct {
 	// timeouts above that verifies the origin's certificate for OriginHost
 	// against RootCAs.
 	Transport http.RoundTripper
+	// Cache stores responses. Nil turns caching off: every request goes
+	// to the origin. The Handler does not close it.
+	Cache *cache.Store
+	// CachePolicy is the caching policy on top of RFC 9111: forced TTLs
+	// and the stale-if-error and stale-while-revalidate windows.
+	CachePolicy cache.Policy
+	// MaxCacheObject is the largest non-HTML body, in bytes, buffered to
+	// be stored; larger responses stream through unstored. Default 16 MiB.
+	MaxCacheObject int64
 	// Logger receives the access log and errors. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -63,4 +75,14 @@ type Handler struct {
 	transport    http.RoundTripper
 	log          *slog.Logger
 	now          func() time.Time
+	policy       cache.Policy
+
+	// ctx ends background work (refreshes, detached fills) on Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+
+	mu      sync.Mutex
+	flights map[string]*flight // cache fills in progress, by key
+	closed  bool
 }

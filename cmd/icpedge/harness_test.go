@@ -234,3 +234,20 @@ func abbrev(s string) string {
 	}
 	return s
 }
+
+// waitLog waits until the process has logged a line containing substr,
+// and returns the log.
+func (e *edgeProc) waitLog(substr string, timeout time.Duration) string {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		log := e.Log()
+		if strings.Contains(log, substr) {
+			return log
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("icpedge did not log %q within %v:\n%s", substr, timeout, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -2,20 +2,27 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/icpedge/icpedge/config"
 	"github.com/icpedge/icpedge/proxy"
+	"github.com/icpedge/icpedge/proxy/cache"
 	"github.com/icpedge/icpedge/rewrite"
 )
 
@@ -109,6 +116,7 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error
 		ConnectTimeout:  cfg.Timeouts.Connect,
 		ResponseTimeout: cfg.Timeouts.Response,
 		MaxHTMLSize:     cfg.HTML.MaxSize,
+		CachePolicy:     cachePolicy(cfg.Cache),
 		PassOversize:    cfg.HTML.Oversize == "pass",
 		Logger:          logger,
 	}, nil
@@ -121,6 +129,11 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready f
 	popts, err := proxyOptions(cfg, logger)
 	if err != nil {
 		return err
+	}
+	store := openCache(cfg, logger)
+	if store != nil {
+		defer store.Close()
+		popts.Cache = store
 	}
 	edge, err := proxy.New(popts)
 	if err != nil {
@@ -136,6 +149,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready f
 
 	var servers []*http.Server
 	var httpAddr, httpsAddr net.Addr
+	var isReady atomic.Bool
 	errc := make(chan error, 2)
 	start := func(kind, addr string, h http.Handler, tlsOn bool) (net.Addr, error) {
 		ln, err := net.Listen("tcp", addr)
@@ -178,7 +192,20 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready f
 			return err
 		}
 	}
+	if cfg.Admin.Listen != "" {
+		token, err := loadOrCreateToken(cfg.Admin.TokenFile)
+		if err != nil {
+			shutdown()
+			return err
+		}
+		admin := edge.Admin(proxy.AdminOptions{Token: token, Ready: isReady.Load, Logger: logger})
+		if _, err := start("admin", cfg.Admin.Listen, admin, false); err != nil {
+			shutdown()
+			return err
+		}
+	}
 	tlsSetup.Start(ctx)
+	isReady.Store(true)
 	if ready != nil {
 		ready(httpAddr, httpsAddr)
 	}
@@ -225,4 +252,75 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// openCache opens the instance's cache store. A store that can't be
+// opened (a read-only or missing disk) is logged, and the instance runs
+// without a cache rather than not at all.
+func openCache(cfg *config.Config, logger *slog.Logger) *cache.Store {
+	if !cfg.Cache.Enabled {
+		return nil
+	}
+	memory := cfg.Cache.Memory
+	if memory == 0 {
+		memory = -1 // the store's "no memory tier"
+	}
+	store, err := cache.Open(cache.Options{
+		Dir:     cfg.Cache.Dir,
+		MaxSize: cfg.Cache.MaxSize,
+		Memory:  memory,
+		Logger:  logger,
+	})
+	if err != nil {
+		logger.Error("cache unavailable; serving without it", "dir", cfg.Cache.Dir, "err", err)
+		return nil
+	}
+	st := store.Stats()
+	logger.Info("cache opened", "dir", cfg.Cache.Dir, "entries", st.Entries, "bytes", st.Bytes)
+	return store
+}
+
+// cachePolicy maps cache settings onto the proxy's policy.
+func cachePolicy(c config.Cache) cache.Policy {
+	p := cache.Policy{StaleIfError: c.StaleIfError, StaleWhileRevalidate: c.StaleWhileRevalidate}
+	for _, r := range c.Rules {
+		p.Rules = append(p.Rules, cache.Rule{Prefix: r.Path, TTL: r.TTL})
+	}
+	return p
+}
+
+// loadOrCreateToken reads the admin token, creating a random one (mode
+// 0600) on first start.
+func loadOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", fmt.Errorf("admin.token_file %s is empty; expected a token, or delete the file to have one generated", path)
+		}
+		return tok, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading admin.token_file: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("creating admin.token_file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("creating admin.token_file: %w", err)
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing admin.token_file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("writing admin.token_file: %w", err)
+	}
+	return tok, nil
 }

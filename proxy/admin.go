@@ -1,0 +1,80 @@
+package proxy
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// AdminOptions configure the admin API.
+type AdminOptions struct {
+	// Token is the bearer token every state-changing or revealing request
+	// must carry. Required: an empty token refuses everything but
+	// /healthz.
+	Token string
+	// Ready reports whether the instance is ready to serve (config loaded,
+	// listeners up), for /readyz. Nil means always ready.
+	Ready func() bool
+	// Logger receives one line per purge. Default: discard.
+	Logger *slog.Logger
+}
+
+// Admin returns the admin API for h:
+//
+//	GET  /healthz                 200 "ok" while the process runs (no token)
+//	GET  /readyz                  200 once ready, else 503 (no token)
+//	POST /purge?url=URL           drop every stored variant of one URL or path
+//	POST /purge?prefix=/path/     drop every URL under a path prefix
+//	POST /purge?all=1             drop everything
+//
+// Purge requests carry "Authorization: Bearer <token>"; without it they
+// get 401 and change nothing. A purge answers {"purged": N}.
+func (h *Handler) Admin(opts AdminOptions) http.Handler {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if opts.Ready != nil && !opts.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready\n"))
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("POST /purge", requireToken(opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		p := Purge{URL: q.Get("url"), Prefix: q.Get("prefix"), All: q.Get("all") == "1" || q.Get("all") == "true"}
+		n, err := h.Purge(p)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		logger.Info("cache purged", "url", p.URL, "prefix", p.Prefix, "all", p.All, "entries", n, "remote", r.RemoteAddr)
+		json.NewEncoder(w).Encode(map[string]int{"purged": n})
+	})))
+	return mux
+}
+
+// requireToken lets through only requests with the bearer token.
+func requireToken(token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="icpedge"`)
+			http.Error(w, "unauthorized: send Authorization: Bearer <token from admin.token_file>", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,627 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/icpedge/icpedge/proxy/cache"
+	"github.com/icpedge/icpedge/rewrite"
+)
+
+const (
+	// markerTransformed marks a stored response whose body the edge
+	// rewrote; its validators are weakened when served. Never sent.
+	markerTransformed = "Icpedge-Transformed"
+	// markerVary marks a Vary index entry: the stored response at a
+	// primary key varies on these request fields, and the variants are
+	// stored under primary key + variantSep + secondary key.
+	markerVary = "Icpedge-Vary"
+
+	// fillTimeout bounds a detached cache fill: fetching and reading one
+	// response for the cache, whoever asked for it first.
+	fillTimeout = 5 * time.Minute
+	// defaultMaxCacheObject is the largest non-HTML body buffered for
+	// storing.
+	defaultMaxCacheObject = 16 << 20
+)
+
+var errNothingToPurge = errors.New("nothing to purge: give a URL, a prefix or all")
+
+// sharedEntry is a stored or freshly built response served to several
+// requests at once; the last to release it closes it.
+type sharedEntry struct {
+	e    *cache.Entry
+	refs atomic.Int32
+}
+
+func share(e *cache.Entry) *sharedEntry {
+	s := &sharedEntry{e: e}
+	s.refs.Store(1)
+	return s
+}
+
+func (s *sharedEntry) acquire() *sharedEntry { s.refs.Add(1); return s }
+
+func (s *sharedEntry) release() {
+	if s.refs.Add(-1) == 0 {
+		_ = s.e.Close()
+	}
+}
+
+// fillOutcome is what one origin fetch for the cache produced.
+type fillOutcome struct {
+	// entry, when set, is served to the requester and to every request
+	// that waited on the same fill.
+	entry  *sharedEntry
+	status string // Cache-Status parameters for entry
+	// resp, when set, is a response that can't be shared (not storable,
+	// too large): only the requester streams it; the others fetch on
+	// their own. cancel ends its detached context.
+	resp   *http.Response
+	cancel context.CancelFunc
+	detail string
+	// err is the origin failure, when there is nothing to serve.
+	err error
+}
+
+// flight is one fill in progress; requests for the same key wait on it.
+type flight struct {
+	done    chan struct{}
+	waiters int          // requests waiting, counted under Handler.mu
+	entry   *sharedEntry // set before done is closed, one reference per waiter
+	stat    string
+}
+
+// startFlight registers a fill of key, or returns the one in progress
+// (joined as a waiter) with leader false.
+func (h *Handler) startFlight(key string) (f *flight, leader bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f, ok := h.flights[key]; ok {
+		f.waiters++
+		return f, false
+	}
+	f = &flight{done: make(chan struct{})}
+	h.flights[key] = f
+	return f, true
+}
+
+// finishFlight publishes a fill's outcome to its waiters.
+func (h *Handler) finishFlight(key string, f *flight, out fillOutcome) {
+	h.mu.Lock()
+	delete(h.flights, key)
+	if out.entry != nil {
+		f.entry, f.stat = out.entry, out.status
+		for range f.waiters {
+			out.entry.acquire()
+		}
+	}
+	h.mu.Unlock()
+	close(f.done)
+}
+
+// cacheable reports whether r may be answered from or stored in the cache.
+// Requests that carry conditions a cache doesn't evaluate, credentials or
+// an upgrade go to the origin.
+func (h *Handler) cacheable(r *http.Request) (ok bool, detail string) {
+	switch {
+	case h.opts.Cache == nil:
+		return false, "bypass"
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		return false, "method"
+	case upgradeType(r.Header) != "":
+		return false, "request; detail=upgrade"
+	case r.Header.Get("Authorization") != "":
+		// RFC 9111 §3.5; such responses are stored only when the origin
+		// says public, which is rare enough to forward them all.
+		return false, "request; detail=authorization"
+	case r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "":
+		return false, "request; detail=precondition" // RFC 9111 §4.3.2
+	}
+	return true, ""
+}
+
+// lookup returns the stored response for r under key (following a Vary
+// index to the variant), or nil.
+func (h *Handler) lookup(key string, r *http.Request, info *reqInfo) *cache.Entry {
+	e := h.get(key, info)
+	if e == nil || e.Header.Get(markerVary) == "" {
+		return e
+	}
+	vary := http.Header{"Vary": e.Header.Values(markerVary)}
+	_ = e.Close()
+	sec, ok := cache.SecondaryKey(vary, r.Header, "Accept-Encoding")
+	if !ok {
+		return nil
+	}
+	return h.get(key+variantSep+sec, info)
+}
+
+func (h *Handler) get(key string, info *reqInfo) *cache.Entry {
+	e, err := h.opts.Cache.Get(key)
+	switch {
+	case err == nil:
+		return e
+	case errors.Is(err, cache.ErrNotFound), errors.Is(err, cache.ErrClosed):
+		return nil
+	}
+	h.log.Error("cache read failed; fetching from the origin", "id", info.id, "key", key, "err", err)
+	return nil
+}
+
+// serveCached answers a GET or HEAD through the cache.
+func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, info *reqInfo) {
+	key := cacheKey(edge, r.URL)
+	stored := h.lookup(key, r, info)
+	var d cache.Decision
+	if stored != nil {
+		d = h.policy.Decide(r, stored, h.now())
+		switch d.Action {
+		case cache.Serve:
+			defer stored.Close()
+			h.serveEntry(w, r, stored, hitStatus(d), info)
+			return
+		case cache.ServeStale:
+			defer stored.Close()
+			h.serveEntry(w, r, stored, hitStatus(d)+"; detail=stale-while-revalidate", info)
+			h.refreshAsync(key, r, edge)
+			return
+		case cache.Miss:
+			_ = stored.Close()
+			stored = nil
+		}
+	}
+	if r.Header.Get("Range") != "" && stored == nil {
+		// A range of something not stored goes to the origin as it is.
+		h.setCacheStatus(w, "fwd=miss; detail=range")
+		h.forward(w, r, edge, info)
+		return
+	}
+
+	f, leader := h.startFlight(key)
+	if !leader {
+		if stored != nil {
+			_ = stored.Close()
+		}
+		h.awaitFlight(w, r, edge, f, info)
+		return
+	}
+	out := h.fill(key, r, edge, stored, d, info)
+	h.finishFlight(key, f, out)
+
+	switch {
+	case out.entry != nil:
+		h.serveEntry(w, r, out.entry.e, out.status, info)
+		out.entry.release()
+	case out.resp != nil:
+		defer out.cancel()
+		defer out.resp.Body.Close()
+		h.setCacheStatus(w, "fwd=miss; detail="+out.detail)
+		if r.Context().Err() == nil {
+			h.respond(w, r, out.resp, edge, info)
+		}
+	default:
+		h.setCacheStatus(w, "fwd=miss")
+		h.originFailed(w, r, info, out.err)
+	}
+}
+
+// awaitFlight waits for another request's fill of the same key and serves
+// its result; when that result can't be shared, it fetches on its own.
+func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, f *flight, info *reqInfo) {
+	// Wait even if the visitor leaves: the fill holds a reference for
+	// this request, released below; the fill itself is bounded.
+	<-f.done
+	if f.entry == nil {
+		if r.Context().Err() == nil {
+			h.setCacheStatus(w, "fwd=miss; detail=uncollapsible")
+			h.forward(w, r, edge, info)
+		}
+		return
+	}
+	defer f.entry.release()
+	if r.Context().Err() == nil {
+		h.serveEntry(w, r, f.entry.e, f.stat+"; collapsed", info)
+	}
+}
+
+// refreshAsync refreshes key in the background for stale-while-revalidate:
+// one refresh per key at a time, owned by the handler's lifetime.
+func (h *Handler) refreshAsync(key string, r *http.Request, edge rewrite.Edge) {
+	h.mu.Lock()
+	if _, busy := h.flights[key]; busy || h.closed {
+		h.mu.Unlock()
+		return
+	}
+	f := &flight{done: make(chan struct{})}
+	h.flights[key] = f
+	h.bg.Add(1)
+	h.mu.Unlock()
+
+	req := r.Clone(context.WithoutCancel(r.Context()))
+	req.Method = http.MethodGet
+	go func() {
+		defer h.bg.Done()
+		info := &reqInfo{id: newRequestID()}
+		stored := h.lookup(key, req, info)
+		var d cache.Decision
+		if stored != nil {
+			d = h.policy.Decide(req, stored, h.now())
+			d.Action = cache.Revalidate
+		}
+		out := h.fill(key, req, edge, stored, d, info)
+		h.finishFlight(key, f, out)
+		switch {
+		case out.entry != nil:
+			out.entry.release()
+		case out.resp != nil:
+			out.resp.Body.Close()
+			out.cancel()
+		case out.err != nil:
+			h.log.Warn("background refresh failed", "id", info.id, "key", key, "err", out.err)
+		}
+		h.log.Debug("background refresh", "id", info.id, "key", key, "origin_status", info.originStatus)
+	}()
+}
+
+// fill fetches key from the origin for the cache, revalidating stored when
+// given, and stores what may be stored. The fetch is detached from the
+// requester, so a visitor who leaves doesn't waste the fill for others; it
+// has its own timeout and size cap.
+func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *cache.Entry, d cache.Decision, info *reqInfo) fillOutcome {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), fillTimeout)
+	stopOnClose := context.AfterFunc(h.ctx, cancel)
+	done := func() { stopOnClose(); cancel() }
+
+	// The stale copy, if the origin fails and the rules allow it.
+	stale := func(status string) fillOutcome {
+		done()
+		return fillOutcome{entry: share(stored), status: "fwd=stale; " + status + "; detail=stale-if-error"}
+	}
+
+	out := h.outgoing(ctx, r, edge)
+	out.Method = http.MethodGet // a HEAD is answered from the stored GET
+	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Range", "Range"} {
+		out.Header.Del(name)
+	}
+	if stored != nil {
+		for k, v := range cache.RevalidationHeaders(originValidators(stored.Header)) {
+			out.Header[k] = v
+		}
+	}
+	reqTime := h.now()
+	resp, err := h.roundTrip(out)
+	if err != nil {
+		if stored != nil && d.ServeOnError {
+			h.log.Warn("origin failed; serving the stored copy", "id", info.id, "key", key, "err", err)
+			return stale("fwd-status=" + strconv.Itoa(statusForError(err)))
+		}
+		if stored != nil {
+			_ = stored.Close()
+		}
+		done()
+		return fillOutcome{err: err}
+	}
+	respTime := h.now()
+	info.originStatus = resp.StatusCode
+
+	if resp.StatusCode >= 500 && stored != nil && d.ServeOnError {
+		resp.Body.Close()
+		h.log.Warn("origin failed; serving the stored copy", "id", info.id, "key", key, "origin_status", resp.StatusCode)
+		return stale("fwd-status=" + strconv.Itoa(resp.StatusCode))
+	}
+
+	hdr := resp.Header.Clone()
+	removeHopHeaders(hdr)
+	h.rewriteHeaders(hdr, edge)
+
+	if resp.StatusCode == http.StatusNotModified && stored != nil {
+		resp.Body.Close()
+		done()
+		merged, ok := cache.MergeNotModified(stored.Header, hdr)
+		policyReq := &http.Request{Method: http.MethodGet, URL: r.URL, Header: r.Header}
+		if ok {
+			if storable, _ := h.policy.Storable(policyReq, stored.Status, merged); storable {
+				stored.Header = merged
+				stored.RequestTime, stored.ResponseTime = reqTime, respTime
+				status := "fwd=stale; fwd-status=304"
+				if h.put(stored, info) {
+					status += "; stored"
+				}
+				return fillOutcome{entry: share(stored), status: status}
+			}
+		}
+		// The 304 describes another representation, or made it
+		// unstorable: fetch it whole.
+		_ = stored.Close()
+		return h.fill(key, r, edge, nil, cache.Decision{}, info)
+	}
+	if stored != nil {
+		_ = stored.Close()
+	}
+
+	policyReq := &http.Request{Method: http.MethodGet, URL: r.URL, Header: r.Header}
+	unshared := func(detail string) fillOutcome {
+		return fillOutcome{resp: resp, cancel: done, detail: detail}
+	}
+	if ok, reason := h.policy.Storable(policyReq, resp.StatusCode, resp.Header); !ok {
+		h.invalidateKey(key)
+		return unshared(reason)
+	}
+	ctype := hdr.Get("Content-Type")
+	html := isHTML(ctype)
+	limit := h.opts.MaxCacheObject
+	if html {
+		limit = h.opts.MaxHTMLSize
+	}
+	if ct := strings.TrimSpace(hdr.Get("Content-Encoding")); ct == "" && resp.ContentLength > limit {
+		return unshared("too-large")
+	}
+	body, err := decodeBody(resp.Body, hdr.Get("Content-Encoding"))
+	if err != nil {
+		return unshared("coding")
+	}
+	buf, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		resp.Body.Close()
+		done()
+		h.log.Warn("reading origin body failed", "id", info.id, "key", key, "err", err)
+		return fillOutcome{err: fmt.Errorf("reading origin body: %w", err)}
+	}
+	if int64(len(buf)) > limit {
+		// Too big to store: the requester streams the rest, decoded.
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf), body), resp.Body}
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+		return unshared("too-large")
+	}
+	resp.Body.Close()
+	done()
+
+	e := h.buildEntry(key, r, edge, resp.StatusCode, hdr, buf, info)
+	e.RequestTime, e.ResponseTime = reqTime, respTime
+	status := "fwd=miss"
+	if stored != nil || d.Action == cache.Revalidate {
+		status = "fwd=stale; fwd-status=" + strconv.Itoa(resp.StatusCode)
+	}
+	sec, _ := cache.SecondaryKey(hdr, r.Header, "Accept-Encoding")
+	if sec != "" {
+		index := &cache.Entry{Key: key, Status: e.Status, Header: http.Header{markerVary: varyFields(hdr)},
+			RequestTime: reqTime, ResponseTime: respTime}
+		index.SetBody(cache.Identity, nil)
+		if !h.put(index, info) {
+			return fillOutcome{entry: share(e), status: status}
+		}
+		e.Key = key + variantSep + sec
+	}
+	if h.put(e, info) {
+		status += "; stored"
+	}
+	return fillOutcome{entry: share(e), status: status}
+}
+
+// buildEntry turns an origin response into what the cache stores and
+// serves: headers rewritten for the edge, HTML rewritten with the notice,
+// and compressible bodies precompressed, so a hit does no parsing and no
+// compression.
+func (h *Handler) buildEntry(key string, r *http.Request, edge rewrite.Edge, status int, hdr http.Header, body []byte, info *reqInfo) *cache.Entry {
+	hdr.Del("Content-Encoding")
+	hdr.Del("Content-Length")
+	hdr.Del("Content-MD5")
+	ctype := hdr.Get("Content-Type")
+	if ctype == "" && len(body) > 0 {
+		ctype = http.DetectContentType(body)
+	}
+	if isHTML(ctype) && bodyAllowed(http.MethodGet, status) {
+		res, err := h.rw.HTML(body, ctype, edge)
+		switch {
+		case err != nil:
+			h.log.Warn("rewriting html failed, passing through", "id", info.id, "err", err)
+		case res.Skipped != "":
+			h.log.Warn("html passed through without the notice", "id", info.id, "path", r.URL.Path, "reason", res.Skipped)
+		default:
+			body = res.Body
+			if res.ContentType != "" {
+				hdr.Set("Content-Type", res.ContentType)
+			}
+			hdr.Set(markerTransformed, "1")
+		}
+	}
+	e := &cache.Entry{Key: key, Status: status, Header: hdr}
+	e.SetBody(cache.Identity, body)
+	if compressible(hdr.Get("Content-Type")) && len(body) >= minCompressSize {
+		addVary(hdr, "Accept-Encoding")
+		for _, enc := range []cache.Encoding{cache.Brotli, cache.Gzip} {
+			var buf bytes.Buffer
+			cw := newEncoder(&buf, enc.String())
+			_, _ = cw.Write(body)
+			_ = cw.Close()
+			e.SetBody(enc, buf.Bytes())
+		}
+	}
+	return e
+}
+
+// put stores e, reporting success. A failing disk degrades the cache to
+// pass-through; requests never fail because of it.
+func (h *Handler) put(e *cache.Entry, info *reqInfo) bool {
+	err := h.opts.Cache.Put(e)
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, cache.ErrTooLarge) || errors.Is(err, cache.ErrClosed) {
+		return false
+	}
+	h.log.Error("cache write failed; serving without storing", "id", info.id, "key", e.Key, "err", err)
+	return false
+}
+
+// originValidators returns the stored header with the origin's own
+// validators, for revalidating with the origin.
+func originValidators(stored http.Header) http.Header { return stored }
+
+// varyFields lists the Vary fields that select a variant (not
+// Accept-Encoding, which the edge handles itself).
+func varyFields(h http.Header) []string {
+	var out []string
+	for _, line := range h.Values("Vary") {
+		for _, name := range strings.Split(line, ",") {
+			if name = strings.TrimSpace(name); name != "" && !strings.EqualFold(name, "Accept-Encoding") {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// hitStatus is the Cache-Status of a response served from the store.
+func hitStatus(d cache.Decision) string {
+	return "hit; ttl=" + strconv.Itoa(int((d.Lifetime - d.Age).Seconds()))
+}
+
+func (h *Handler) setCacheStatus(w http.ResponseWriter, params string) {
+	w.Header().Set("Cache-Status", "icpedge; "+params)
+}
+
+// serveEntry answers r from a stored response: 304 for a matching
+// condition, 206 for a range of the identity body, else the body in the
+// best encoding the visitor accepts. Nothing is parsed or compressed.
+func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, status string, info *reqInfo) {
+	hdr := w.Header()
+	for k, v := range e.Header {
+		if k != markerTransformed {
+			hdr[k] = append([]string(nil), v...)
+		}
+	}
+	if e.Header.Get(markerTransformed) != "" {
+		weakenETag(hdr)
+	}
+	age := cache.Age(e.Header, e.RequestTime, e.ResponseTime, h.now())
+	hdr.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+	hdr.Set("Cache-Status", "icpedge; "+status)
+
+	if cache.NotModified(r, e) {
+		// RFC 9110 §15.4.5: a 304 carries the validators and caching
+		// fields, not the content's.
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Content-Disposition"} {
+			hdr.Del(k)
+		}
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+
+	identity, ok := e.Body(cache.Identity)
+	if !ok {
+		h.log.Error("stored entry has no body", "id", info.id, "key", e.Key)
+		h.errorPage(w, r, http.StatusBadGateway, info.id)
+		return
+	}
+	statusCode := e.Status
+	var body *io.SectionReader = identity
+	if rng, res := cache.RequestRange(r, hdr, identity.Size()); res != cache.RangeIgnore && statusCode == http.StatusOK {
+		hdr.Del("Content-Encoding")
+		if res == cache.RangeUnsatisfiable {
+			hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(identity.Size(), 10))
+			hdr.Set("Content-Length", "0")
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		hdr.Set("Content-Range", rng.ContentRange(identity.Size()))
+		body = io.NewSectionReader(identity, rng.Start, rng.Length)
+		statusCode = http.StatusPartialContent
+	} else if enc := negotiateEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
+		if ce, ok := cache.ParseEncoding(enc); ok {
+			if b, ok := e.Body(ce); ok {
+				body = b
+				hdr.Set("Content-Encoding", enc)
+			}
+		}
+	}
+	if !bodyAllowed(http.MethodGet, statusCode) {
+		w.WriteHeader(statusCode)
+		return
+	}
+	hdr.Set("Content-Length", strconv.FormatInt(body.Size(), 10))
+	w.WriteHeader(statusCode)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, body); err != nil && r.Context().Err() == nil {
+		h.log.Debug("client write failed", "id", info.id, "err", err)
+	}
+}
+
+// compressible reports whether a media type gains from compression.
+func compressible(ctype string) bool {
+	mt := strings.ToLower(strings.TrimSpace(strings.Split(ctype, ";")[0]))
+	switch {
+	case strings.HasPrefix(mt, "text/"):
+		return true
+	case strings.HasSuffix(mt, "+json"), strings.HasSuffix(mt, "+xml"):
+		return true
+	}
+	switch mt {
+	case "application/javascript", "application/json", "application/xml", "application/x-javascript",
+		"image/svg+xml", "application/wasm", "application/manifest+json", "font/ttf", "font/otf",
+		"application/vnd.ms-fontobject", "image/x-icon", "image/vnd.microsoft.icon":
+		return true
+	}
+	return false
+}
+
+// invalidateKey drops every stored variant of one primary key.
+func (h *Handler) invalidateKey(key string) {
+	if h.opts.Cache == nil {
+		return
+	}
+	_, _ = h.opts.Cache.DeleteFunc(func(k string) bool {
+		return k == key || strings.HasPrefix(k, key+variantSep)
+	})
+}
+
+// invalidate applies RFC 9111 §4.4 after an unsafe request: the target
+// URI, and Location and Content-Location on the same host, are dropped
+// for every scheme and port.
+func (h *Handler) invalidate(r *http.Request, edge rewrite.Edge, status int, hdr http.Header) {
+	if h.opts.Cache == nil {
+		return
+	}
+	target := *r.URL
+	target.Scheme, target.Host = edge.Scheme, edge.Host
+	for _, u := range cache.Invalidations(r.Method, &target, status, hdr) {
+		match, err := Purge{URL: u.String()}.matcher()
+		if err != nil {
+			continue
+		}
+		n, err := h.opts.Cache.DeleteFunc(match)
+		if err != nil {
+			h.log.Error("cache invalidation failed", "url", u.String(), "err", err)
+		} else if n > 0 {
+			h.log.Debug("cache invalidated", "url", u.String(), "entries", n)
+		}
+	}
+}
+
+// Purge removes entries from the cache and returns how many.
+func (h *Handler) Purge(p Purge) (int, error) {
+	if h.opts.Cache == nil {
+		return 0, nil
+	}
+	match, err := p.matcher()
+	if err != nil {
+		return 0, err
+	}
+	return h.opts.Cache.DeleteFunc(match)
+}
