@@ -17,6 +17,27 @@ import (
 // bodies save the thin cross-border link, and the edge decodes them itself.
 const originAcceptEncoding = "br, gzip, deflate"
 
+// overrideHeaders are request fields that override a request's URL, host,
+// scheme or method in common origin software (IIS, Symfony, Laravel,
+// Rails, Express, WordPress plugins).
+var overrideHeaders = []string{
+	"X-Original-Url",
+	"X-Rewrite-Url",
+	"X-Original-Host",
+	"X-Forwarded-Scheme",
+	"X-Forwarded-Port",
+	"X-Forwarded-Server",
+	"X-Forwarded-Prefix",
+	"X-Forwarded-Ssl",
+	"X-Url-Scheme",
+	"X-Host",
+	"X-Http-Host-Override",
+	"X-Http-Method-Override",
+	"X-Http-Method",
+	"X-Method-Override",
+	"Front-End-Https",
+}
+
 // outgoing builds the origin request for r: the origin's URL, OriginHost as
 // Host, hop-by-hop fields removed and X-Forwarded-* set truthfully.
 func (h *Handler) outgoing(ctx context.Context, r *http.Request, edge rewrite.Edge) *http.Request {
@@ -49,6 +70,12 @@ func (h *Handler) outgoing(ctx context.Context, r *http.Request, edge rewrite.Ed
 		}
 	} else {
 		out.Header.Del("Forwarded")
+	}
+	// Fields some origins and frameworks act on to override the URL, host
+	// or method. They are not part of the cache key, so a visitor could use
+	// them to poison what others get; the edge sets X-Forwarded-* itself.
+	for _, name := range overrideHeaders {
+		out.Header.Del(name)
 	}
 	out.Header.Set("X-Forwarded-For", peer)
 	out.Header.Set("X-Forwarded-Proto", edge.Scheme)
