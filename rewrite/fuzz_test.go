@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,14 +53,23 @@ func FuzzHTML(f *testing.F) {
 				t.Fatalf("body changed but holds no notice: %q", res.Body)
 			}
 			rest := append(append([]byte(nil), res.Body[:i]...), res.Body[i+len(block):]...)
+			if !bytes.Equal(rest, in) && i+len(block) == len(res.Body) && len(rest) >= len(in) {
+				// At the end, closers for an open select or template may
+				// precede the block.
+				c := string(rest[len(in):])
+				c = strings.ReplaceAll(strings.ReplaceAll(c, "</template>", ""), "</select>", "")
+				if c == "" {
+					rest = rest[:len(in)]
+				}
+			}
 			if !bytes.Equal(rest, in) {
 				t.Fatalf("got %q after removing the notice; want the input %q", rest, in)
 			}
 		}
-		if !bytes.Equal(res.Body, in) && bytes.Count(res.Body, block) != 1 {
+		if !bytes.Equal(res.Body, in) && !hasDeadLink(in) && bytes.Count(res.Body, block) != 1 {
 			t.Fatalf("got %d notice blocks", bytes.Count(res.Body, block))
 		}
-		if bytes.Contains(in, []byte(NoticeID)) || bytes.Contains(in, []byte("gov.cn")) {
+		if bytes.Contains(in, []byte(NoticeID)) || hasDeadLink(in) {
 			return
 		}
 		if n := len(findNotices(parseAs(t, res.Body, res.ContentType), nil)); n != 1 && inBody(in) {
@@ -81,6 +91,8 @@ func FuzzHTML(f *testing.F) {
 	})
 }
 
+// hasDeadLink reports whether in may link to a MIIT host (then the page may
+// count as carrying the notice, or have links repaired).
 func hasDeadLink(in []byte) bool {
 	return bytes.Contains(bytes.ToLower(in), []byte("gov.cn"))
 }

@@ -46,8 +46,12 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 		if pos < 0 {
 			pos = r.domPlace(src, s, pc)
 		}
+		block := r.noticeASCII
+		if pos == s.eof {
+			block = s.eofClose + block
+		}
 		i, _ := slices.BinarySearchFunc(edits, pos, func(e edit, p int) int { return e.start - p })
-		edits = slices.Insert(edits, i, edit{pos, pos, r.noticeASCII})
+		edits = slices.Insert(edits, i, edit{pos, pos, block})
 	}
 	res.Body = splice(src, edits)
 	return res, nil

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"strings"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -49,6 +50,11 @@ type scanResult struct {
 	// tokens the cheap placement looks at.
 	riskyAtBodyEnd bool
 	riskyAtEOF     bool
+	// eofClose holds end tags for a <select> or <template> still open at
+	// the end, which would drop or hide a block appended there. The end
+	// of the document closes them anyway, so writing them first changes
+	// nothing else.
+	eofClose string
 }
 
 type fnode struct {
@@ -303,6 +309,10 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 		bytes.IndexByte(src[s.toks[len(s.toks)-1].start:s.toks[len(s.toks)-1].end], '<') >= 0
 	s.eofOK = inRaw == 0 && !lastComment && !lastText
 	s.riskyAtEOF = risky()
+	if selects > 0 {
+		s.eofClose = "</select>"
+	}
+	s.eofClose += strings.Repeat("</template>", tmpl)
 	return s
 }
 

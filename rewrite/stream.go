@@ -37,6 +37,10 @@ type stream struct {
 	attrs    []attr
 	err      error
 	closed   bool
+	// wait is the buffer length to reach before lexing again: a long
+	// unfinished tag or style sheet is only re-examined once the buffer
+	// has doubled, so small writes cost linear, not quadratic, time.
+	wait int
 }
 
 func newStream(r *Rewriter, dst io.Writer, contentType string, edge Edge) *stream {
@@ -51,7 +55,7 @@ func (s *stream) Write(p []byte) (int, error) {
 		return 0, io.ErrClosedPipe
 	}
 	s.buf = append(s.buf, p...)
-	if !s.started && len(s.buf) < 3 {
+	if !s.started && len(s.buf) < 3 || len(s.buf) < s.wait {
 		return len(p), nil
 	}
 	s.lex(false)
@@ -191,6 +195,10 @@ func (s *stream) lex(final bool) {
 	}
 out:
 	s.buf = append(s.buf[:0], b[i:]...)
+	s.wait = 0
+	if len(s.buf) > 512 {
+		s.wait = 2 * len(s.buf)
+	}
 }
 
 // raw emits raw text, rewriting URLs in a style sheet.
