@@ -52,6 +52,9 @@ func New(opts Options) (*Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.AccessLog == nil {
+		opts.AccessLog = opts.Logger
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -244,7 +247,7 @@ func (h *Handler) accessLog(r *http.Request, rec *recorder, info *reqInfo, start
 	if cs := rec.Header().Get("Cache-Status"); cs != "" {
 		attrs = append(attrs, slog.String("cache", strings.TrimPrefix(cs, "icpedge; ")))
 	}
-	h.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+	h.opts.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }
 
 // recorder notes the status and body bytes written, for the access log.

@@ -60,6 +60,8 @@ type Options struct {
 	// MaxCacheObject is the largest non-HTML body, in bytes, buffered to
 	// be stored; larger responses stream through unstored. Default 16 MiB.
 	MaxCacheObject int64
+	// AccessLog receives the one line per request. Default: Logger.
+	AccessLog *slog.Logger
 	// Logger receives the access log and errors. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -683,4 +684,47 @@ cache: {enabled: false}
 		}
 		e.waitLog("failed to verify certificate", 5*time.Second)
 	})
+}
+
+func TestAccessLogFileReopen(t *testing.T) {
+	origin := newTestOrigin(t)
+	path := writeConfig(t, edgeConfig(origin.URL, "log:\n  access_file: access.log\n"))
+	logFile := filepath.Join(filepath.Dir(path), "access.log")
+	e := startEdge(t, path)
+	c := newEdgeClient(t, e)
+	waitFile := func(p, want string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, _ := os.ReadFile(p)
+			if strings.Contains(string(b), want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: got %q; want a line with %q", p, b, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	c.get("/page?first", nil)
+	waitFile(logFile, "path=/page status=200")
+	if err := os.Rename(logFile, logFile+".1"); err != nil {
+		t.Fatal(err)
+	}
+	e.signal(syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(logFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("access log not reopened after SIGHUP")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.get("/hop", nil)
+	waitFile(logFile, "path=/hop")
+	if b, _ := os.ReadFile(logFile + ".1"); strings.Contains(string(b), "path=/hop") {
+		t.Errorf("line after the reopen went to the rotated file")
+	}
 }

@@ -130,6 +130,14 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready f
 	if err != nil {
 		return err
 	}
+	access, accessFile, err := accessLogger(cfg.Log, logger)
+	if err != nil {
+		return err
+	}
+	if accessFile != nil {
+		defer accessFile.Close()
+		popts.AccessLog = access
+	}
 	store := openCache(cfg, logger)
 	if store != nil {
 		defer store.Close()
@@ -218,6 +226,11 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready f
 	for {
 		select {
 		case <-hup:
+			if accessFile != nil {
+				if err := accessFile.Reopen(); err != nil {
+					logger.Error("access log not reopened; writing to the old file", "err", err)
+				}
+			}
 			if err := tlsSetup.Reload(); err != nil {
 				logger.Error("certificate not reloaded; keeping the current one", "err", err)
 			}
