@@ -228,9 +228,16 @@ func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, edge rewri
 		return
 	}
 	defer f.entry.release()
-	if r.Context().Err() == nil {
-		h.serveEntry(w, r, f.entry.e, f.stat+"; collapsed", info)
+	if r.Context().Err() != nil {
+		return
 	}
+	if !sameVariant(f.entry.e, r) {
+		// The fill fetched another variant (Vary): fetch this one.
+		h.setCacheStatus(w, "fwd=vary-miss")
+		h.forward(w, r, edge, info)
+		return
+	}
+	h.serveEntry(w, r, f.entry.e, f.stat+"; collapsed", info)
 }
 
 // refreshAsync refreshes key in the background for stale-while-revalidate:
@@ -471,6 +478,17 @@ func (h *Handler) put(e *cache.Entry, info *reqInfo) bool {
 // originValidators returns the stored header with the origin's own
 // validators, for revalidating with the origin.
 func originValidators(stored http.Header) http.Header { return stored }
+
+// sameVariant reports whether e, fetched for another request, may answer r
+// under e's Vary (RFC 9111 §4.1).
+func sameVariant(e *cache.Entry, r *http.Request) bool {
+	sec, ok := cache.SecondaryKey(e.Header, r.Header, "Accept-Encoding")
+	if !ok {
+		return false
+	}
+	_, stored, _ := strings.Cut(e.Key, variantSep)
+	return sec == stored
+}
 
 // varyFields lists the Vary fields that select a variant (not
 // Accept-Encoding, which the edge handles itself).

@@ -278,6 +278,31 @@ func TestCacheE2E(t *testing.T) {
 			t.Errorf("origin saw %d requests; want 2 (one per variant)", o.count("/vary"))
 		}
 	})
+	t.Run("concurrent misses for different variants stay apart", func(t *testing.T) {
+		o.delay.Store(int64(300 * time.Millisecond))
+		defer o.delay.Store(0)
+		var wg sync.WaitGroup
+		for i := 0; i < 10; i++ {
+			lang := []string{"fr", "de"}[i%2]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("GET", "http://"+testHost+":"+portOf(c.addr)+"/vary?concurrent", nil)
+				req.Header.Set("Accept-Language", lang)
+				resp, err := c.c.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "lang="+lang {
+					t.Errorf("Accept-Language %s got %q", lang, b)
+				}
+			}()
+		}
+		wg.Wait()
+	})
 	t.Run("unsafe methods invalidate", func(t *testing.T) {
 		c.get("/inv", nil)
 		c.do("POST", testHost, "/inv", strings.NewReader("x"), nil)
