@@ -18,7 +18,8 @@ type Config struct {
 	// Hosts are the host names this instance serves (key hosts): DNS
 	// names, lower-case, without port, scheme or wildcard, and not IP
 	// addresses. Internationalised names are held in their xn-- form, as
-	// they arrive in the Host header. At least one, no duplicates.
+	// they arrive in the Host header. At least one, no duplicates. Load
+	// appends Apex.Host when an apex is configured.
 	Hosts []string
 	// Origin is the client's origin (key origin): an absolute http or https
 	// URL with a lower-case host, an optional port and an optional path
@@ -55,6 +56,9 @@ type Config struct {
 	Cache    Cache
 	Admin    Admin
 	TLS      TLS
+	Apex     Apex   // key apex; see compliance.go
+	Policy   Policy // key policy
+	Check    Check  // key check
 }
 
 // Listen holds the listener addresses, host:port or :port with a numeric

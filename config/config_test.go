@@ -43,7 +43,7 @@ const (
 	wantDuration = "expected a number with a unit (ms, s, m, h or d), e.g. 30s, 5m, 7d or 1d12h"
 	wantSize     = "expected bytes, or a number with a unit (KB, MB, GB in 1000s; KiB, MiB, GiB in 1024s), e.g. 64MiB"
 	wantAddr     = `expected host:port or :port, e.g. ":80" or "127.0.0.1:8080"`
-	wantTop      = "hosts, origin, origin_host, origin_ca, rewrite_hosts, trusted_proxies, listen, state_dir, notice, timeouts, html, log, cache, admin, tls"
+	wantTop      = "hosts, origin, origin_host, origin_ca, rewrite_hosts, trusted_proxies, listen, state_dir, notice, timeouts, html, log, cache, admin, tls, apex, policy, check"
 )
 
 func TestParseProblems(t *testing.T) {
@@ -281,6 +281,7 @@ func TestExampleHasEveryKey(t *testing.T) {
 		"": topKeys, "listen": listenKeys, "notice": noticeKeys, "timeouts": timeoutKeys,
 		"html": htmlKeys, "log": logKeys, "cache": cacheKeys, "cache.rules": cacheRuleKey,
 		"admin": adminKeys, "tls": tlsKeys, "tls.eab": eabKeys,
+		"apex": apexKeys, "policy": policyKeys, "policy.block": blockKeys, "check": checkKeys,
 	}
 	for section, keys := range sections {
 		for _, k := range keys {
@@ -318,8 +319,10 @@ func TestDefaults(t *testing.T) {
 			Memory:       64 << 20,
 			StaleIfError: 7 * 24 * time.Hour,
 		},
-		Admin: Admin{Listen: "127.0.0.1:9080", TokenFile: "/var/lib/icpedge/client/admin.token"},
-		TLS:   TLS{Mode: "off"},
+		Admin:  Admin{Listen: "127.0.0.1:9080", TokenFile: "/var/lib/icpedge/client/admin.token"},
+		TLS:    TLS{Mode: "off"},
+		Policy: Policy{Defaults: true},
+		Check:  Check{Pages: 10, Timeout: 15 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

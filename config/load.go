@@ -66,7 +66,7 @@ const (
 
 // The keys each mapping may hold, in the order the example file uses.
 var (
-	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "log", "cache", "admin", "tls"}
+	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "log", "cache", "admin", "tls", "apex", "policy", "check"}
 	listenKeys   = []string{"http", "https"}
 	noticeKeys   = []string{"icp", "company", "police", "selector"}
 	timeoutKeys  = []string{"connect", "response", "shutdown"}
@@ -285,6 +285,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 	c.Admin.TokenFile = p.pathKey(admin, "token_file", filepath.Join(c.StateDir, defaultTokenFileName))
 
 	p.tls(c, top, listen)
+	p.compliance(c, top)
 	return c
 }
 
