@@ -19,6 +19,13 @@ type AdminOptions struct {
 	Ready func() bool
 	// Logger receives one line per purge. Default: discard.
 	Logger *slog.Logger
+	// Purge removes entries for POST /purge; host is the request's host
+	// parameter ("" for none), which a process serving several clients
+	// uses to pick one. Nil purges the Handler's own cache; NewAdmin
+	// without it answers every purge with 501.
+	Purge func(p Purge, host string) (int, error)
+	// Metrics serves GET /metrics (token required). Nil: 404.
+	Metrics http.Handler
 }
 
 // Admin returns the admin API for h:
@@ -28,10 +35,22 @@ type AdminOptions struct {
 //	POST /purge?url=URL           drop every stored variant of one URL or path
 //	POST /purge?prefix=/path/     drop every URL under a path prefix
 //	POST /purge?all=1             drop everything
+//	GET  /metrics                 Prometheus metrics, when AdminOptions.Metrics is set
 //
 // Purge requests carry "Authorization: Bearer <token>"; without it they
 // get 401 and change nothing. A purge answers {"purged": N}.
 func (h *Handler) Admin(opts AdminOptions) http.Handler {
+	if opts.Purge == nil {
+		opts.Purge = func(p Purge, _ string) (int, error) { return h.Purge(p) }
+	}
+	return NewAdmin(opts)
+}
+
+// NewAdmin returns the admin API of Admin for a process whose handlers
+// change (reloads) or are several (one per client): opts.Purge decides
+// which caches a purge reaches. GET /metrics serves opts.Metrics, with
+// the token, like a purge.
+func NewAdmin(opts AdminOptions) http.Handler {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -53,7 +72,11 @@ func (h *Handler) Admin(opts AdminOptions) http.Handler {
 	mux.Handle("POST /purge", requireToken(opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		p := Purge{URL: q.Get("url"), Prefix: q.Get("prefix"), All: q.Get("all") == "1" || q.Get("all") == "true"}
-		n, err := h.Purge(p)
+		if opts.Purge == nil {
+			http.Error(w, "purge is not available", http.StatusNotImplemented)
+			return
+		}
+		n, err := opts.Purge(p, q.Get("host"))
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
@@ -63,6 +86,9 @@ func (h *Handler) Admin(opts AdminOptions) http.Handler {
 		logger.Info("cache purged", "url", p.URL, "prefix", p.Prefix, "all", p.All, "entries", n, "remote", r.RemoteAddr)
 		json.NewEncoder(w).Encode(map[string]int{"purged": n})
 	})))
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", requireToken(opts.Token, opts.Metrics))
+	}
 	return mux
 }
 

@@ -148,6 +148,11 @@ func (h *Handler) lookup(key string, r *http.Request, info *reqInfo) *cache.Entr
 func (h *Handler) get(key string, info *reqInfo) *cache.Entry {
 	e, err := h.opts.Cache.Get(key)
 	switch {
+	case err == nil && e.Header.Get(markerFingerprint) != h.fingerprint:
+		// Built under other settings (e.g. before a reload changed the
+		// notice): a miss, and never a stale copy to fall back on.
+		_ = e.Close()
+		return nil
 	case err == nil:
 		return e
 	case errors.Is(err, cache.ErrNotFound), errors.Is(err, cache.ErrClosed):
@@ -464,6 +469,7 @@ func (h *Handler) buildEntry(key string, r *http.Request, edge rewrite.Edge, sta
 // put stores e, reporting success. A failing disk degrades the cache to
 // pass-through; requests never fail because of it.
 func (h *Handler) put(e *cache.Entry, info *reqInfo) bool {
+	e.Header.Set(markerFingerprint, h.fingerprint)
 	err := h.opts.Cache.Put(e)
 	if err == nil {
 		return true
@@ -519,7 +525,7 @@ func (h *Handler) setCacheStatus(w http.ResponseWriter, params string) {
 func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, status string, info *reqInfo) {
 	hdr := w.Header()
 	for k, v := range e.Header {
-		if k != markerTransformed {
+		if k != markerTransformed && k != markerFingerprint {
 			hdr[k] = append([]string(nil), v...)
 		}
 	}

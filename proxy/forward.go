@@ -104,8 +104,16 @@ func (h *Handler) originURL(in *url.URL) *url.URL {
 
 // roundTrip sends out to the origin. An idempotent request without a body
 // is retried once when the connection fails before any response.
-func (h *Handler) roundTrip(out *http.Request) (*http.Response, error) {
-	resp, err := h.transport.RoundTrip(out)
+func (h *Handler) roundTrip(out *http.Request) (resp *http.Response, err error) {
+	start := h.now()
+	defer func() {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		h.opts.Metrics.observeOrigin(h.opts.Origin.Host, h.now().Sub(start), status, err)
+	}()
+	resp, err = h.transport.RoundTrip(out)
 	if err == nil || !retryable(out, err) {
 		return resp, err
 	}

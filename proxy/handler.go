@@ -80,6 +80,7 @@ func New(opts Options) (*Handler, error) {
 		now:          opts.Now,
 		policy:       opts.CachePolicy,
 		flights:      make(map[string]*flight),
+		fingerprint:  fingerprint(opts),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	for _, host := range opts.Hosts {
@@ -244,9 +245,15 @@ func (h *Handler) accessLog(r *http.Request, rec *recorder, info *reqInfo, start
 		slog.Int("origin_status", info.originStatus),
 		slog.String("remote", r.RemoteAddr),
 	}
-	if cs := rec.Header().Get("Cache-Status"); cs != "" {
+	cs := rec.Header().Get("Cache-Status")
+	if cs != "" {
 		attrs = append(attrs, slog.String("cache", strings.TrimPrefix(cs, "icpedge; ")))
 	}
+	metricHost := canonicalHost(r.Host)
+	if !h.hosts[metricHost] {
+		metricHost = "other"
+	}
+	h.opts.Metrics.observeRequest(metricHost, status, cs)
 	h.opts.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }
 

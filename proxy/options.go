@@ -60,6 +60,9 @@ type Options struct {
 	// MaxCacheObject is the largest non-HTML body, in bytes, buffered to
 	// be stored; larger responses stream through unstored. Default 16 MiB.
 	MaxCacheObject int64
+	// Metrics counts requests and origin fetches. Nil records nothing.
+	// The Handler does not register or unregister anything.
+	Metrics *Metrics
 	// AccessLog receives the one line per request. Default: Logger.
 	AccessLog *slog.Logger
 	// Logger receives the access log and errors. Default: discard.
@@ -78,6 +81,7 @@ type Handler struct {
 	log          *slog.Logger
 	now          func() time.Time
 	policy       cache.Policy
+	fingerprint  string // see fingerprint; stamped on every stored entry
 
 	// ctx ends background work (refreshes, detached fills) on Close.
 	ctx    context.Context

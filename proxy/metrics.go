@@ -1,0 +1,110 @@
+package proxy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the edge's Prometheus collectors. One Metrics is shared by
+// every Handler of a process (clients, and the handlers a reload
+// replaces), so counters carry on across reloads. Create it with
+// NewMetrics and pass it in Options.Metrics.
+type Metrics struct {
+	requests       *prometheus.CounterVec
+	originDuration *prometheus.HistogramVec
+	originErrors   *prometheus.CounterVec
+	staleServed    *prometheus.CounterVec
+}
+
+// NewMetrics creates the collectors and registers them with reg:
+//
+//	icpedge_requests_total{host,code,cache}          responses by edge host, status and cache status
+//	icpedge_origin_duration_seconds{origin}          time to the origin's response headers
+//	icpedge_origin_errors_total{origin,kind}         failed origin requests: timeout, connect, status_5xx
+//	icpedge_cache_stale_served_total{host,reason}    stale copies served: stale-if-error, stale-while-revalidate
+//
+// host is one of the Handler's Hosts, or "other" for requests it refused,
+// so visitors cannot grow the label set. cache is hit, stale, revalidated,
+// miss or bypass.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "icpedge_requests_total",
+			Help: "Responses sent, by edge host, HTTP status and cache status (hit, stale, revalidated, miss, bypass).",
+		}, []string{"host", "code", "cache"}),
+		originDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "icpedge_origin_duration_seconds",
+			Help:    "Time from sending a request to the origin to its response headers.",
+			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"origin"}),
+		originErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "icpedge_origin_errors_total",
+			Help: "Origin requests that failed: timeout, connect (refused, reset, TLS, DNS) or status_5xx.",
+		}, []string{"origin", "kind"}),
+		staleServed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "icpedge_cache_stale_served_total",
+			Help: "Stale cached responses served, by edge host and reason (stale-if-error, stale-while-revalidate).",
+		}, []string{"host", "reason"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.originDuration, m.originErrors, m.staleServed} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// observeRequest counts one response. cacheStatus is the Cache-Status
+// field sent (RFC 9211).
+func (m *Metrics) observeRequest(host string, status int, cacheStatus string) {
+	if m == nil {
+		return
+	}
+	class := cacheClass(cacheStatus)
+	m.requests.WithLabelValues(host, strconv.Itoa(status), class).Inc()
+	if class == "stale" {
+		reason := "stale-if-error"
+		if strings.Contains(cacheStatus, "stale-while-revalidate") {
+			reason = "stale-while-revalidate"
+		}
+		m.staleServed.WithLabelValues(host, reason).Inc()
+	}
+}
+
+// observeOrigin records one origin round trip that took d: its latency,
+// and a failure when err is set or the status is 5xx.
+func (m *Metrics) observeOrigin(origin string, d time.Duration, status int, err error) {
+	if m == nil {
+		return
+	}
+	switch {
+	case err != nil && isTimeout(err):
+		m.originErrors.WithLabelValues(origin, "timeout").Inc()
+		return
+	case err != nil:
+		m.originErrors.WithLabelValues(origin, "connect").Inc()
+		return
+	case status >= 500:
+		m.originErrors.WithLabelValues(origin, "status_5xx").Inc()
+	}
+	m.originDuration.WithLabelValues(origin).Observe(d.Seconds())
+}
+
+// cacheClass sorts a Cache-Status value (RFC 9211) into a few classes.
+func cacheClass(cs string) string {
+	switch {
+	case strings.Contains(cs, "detail=stale-if-error"), strings.Contains(cs, "detail=stale-while-revalidate"):
+		return "stale"
+	case strings.Contains(cs, "; hit"):
+		return "hit"
+	case strings.Contains(cs, "fwd=stale"):
+		return "revalidated"
+	case strings.Contains(cs, "fwd=miss"), strings.Contains(cs, "fwd=vary-miss"):
+		return "miss"
+	}
+	return "bypass"
+}
