@@ -399,6 +399,13 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 		resp.ContentLength = -1
 		return unshared("too-large")
 	}
+	if err := h.checkStored(r.URL.Path, resp.StatusCode, hdr, int64(len(buf))); err != nil {
+		// Never stored, and a copy stored before the rule goes too.
+		resp.Body.Close()
+		done()
+		h.invalidateKey(key)
+		return fillOutcome{err: err}
+	}
 	resp.Body.Close()
 	done()
 
@@ -523,6 +530,13 @@ func (h *Handler) setCacheStatus(w http.ResponseWriter, params string) {
 // condition, 206 for a range of the identity body, else the body in the
 // best encoding the visitor accepts. Nothing is parsed or compressed.
 func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, status string, info *reqInfo) {
+	if identity, ok := e.Body(cache.Identity); ok {
+		if err := h.checkStored(r.URL.Path, e.Status, e.Header, identity.Size()); err != nil {
+			h.invalidateKey(e.Key)
+			h.refuse(w, r, info, asBlocked(err))
+			return
+		}
+	}
 	hdr := w.Header()
 	for k, v := range e.Header {
 		if k != markerTransformed && k != markerFingerprint {

@@ -9,9 +9,13 @@ import (
 // errorPage answers with a small page that still carries the ICP notice:
 // the visitor gets a short message and the request ID, the log the detail.
 func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, id string) {
+	h.page(w, r, status, id, "网站暂时无法访问，请稍后再试。", "The site is temporarily unavailable. Please try again shortly.")
+}
+
+// page answers with status and a short page saying zh and msg, with the
+// request ID and the notice.
+func (h *Handler) page(w http.ResponseWriter, r *http.Request, status int, id, zh, msg string) {
 	text := http.StatusText(status)
-	msg := "The site is temporarily unavailable. Please try again shortly."
-	zh := "网站暂时无法访问，请稍后再试。"
 	body := fmt.Sprintf(`<!DOCTYPE html>
 <html lang="zh-CN">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>%d %s</title></head>

@@ -183,6 +183,10 @@ func (h *Handler) originFailed(w http.ResponseWriter, r *http.Request, info *req
 		h.log.Debug("client went away", "id", info.id, "err", err)
 		return
 	}
+	if be := asBlocked(err); be != nil {
+		h.refuse(w, r, info, be)
+		return
+	}
 	status := statusForError(err)
 	h.log.Warn("origin request failed", "id", info.id, "status", status, "err", err)
 	h.errorPage(w, r, status, info.id)

@@ -86,6 +86,12 @@ func New(opts Options) (*Handler, error) {
 	for _, host := range opts.Hosts {
 		h.hosts[canonicalHost(host)] = true
 	}
+	if l := opts.Landing; l != nil {
+		lc := *l
+		lc.Host = canonicalHost(l.Host)
+		h.opts.Landing = &lc
+		h.hosts[lc.Host] = true
+	}
 	for _, host := range opts.Rewrite.RewriteHosts {
 		h.rewriteHosts[canonicalHost(host)] = true
 	}
@@ -186,6 +192,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	edge := h.edgeOf(r)
 	if strings.HasPrefix(r.URL.Path, assetPrefix) {
 		h.serveAsset(rec, r)
+		return
+	}
+	if l := h.opts.Landing; l != nil && canonicalHost(r.Host) == l.Host {
+		h.serveLanding(rec, r)
+		return
+	}
+	if rule, ok := MatchPath(h.opts.Block, r.URL.Path); ok {
+		h.refuse(rec, r, info, &blockedError{rule: rule, reason: "path " + r.URL.Path})
 		return
 	}
 	if ok, detail := h.cacheable(r); !ok {

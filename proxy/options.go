@@ -60,6 +60,15 @@ type Options struct {
 	// MaxCacheObject is the largest non-HTML body, in bytes, buffered to
 	// be stored; larger responses stream through unstored. Default 16 MiB.
 	MaxCacheObject int64
+	// Block is the content policy: a successful origin response matching
+	// any rule is answered 451 and never stored; rules on the path alone
+	// are applied before the origin is asked. Nil blocks nothing. See
+	// DefaultBlockRules.
+	Block []BlockRule
+	// Landing, when set, serves its host a built-in landing page instead
+	// of the origin's site (an apex in landing mode). Its host is served
+	// whether or not Hosts lists it. Nil: no landing page.
+	Landing *Landing
 	// Metrics counts requests and origin fetches. Nil records nothing.
 	// The Handler does not register or unregister anything.
 	Metrics *Metrics

@@ -21,6 +21,10 @@ import (
 // respond writes the origin's response to the visitor: HTML is decoded,
 // rewritten and re-encoded; everything else streams through.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, edge rewrite.Edge, info *reqInfo) {
+	if err := h.checkResponse(r.URL.Path, resp); err != nil {
+		h.refuse(w, r, info, asBlocked(err))
+		return
+	}
 	hdr := resp.Header.Clone()
 	removeHopHeaders(hdr)
 	h.rewriteHeaders(hdr, edge)
