@@ -64,9 +64,15 @@ func accessLogger(c config.Log, logger *slog.Logger) (*slog.Logger, *reopenFile,
 	if err != nil {
 		return nil, nil, err
 	}
+	return accessLoggerFor(c, logger, f), f, nil
+}
+
+// accessLoggerFor returns the logger for access lines written to the main
+// log and to f, an open log.access_file.
+func accessLoggerFor(c config.Log, logger *slog.Logger, f *reopenFile) *slog.Logger {
 	var fh slog.Handler = slog.NewTextHandler(f, nil)
 	if c.Format == "json" {
 		fh = slog.NewJSONHandler(f, nil)
 	}
-	return slog.New(slog.NewMultiHandler(logger.Handler(), fh)), f, nil
+	return slog.New(slog.NewMultiHandler(logger.Handler(), fh))
 }
