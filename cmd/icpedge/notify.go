@@ -19,15 +19,15 @@ import (
 // announced as "RELOADING=1" with "MONOTONIC_USEC=" in one datagram, and
 // ends with "READY=1", whether or not the new config was accepted.
 type notifier struct {
-	conn *net.UnixConn
-	addr *net.UnixAddr
+	addr *net.UnixAddr // nil outside systemd
 	// watchdog is the interval systemd expects pings within
 	// ($WATCHDOG_USEC), zero when the watchdog is off.
 	watchdog time.Duration
 }
 
 // newNotifier reads $NOTIFY_SOCKET, $WATCHDOG_USEC and $WATCHDOG_PID from
-// getenv. A socket name starting with "@" is in the abstract namespace.
+// getenv. A socket name starting with "@" is in the abstract namespace,
+// which is also how package net spells it.
 func newNotifier(getenv func(string) string) (*notifier, error) {
 	n := &notifier{}
 	path := getenv("NOTIFY_SOCKET")
@@ -37,15 +37,7 @@ func newNotifier(getenv func(string) string) (*notifier, error) {
 	if path[0] != '/' && path[0] != '@' {
 		return nil, fmt.Errorf("NOTIFY_SOCKET %q: expected an absolute path or an abstract name starting with @", path)
 	}
-	if strings.HasPrefix(path, "@") {
-		path = "\x00" + path[1:]
-	}
 	n.addr = &net.UnixAddr{Name: path, Net: "unixgram"}
-	conn, err := net.ListenUnixgram("unixgram", nil) // an unbound sending socket
-	if err != nil {
-		return nil, fmt.Errorf("opening a socket for NOTIFY_SOCKET: %w", err)
-	}
-	n.conn = conn
 	if usec, err := strconv.ParseInt(getenv("WATCHDOG_USEC"), 10, 64); err == nil && usec > 0 {
 		pid := getenv("WATCHDOG_PID")
 		if pid == "" || pid == strconv.Itoa(os.Getpid()) {
@@ -55,12 +47,19 @@ func newNotifier(getenv func(string) string) (*notifier, error) {
 	return n, nil
 }
 
-// send sends one notification: lines of KEY=VALUE.
+// send sends one notification, lines of KEY=VALUE in one datagram, on a
+// socket of its own as sd_notify does, so a restarted manager's new
+// socket is found.
 func (n *notifier) send(lines ...string) error {
-	if n == nil || n.conn == nil {
+	if n == nil || n.addr == nil {
 		return nil
 	}
-	if _, err := n.conn.WriteToUnix([]byte(strings.Join(lines, "\n")+"\n"), n.addr); err != nil {
+	conn, err := net.DialUnix("unixgram", nil, n.addr)
+	if err != nil {
+		return fmt.Errorf("notifying systemd: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(strings.Join(lines, "\n") + "\n")); err != nil {
 		return fmt.Errorf("notifying systemd: %w", err)
 	}
 	return nil
@@ -99,10 +98,3 @@ func (n *notifier) WatchdogEvery() time.Duration {
 	return n.watchdog / 2
 }
 
-// Close closes the socket.
-func (n *notifier) Close() error {
-	if n == nil || n.conn == nil {
-		return nil
-	}
-	return n.conn.Close()
-}

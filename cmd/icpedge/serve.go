@@ -71,7 +71,6 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "icpedge serve: %v\n", err)
 		return 1
 	}
-	defer notify.Close()
 
 	opts := runOptions{notify: notify, cacheRoot: *cacheRoot, level: new(slog.LevelVar)}
 	if *path != "" {

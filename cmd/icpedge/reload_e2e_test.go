@@ -1,0 +1,378 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const otherICP = "沪ICP备87654321号-2"
+
+// startEdgeArgs runs "icpedge args..." like startEdge, for serve modes
+// and flags startEdge does not use, and waits for n listeners.
+func startEdgeArgs(t *testing.T, dir string, n int, args []string, extraEnv ...string) *edgeProc {
+	t.Helper()
+	e := &edgeProc{t: t, dir: dir, addrs: map[string]string{}, exited: make(chan struct{}), addrSeen: make(chan struct{}, 16)}
+	e.cmd = exec.Command(binPath, args...)
+	e.cmd.Env = append(os.Environ(), extraEnv...)
+	stderr, err := e.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cmd.Stdout = io.Discard
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go e.readLog(stderr)
+	t.Cleanup(func() {
+		e.stop()
+		if t.Failed() {
+			t.Logf("icpedge log:\n%s", e.Log())
+		}
+	})
+	e.waitListening(n, 20*time.Second)
+	return e
+}
+
+// waitLogCount waits until substr has been logged n times.
+func (e *edgeProc) waitLogCount(substr string, n int, timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for strings.Count(e.Log(), substr) < n {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("icpedge did not log %q %d times within %v:\n%s", substr, n, timeout, e.Log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// reloadOrigin serves a cacheable HTML page at /page, and 503 everywhere
+// once down is set.
+func reloadOrigin(t *testing.T) (*httptest.Server, *atomic.Bool) {
+	t.Helper()
+	var down atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "origin down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprintf(w, "<!DOCTYPE html><html><head><title>p</title></head><body><p>%s</p><footer>end</footer></body></html>", r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &down
+}
+
+func reloadConfig(originURL, icp, extra string) string {
+	return fmt.Sprintf(`hosts: [%s]
+origin: %s
+origin_host: %s
+listen:
+  http: 127.0.0.1:0
+state_dir: state
+timeouts:
+  connect: 2s
+  response: 2s
+notice:
+  icp: %s
+admin:
+  listen: ""
+%s`, testHost, originURL, originName, icp, extra)
+}
+
+// rewriteConfig replaces a config file the way an editor saving it would.
+func rewriteConfig(t *testing.T, path, yaml string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReloadUnderLoad(t *testing.T) {
+	origin, _ := reloadOrigin(t)
+	path := writeConfig(t, reloadConfig(origin.URL, testICP, ""))
+	e := startEdge(t, path)
+	url := "http://" + testHost + ":" + portOf(e.Addr("http"))
+
+	var (
+		stop            atomic.Bool
+		wg              sync.WaitGroup
+		total, sawOther atomic.Int64
+		failMu          sync.Mutex
+		failures        []string
+	)
+	fail := func(format string, args ...any) {
+		failMu.Lock()
+		defer failMu.Unlock()
+		if len(failures) < 10 {
+			failures = append(failures, fmt.Sprintf(format, args...))
+		}
+	}
+	for i := range 8 {
+		wg.Go(func() {
+			c := clientFor(e.Addr("http"))
+			for n := 0; !stop.Load(); n++ {
+				// Half the requests hit the same cached page, half miss.
+				p := "/page"
+				if n%2 == 1 {
+					p = fmt.Sprintf("/page/%d/%d", i, n)
+				}
+				resp, err := c.Get(url + p)
+				if err != nil {
+					fail("GET %s: %v", p, err)
+					continue
+				}
+				raw, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				b := html.UnescapeString(string(raw))
+				total.Add(1)
+				switch {
+				case err != nil:
+					fail("GET %s: reading body: %v", p, err)
+				case resp.StatusCode != 200:
+					fail("GET %s: status %d", p, resp.StatusCode)
+				case strings.Contains(b, testICP) == strings.Contains(b, otherICP):
+					fail("GET %s: want exactly one of the two numbers in %q", p, abbrev(b))
+				case strings.Contains(b, otherICP):
+					sawOther.Add(1)
+				}
+			}
+		})
+	}
+	// Five reloads over two seconds, alternating the number.
+	for i := range 5 {
+		time.Sleep(350 * time.Millisecond)
+		icp := otherICP
+		if i%2 == 1 {
+			icp = testICP
+		}
+		rewriteConfig(t, path, reloadConfig(origin.URL, icp, ""))
+		e.signal(syscall.SIGHUP)
+		e.waitLogCount("msg=\"config reloaded\"", i+1, 10*time.Second)
+	}
+	time.Sleep(250 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	for _, f := range failures {
+		t.Error(f)
+	}
+	t.Logf("%d requests during 5 reloads, %d with the second number", total.Load(), sawOther.Load())
+	if total.Load() < 50 || sawOther.Load() == 0 {
+		t.Errorf("got %d requests, %d with %s; want many, some after the reloads", total.Load(), sawOther.Load(), otherICP)
+	}
+	// The last reload set the second number.
+	_, body := getBody(t, e.Addr("http"), url+"/page")
+	mustContain(t, body, otherICP)
+
+	t.Run("invalid config keeps the old one", func(t *testing.T) {
+		rewriteConfig(t, path, reloadConfig(origin.URL, "not a number", "cache:\n  max_size: lots\n"))
+		e.signal(syscall.SIGHUP)
+		log := e.waitLog("config not reloaded; keeping the current one", 10*time.Second)
+		mustContain(t, log, "notice.icp")
+		mustContain(t, log, "cache.max_size")
+		resp, body := getBody(t, e.Addr("http"), url+"/page")
+		if resp.StatusCode != 200 || !strings.Contains(body, otherICP) {
+			t.Fatalf("after a rejected reload: got %d %q; want 200 with %s", resp.StatusCode, abbrev(body), otherICP)
+		}
+		if e.Addr("http") == "" || strings.Count(e.Log(), "msg=listening") != 1 {
+			t.Errorf("listeners were reopened:\n%s", e.Log())
+		}
+	})
+}
+
+func getBody(t *testing.T, addr, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := clientFor(addr).Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp, html.UnescapeString(string(b))
+}
+
+func TestReloadNewNoticeOnCachedPage(t *testing.T) {
+	origin, down := reloadOrigin(t)
+	path := writeConfig(t, reloadConfig(origin.URL, testICP, ""))
+	e := startEdge(t, path)
+	url := "http://" + testHost + ":" + portOf(e.Addr("http")) + "/cached"
+
+	resp, body := getBody(t, e.Addr("http"), url)
+	mustContain(t, body, testICP)
+	resp, body = getBody(t, e.Addr("http"), url)
+	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "hit") {
+		t.Fatalf("second GET: Cache-Status %q; want a hit", cs)
+	}
+
+	rewriteConfig(t, path, reloadConfig(origin.URL, otherICP, ""))
+	e.signal(syscall.SIGHUP)
+	e.waitLog(`msg="config reloaded"`, 10*time.Second)
+
+	resp, body = getBody(t, e.Addr("http"), url)
+	if !strings.Contains(body, otherICP) || strings.Contains(body, testICP) {
+		t.Fatalf("after reload: got %q; want %s and not %s", abbrev(body), otherICP, testICP)
+	}
+	if cs := resp.Header.Get("Cache-Status"); strings.Contains(cs, "hit") {
+		t.Errorf("after reload: Cache-Status %q; want the old entry not to be a hit", cs)
+	}
+	resp, _ = getBody(t, e.Addr("http"), url)
+	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "hit") {
+		t.Errorf("the refetched page was not stored: Cache-Status %q", cs)
+	}
+
+	// A page stored before the reload is not served as stale-if-error
+	// either, even with the origin down.
+	getBody(t, e.Addr("http"), url+"-old")
+	rewriteConfig(t, path, reloadConfig(origin.URL, testICP, ""))
+	e.signal(syscall.SIGHUP)
+	e.waitLogCount(`msg="config reloaded"`, 2, 10*time.Second)
+	down.Store(true)
+	resp, body = getBody(t, e.Addr("http"), url+"-old")
+	if strings.Contains(body, otherICP) {
+		t.Fatalf("origin down: got %d %q, the page stored under the old notice", resp.StatusCode, abbrev(body))
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("origin down: status %d; want the origin's 503", resp.StatusCode)
+	}
+}
+
+func TestReloadListenerChangeNeedsRestart(t *testing.T) {
+	origin, _ := reloadOrigin(t)
+	path := writeConfig(t, reloadConfig(origin.URL, testICP, ""))
+	e := startEdge(t, path)
+	other := freePort(t)
+	rewriteConfig(t, path, strings.Replace(reloadConfig(origin.URL, otherICP, ""), "127.0.0.1:0", other, 1))
+	e.signal(syscall.SIGHUP)
+	log := e.waitLog(`msg="config reloaded"`, 10*time.Second)
+	mustContain(t, log, `msg="listen.http changed; restart to apply"`)
+	// The rest of the config applies on the old listener.
+	_, body := getBody(t, e.Addr("http"), "http://"+testHost+":"+portOf(e.Addr("http"))+"/x")
+	mustContain(t, body, otherICP)
+}
+
+// notifyListener is a stand-in for systemd's notification socket.
+type notifyListener struct {
+	path string
+	msgs chan string
+}
+
+func listenNotify(t *testing.T) *notifyListener {
+	t.Helper()
+	// Unix socket paths are short (108 bytes); t.TempDir may be longer.
+	dir, err := os.MkdirTemp("", "sdn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	n := &notifyListener{path: filepath.Join(dir, "notify"), msgs: make(chan string, 1000)}
+	conn, err := netListenUnixgram(n.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if errors.Is(err, os.ErrClosed) || (err != nil && strings.Contains(err.Error(), "closed")) {
+				return
+			}
+			if err == nil {
+				n.msgs <- string(buf[:k])
+			}
+		}
+	}()
+	return n
+}
+
+// next returns the next notification that is not a watchdog ping,
+// counting the pings it skips.
+func (n *notifyListener) next(t *testing.T, pings *int) string {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case m := <-n.msgs:
+			if m == "WATCHDOG=1\n" {
+				*pings++
+				continue
+			}
+			return m
+		case <-timeout:
+			t.Fatal("no notification within 15s")
+			return ""
+		}
+	}
+}
+
+func TestNotifySocket(t *testing.T) {
+	origin, _ := reloadOrigin(t)
+	n := listenNotify(t)
+	path := writeConfig(t, reloadConfig(origin.URL, testICP, ""))
+	e := startEdge(t, path, "NOTIFY_SOCKET="+n.path, "WATCHDOG_USEC=200000")
+	pings := 0
+
+	first := n.next(t, &pings)
+	if !strings.HasPrefix(first, "READY=1\n") || !strings.Contains(first, fmt.Sprintf("MAINPID=%d\n", e.cmd.Process.Pid)) {
+		t.Fatalf("first notification %q; want READY=1 with MAINPID", first)
+	}
+	// Listeners are up by READY=1.
+	if resp, _ := getBody(t, e.Addr("http"), "http://"+testHost+":"+portOf(e.Addr("http"))+"/"); resp.StatusCode != 200 {
+		t.Errorf("after READY=1: status %d", resp.StatusCode)
+	}
+
+	before := monotonicUsec(t)
+	e.signal(syscall.SIGHUP)
+	reloading := n.next(t, &pings)
+	after := monotonicUsec(t)
+	var usec int64
+	if !strings.HasPrefix(reloading, "RELOADING=1\n") {
+		t.Fatalf("after SIGHUP: %q; want RELOADING=1 first", reloading)
+	}
+	for _, line := range strings.Split(reloading, "\n") {
+		fmt.Sscanf(line, "MONOTONIC_USEC=%d", &usec)
+	}
+	if usec < before || usec > after {
+		t.Errorf("MONOTONIC_USEC=%d; want between %d and %d (CLOCK_MONOTONIC in the same datagram)", usec, before, after)
+	}
+	if m := n.next(t, &pings); !strings.HasPrefix(m, "READY=1\n") {
+		t.Fatalf("after the reload: %q; want READY=1", m)
+	}
+
+	time.Sleep(500 * time.Millisecond)
+	e.signal(syscall.SIGTERM)
+	if m := n.next(t, &pings); !strings.HasPrefix(m, "STOPPING=1\n") {
+		t.Fatalf("after SIGTERM: %q; want STOPPING=1", m)
+	}
+	<-e.exited
+	if pings < 3 {
+		t.Errorf("got %d WATCHDOG=1 pings in over a second with WATCHDOG_USEC=200000; want one every 100ms", pings)
+	}
+	select {
+	case m := <-n.msgs:
+		if m != "WATCHDOG=1\n" {
+			t.Errorf("after STOPPING=1: unexpected %q", m)
+		}
+	default:
+	}
+}
