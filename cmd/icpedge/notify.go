@@ -97,4 +97,3 @@ func (n *notifier) WatchdogEvery() time.Duration {
 	}
 	return n.watchdog / 2
 }
-
