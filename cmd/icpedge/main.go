@@ -25,6 +25,7 @@ func commands() []command {
 	return []command{
 		{"serve", "serve a client instance from its config file", serveMain},
 		{"validate", "check a config file and report every problem", validateMain},
+		{"init", "write the config for a new client and print the steps left", initMain},
 		{"purge", "remove URLs from a running instance's cache", purgeMain},
 		{"demo", "run a sample origin and the edge in front of it, no network needed", demoMain},
 		{"version", "print the version", versionMain},
