@@ -181,6 +181,8 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error
 		MaxHTMLSize:     cfg.HTML.MaxSize,
 		CachePolicy:     cachePolicy(cfg.Cache),
 		PassOversize:    cfg.HTML.Oversize == "pass",
+		Block:           blockRules(cfg.Policy),
+		Landing:         landingFor(cfg),
 		Logger:          logger,
 	}, nil
 }
@@ -337,6 +339,7 @@ func runEdge(ctx context.Context, initial []*config.Config, broken map[string]er
 	if e.ready != nil {
 		e.ready(httpAddr, httpsAddr)
 	}
+	defer e.startAudits(ctx, reg, httpsAddr)()
 	if err := e.notify.Ready(e.status()); err != nil {
 		logger.Warn("systemd not notified", "err", err)
 	}

@@ -348,7 +348,7 @@ func (c *Checker) checkPages(ctx context.Context, s Site) []Result {
 		}
 	}
 	if reach.Status == OK {
-		reach.Detail += fmt.Sprintf("; %d linked pages checked", len(pages)-1)
+		reach.Detail += "; " + strings.Replace(countPages(len(pages)-1), "page", "linked page", 1) + " checked"
 		if len(failed) > 0 {
 			reach.Status = Fail
 			reach.Detail += "; failing: " + strings.Join(failed, ", ")

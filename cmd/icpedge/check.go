@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/compliance"
+	"github.com/icpedge/icpedge/config"
+	"github.com/icpedge/icpedge/proxy"
+)
+
+const checkSynopsis = "check [--config FILE | --config-dir DIR] [--resolve HOST:PORT:ADDR]... [--json] [URL...]"
+
+// Exit statuses of icpedge check.
+const (
+	checkPassed   = 0 // every check passed or was skipped
+	checkProblems = 1 // a problem was found
+	checkCantRun  = 2 // the check itself could not run
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, " ") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+func checkMain(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check", checkSynopsis, stdout, stderr)
+	path := fs.String("config", "", "check the sites of this instance's YAML config `file`")
+	dir := fs.String("config-dir", "", "check the sites of every *.yaml config in `dir`")
+	var resolve stringList
+	fs.Var(&resolve, "resolve", "connect to `HOST:PORT:ADDR` for HOST:PORT, like curl (repeatable); DNS is still checked as published")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	dnsServer := fs.String("dns", "", "ask this DNS server (`host:port`, UDP) for the DNS check instead of the system resolver")
+	caFile := fs.String("ca", "", "trust the roots in this PEM `file` instead of the system roots")
+	pages := fs.Int("pages", -1, "linked pages checked per site besides the home page (default check.pages, or 10)")
+	urls, ok, code := parseInterleaved(fs, args, stdout)
+	if !ok {
+		return code
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "icpedge check: "+format+"\n", a...)
+		return checkCantRun
+	}
+	if *path != "" && *dir != "" {
+		return fail("give --config or --config-dir, not both")
+	}
+
+	var cfgs []*config.Config
+	cantRun := false
+	switch {
+	case *path != "":
+		cfg, err := config.Load(*path)
+		if err != nil {
+			return fail("%v", err)
+		}
+		cfgs = []*config.Config{cfg}
+	case *dir != "":
+		loaded, broken, err := loadDir(*dir)
+		if err != nil {
+			return fail("%v", err)
+		}
+		for name, err := range broken {
+			fmt.Fprintf(stderr, "icpedge check: %s not checked: %v\n", name, err)
+			cantRun = true
+		}
+		cfgs = loaded
+	}
+
+	var targets []*url.URL
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fail("%q is not an http or https URL", raw)
+		}
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		targets = append(targets, u)
+	}
+	if len(cfgs) == 0 && len(targets) == 0 {
+		if cantRun {
+			return checkCantRun
+		}
+		return fail("nothing to check: give --config FILE, --config-dir DIR or URLs")
+	}
+
+	env := checkEnv{pages: *pages}
+	var err error
+	if env.dial, err = compliance.ResolveDialer(resolve, 15*time.Second); err != nil {
+		return fail("%v", err)
+	}
+	if *dnsServer != "" {
+		if _, _, err := net.SplitHostPort(*dnsServer); err != nil {
+			return fail("--dns %q: expected host:port, e.g. 127.0.0.1:53", *dnsServer)
+		}
+		env.resolver = udpResolver(*dnsServer)
+	}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return fail("--ca: %v", err)
+		}
+		env.roots = x509.NewCertPool()
+		if !env.roots.AppendCertsFromPEM(pem) {
+			return fail("--ca: %s holds no PEM certificate", *caFile)
+		}
+	}
+
+	ctx := context.Background()
+	var rep compliance.Report
+	used := make([]bool, len(targets))
+	for _, cfg := range cfgs {
+		sites := checkSites(cfg)
+		for i, u := range targets {
+			for j := range sites {
+				if strings.EqualFold(sites[j].URL.Hostname(), u.Hostname()) {
+					sites[j].URL, used[i] = u, true
+				}
+			}
+		}
+		opts := env.apply(checkOptions(cfg, onEdge(cfg)))
+		r := compliance.New(opts).Run(ctx, sites)
+		for _, x := range r.Results {
+			if len(cfgs) > 1 {
+				x.Config = strings.TrimSuffix(filepath.Base(cfg.File), filepath.Ext(cfg.File))
+			}
+			rep.Add(x)
+		}
+	}
+	var rest []compliance.Site
+	for i, u := range targets {
+		if !used[i] {
+			rest = append(rest, compliance.Site{URL: u})
+		}
+	}
+	if len(rest) > 0 {
+		r := compliance.New(env.apply(checkOptions(nil, false))).Run(ctx, rest)
+		rep.Add(r.Results...)
+	}
+
+	if *asJSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteTable(stdout)
+	}
+	switch {
+	case err != nil:
+		return fail("writing the report: %v", err)
+	case cantRun:
+		return checkCantRun
+	case !rep.OK:
+		return checkProblems
+	}
+	return checkPassed
+}
+
+// parseInterleaved parses flags that may come before, between or after
+// the URLs, and returns the URLs.
+func parseInterleaved(fs *flag.FlagSet, args []string, stdout io.Writer) (rest []string, ok bool, code int) {
+	for {
+		ok, code := parseFlagsOnly(fs, args, stdout)
+		if !ok {
+			return nil, false, code
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return rest, true, 0
+		}
+		if args[0] == "--" {
+			return append(rest, args[1:]...), true, 0
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+}
+
+func parseFlagsOnly(fs *flag.FlagSet, args []string, stdout io.Writer) (bool, int) {
+	err := fs.Parse(args)
+	if err == flag.ErrHelp {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return false, 0
+	}
+	if err != nil {
+		return false, checkCantRun
+	}
+	return true, 0
+}
+
+// checkEnv holds what the command line overrides in every config's check.
+type checkEnv struct {
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	resolver *net.Resolver
+	roots    *x509.CertPool
+	pages    int // -1: the config's
+}
+
+func (e checkEnv) apply(o compliance.Options) compliance.Options {
+	o.Dial, o.Resolver, o.RootCAs = e.dial, e.resolver, e.roots
+	if e.pages >= 0 {
+		o.Pages = e.pages
+		if e.pages == 0 {
+			o.Pages = -1 // compliance: none
+		}
+	}
+	return o
+}
+
+// udpResolver asks only addr, over UDP (and TCP for truncated answers).
+func udpResolver(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
+// checkSites lists an instance's sites: each host at / over https, or
+// http when the instance serves no HTTPS. The public ports (80, 443) are
+// assumed, whatever the local listen addresses say; URLs on the command
+// line replace them.
+func checkSites(cfg *config.Config) []compliance.Site {
+	scheme := "https"
+	if cfg.TLS.Mode == "off" {
+		scheme = "http"
+	}
+	var sites []compliance.Site
+	for _, h := range cfg.Hosts {
+		sites = append(sites, compliance.Site{URL: &url.URL{Scheme: scheme, Host: h, Path: "/"}, Apex: h == cfg.Apex.Host})
+	}
+	return sites
+}
+
+// checkOptions maps an instance's config onto the checker's options; a
+// nil cfg checks what needs no configuration. onEdge says the check runs
+// on the edge itself, whose public addresses the hosts must resolve to
+// when check.expect_ips is not set.
+func checkOptions(cfg *config.Config, onEdge bool) compliance.Options {
+	if cfg == nil {
+		return compliance.Options{
+			DNSSkip:  "no config: the expected addresses are not known (check.expect_ips)",
+			ApexSkip: "no config: the apex is not known (apex.host)",
+			Blocked:  blockFunc(proxy.DefaultBlockRules()),
+		}
+	}
+	o := compliance.Options{
+		ICP:       cfg.Notice.ICP,
+		Police:    cfg.Notice.Police,
+		MainHosts: cfg.Hosts,
+		Pages:     cfg.Check.Pages,
+		Timeout:   cfg.Check.Timeout,
+		Blocked:   blockFunc(blockRules(cfg.Policy)),
+		ApexSkip:  "no apex configured: the root domain must show content too; set apex.host and point it here",
+	}
+	if o.Pages == 0 {
+		o.Pages = -1 // the config's 0 means the home page only
+	}
+	switch {
+	case len(cfg.Check.ExpectIPs) > 0:
+		o.ExpectIPs, o.ExpectFrom = cfg.Check.ExpectIPs, "check.expect_ips"
+	case !onEdge:
+		o.DNSSkip = "no check.expect_ips, and not running on the edge (" + cfg.StateDir + " does not exist here)"
+	default:
+		if o.ExpectIPs = publicAddrs(); len(o.ExpectIPs) > 0 {
+			o.ExpectFrom = "this host's public addresses"
+		} else {
+			o.DNSSkip = "no check.expect_ips, and this host has no public address on its interfaces (behind NAT?); set check.expect_ips"
+		}
+	}
+	return o
+}
+
+// onEdge reports whether this machine runs the instance: its state
+// directory exists here.
+func onEdge(cfg *config.Config) bool {
+	fi, err := os.Stat(cfg.StateDir)
+	return err == nil && fi.IsDir()
+}
+
+// publicAddrs are this host's public unicast interface addresses.
+func publicAddrs() []netip.Addr {
+	ifAddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	cgnat := netip.MustParsePrefix("100.64.0.0/10")
+	var out []netip.Addr
+	for _, a := range ifAddrs {
+		p, err := netip.ParsePrefix(a.String())
+		if err != nil {
+			continue
+		}
+		ip := p.Addr().Unmap()
+		if ip.IsGlobalUnicast() && !ip.IsPrivate() && !cgnat.Contains(ip) && !slices.Contains(out, ip) {
+			out = append(out, ip)
+		}
+	}
+	return out
+}
+
+// blockRules is the content policy of a config: the default set unless
+// turned off, then the instance's own rules.
+func blockRules(p config.Policy) []proxy.BlockRule {
+	var rules []proxy.BlockRule
+	if p.Defaults {
+		rules = proxy.DefaultBlockRules()
+	}
+	for _, r := range p.Block {
+		rules = append(rules, proxy.BlockRule{Name: r.Key, Path: r.Path, Type: r.Type, MaxSize: r.MaxSize})
+	}
+	return rules
+}
+
+func blockFunc(rules []proxy.BlockRule) compliance.BlockFunc {
+	return func(p, ctype string, size int64) (string, bool) {
+		r, ok := proxy.Match(rules, p, ctype, size)
+		return r.Name, ok
+	}
+}
+
+// landingFor is the apex landing page of a config, or nil.
+func landingFor(cfg *config.Config) *proxy.Landing {
+	if cfg.Apex.Host == "" || cfg.Apex.Mode != "landing" {
+		return nil
+	}
+	scheme := "https"
+	if cfg.TLS.Mode == "off" {
+		scheme = "http"
+	}
+	// The public port: visitors reach the edge on 80 or 443.
+	site := scheme + "://" + cfg.Hosts[0] + "/"
+	return &proxy.Landing{Host: cfg.Apex.Host, Company: cfg.Notice.Company, SiteURL: site}
+}

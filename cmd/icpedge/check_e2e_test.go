@@ -1,0 +1,296 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+const apexHost = "example.test"
+
+// complianceOrigin is a client's origin whose pages lack the notice and
+// link to a dead MIIT host and to a torrent, and which serves a video.
+func complianceOrigin(t *testing.T) *httptest.Server {
+	t.Helper()
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/", "/about":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, `<!DOCTYPE html><html><head><title>Client</title></head><body><h1>Client</h1>
+<p>Products and news of the client company.</p><a href="/about">About</a>
+<a href="http://www.miitbeian.gov.cn/">备案查询</a><footer>© Client</footer></body></html>`)
+		case "/film.mp4":
+			w.Header().Set("Content-Type", "video/mp4")
+			w.Write(make([]byte, 4096))
+		case "/x.torrent":
+			w.Header().Set("Content-Type", "application/x-bittorrent")
+			fmt.Fprint(w, "d8:announce...e")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+// startTestDNS answers A queries for names from a table on loopback UDP,
+// NXDOMAIN otherwise, and returns its address.
+func startTestDNS(t *testing.T, a map[string]string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var p dnsmessage.Parser
+			h, err := p.Start(buf[:n])
+			if err != nil {
+				continue
+			}
+			q, err := p.Question()
+			if err != nil {
+				continue
+			}
+			ip, known := a[strings.TrimSuffix(q.Name.String(), ".")]
+			rh := dnsmessage.Header{ID: h.ID, Response: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
+			if !known {
+				rh.RCode = dnsmessage.RCodeNameError
+			}
+			b := dnsmessage.NewBuilder(nil, rh)
+			b.StartQuestions()
+			b.Question(q)
+			b.StartAnswers()
+			if known && q.Type == dnsmessage.TypeA {
+				b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60},
+					dnsmessage.AResource{A: [4]byte(net.ParseIP(ip).To4())})
+			}
+			if msg, err := b.Finish(); err == nil {
+				pc.WriteTo(msg, from)
+			}
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); <-done })
+	return pc.LocalAddr().String()
+}
+
+// runCheck runs "icpedge check args..." and returns its output and exit
+// status.
+func runCheck(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(binPath, append([]string{"check"}, args...)...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if errOut.Len() > 0 {
+		t.Logf("icpedge check stderr: %s", errOut.String())
+	}
+	return out.String(), code
+}
+
+type checkReport struct {
+	OK       bool `json:"ok"`
+	Problems int  `json:"problems"`
+	Results  []struct {
+		Site, Check, Status, Detail, Fix string
+	} `json:"results"`
+}
+
+func (r checkReport) status(site, check string) string {
+	for _, x := range r.Results {
+		if x.Site == site && x.Check == check {
+			return x.Status
+		}
+	}
+	return ""
+}
+
+func complianceConfig(t *testing.T, origin string) string {
+	t.Helper()
+	return writeConfig(t, fmt.Sprintf(`hosts: [%s]
+origin: %s
+listen:
+  http: %s
+state_dir: state
+notice:
+  icp: %s
+  company: 示例科技有限公司
+admin:
+  listen: 127.0.0.1:0
+apex:
+  host: %s
+  mode: landing
+policy:
+  block:
+    - {type: video/*, max_size: 1KiB}
+check:
+  interval: 1s
+  pages: 5
+  expect_ips: [127.0.0.1]
+`, testHost, origin, freePort(t), testICP, apexHost))
+}
+
+// TestCheckEndToEnd runs the real binary: check passes against a running
+// edge and fails against its origin; the edge audits itself.
+func TestCheckEndToEnd(t *testing.T) {
+	origin := complianceOrigin(t)
+	path := complianceConfig(t, origin.URL)
+	e := startEdge(t, path)
+	e.waitListening(2, 20*time.Second)
+	port := portOf(e.Addr("http"))
+	dns := startTestDNS(t, map[string]string{testHost: "127.0.0.1", apexHost: "127.0.0.1"})
+	edgeArgs := []string{"--config", path, "--dns", dns,
+		"--resolve", testHost + ":" + port + ":127.0.0.1", "--resolve", apexHost + ":" + port + ":127.0.0.1",
+		"http://" + testHost + ":" + port + "/", "http://" + apexHost + ":" + port + "/"}
+
+	t.Run("edge passes", func(t *testing.T) {
+		out, code := runCheck(t, edgeArgs...)
+		if code != 0 {
+			t.Fatalf("exit %d; want 0:\n%s", code, out)
+		}
+		for _, want := range []string{"icp.example.test  icp", "ok", "example.test", "apex", "resolves to 127.0.0.1", "0 problems"} {
+			mustContain(t, out, want)
+		}
+		t.Logf("table:\n%s", out)
+
+		out, code = runCheck(t, append([]string{"--json"}, edgeArgs...)...)
+		var rep checkReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.OK {
+			t.Fatalf("--json: exit %d, %v; want 0 and ok:\n%s", code, err, out)
+		}
+		for _, c := range []string{"reachable", "icp", "visible", "dead_links", "policy", "dns"} {
+			if got := rep.status(testHost, c); got != "ok" {
+				t.Errorf("%s %s: %q; want ok", testHost, c, got)
+			}
+		}
+		if got := rep.status(apexHost, "apex"); got != "ok" {
+			t.Errorf("apex: %q; want ok", got)
+		}
+	})
+
+	t.Run("origin fails", func(t *testing.T) {
+		oport := portOf(strings.TrimPrefix(origin.URL, "http://"))
+		out, code := runCheck(t, "--json", "--config", path, "--dns", dns, "--pages", "0",
+			"--resolve", testHost+":"+oport+":127.0.0.1", "--resolve", apexHost+":"+oport+":127.0.0.1",
+			"http://"+testHost+":"+oport+"/", "http://"+apexHost+":"+oport+"/nothing")
+		var rep checkReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		if code != 1 || rep.OK {
+			t.Fatalf("exit %d, ok %v; want 1 and problems:\n%s", code, rep.OK, out)
+		}
+		for _, c := range [][2]string{{testHost, "icp"}, {testHost, "dead_links"}, {apexHost, "apex"}} {
+			if got := rep.status(c[0], c[1]); got != "fail" {
+				t.Errorf("%s %s: %q; want fail", c[0], c[1], got)
+			}
+		}
+		for _, x := range rep.Results {
+			if x.Status == "fail" && x.Fix == "" {
+				t.Errorf("%s %s fails without a fix", x.Site, x.Check)
+			}
+		}
+	})
+
+	t.Run("cannot run", func(t *testing.T) {
+		if _, code := runCheck(t, "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != 2 {
+			t.Errorf("missing config: exit %d; want 2", code)
+		}
+		if _, code := runCheck(t); code != 2 {
+			t.Errorf("nothing to check: exit %d; want 2", code)
+		}
+		if _, code := runCheck(t, "--resolve", "nonsense", "http://x.test/"); code != 2 {
+			t.Errorf("bad --resolve: exit %d; want 2", code)
+		}
+	})
+
+	t.Run("self-audit", func(t *testing.T) {
+		// The audit asks the system's DNS, which knows nothing of the
+		// test names: the dns check fails, the page checks pass.
+		log := e.waitLog("compliance audit done", 20*time.Second)
+		mustContain(t, log, `msg="compliance check failed" host=icp.example.test check=dns`)
+		token, err := os.ReadFile(filepath.Join(e.dir, "state", "admin.token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://"+e.Addr("admin")+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`icpedge_compliance_ok{check="icp",host="icp.example.test"} 1`,
+			`icpedge_compliance_ok{check="visible",host="icp.example.test"} 1`,
+			`icpedge_compliance_ok{check="apex",host="example.test"} 1`,
+			`icpedge_compliance_ok{check="dns",host="icp.example.test"} 0`,
+		} {
+			mustContain(t, string(body), want)
+		}
+	})
+}
+
+// TestPolicyAndLandingEndToEnd: the binary answers blocked content 451
+// with the notice and serves the apex landing page.
+func TestPolicyAndLandingEndToEnd(t *testing.T) {
+	origin := complianceOrigin(t)
+	e := startEdge(t, complianceConfig(t, origin.URL))
+	c := clientFor(e.Addr("http"))
+	get := func(host, path string) (int, string) {
+		t.Helper()
+		resp, err := c.Get("http://" + host + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, p := range []string{"/x.torrent", "/film.mp4", "/film.mp4"} {
+		code, body := get(testHost, p)
+		if code != http.StatusUnavailableForLegalReasons {
+			t.Errorf("GET %s: %d; want 451", p, code)
+		}
+		mustContain(t, body, `id="icpedge-notice"`)
+	}
+	log := e.waitLog(`rule=policy.block[0]`, 5*time.Second)
+	mustContain(t, log, `msg="response blocked by content policy" id=`)
+	mustContain(t, log, `rule=default:torrent-file`)
+
+	code, body := get(apexHost, "/")
+	if code != 200 {
+		t.Fatalf("apex: %d; want 200", code)
+	}
+	for _, want := range []string{"<h1>示例科技有限公司</h1>", `href="http://icp.example.test/"`, `id="icpedge-notice"`, noticeLink} {
+		mustContain(t, body, want)
+	}
+	if code, _ := get(testHost, "/"); code != 200 {
+		t.Errorf("main host: %d; want 200", code)
+	}
+}
