@@ -133,7 +133,7 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 		opts := env.apply(checkOptions(cfg, onEdge(cfg)))
 		r := compliance.New(opts).Run(ctx, sites)
 		for _, x := range r.Results {
-			if len(cfgs) > 1 {
+			if *dir != "" {
 				x.Config = strings.TrimSuffix(filepath.Base(cfg.File), filepath.Ext(cfg.File))
 			}
 			rep.Add(x)

@@ -190,6 +190,14 @@ func TestCheckEndToEnd(t *testing.T) {
 		if got := rep.status(apexHost, "apex"); got != "ok" {
 			t.Errorf("apex: %q; want ok", got)
 		}
+
+		// --config-dir finds the same client in its directory.
+		dirArgs := append([]string{"--config-dir", e.dir}, edgeArgs[2:]...)
+		out, code = runCheck(t, dirArgs...)
+		if code != 0 {
+			t.Fatalf("--config-dir: exit %d; want 0:\n%s", code, out)
+		}
+		mustContain(t, out, "CONFIG")
 	})
 
 	t.Run("origin fails", func(t *testing.T) {
@@ -209,6 +217,10 @@ func TestCheckEndToEnd(t *testing.T) {
 				t.Errorf("%s %s: %q; want fail", c[0], c[1], got)
 			}
 		}
+		table, _ := runCheck(t, "--config", path, "--dns", dns, "--pages", "1",
+			"--resolve", testHost+":"+oport+":127.0.0.1", "--resolve", apexHost+":"+oport+":127.0.0.1",
+			"http://"+testHost+":"+oport+"/", "http://"+apexHost+":"+oport+"/nothing")
+		t.Logf("table:\n%s\njson:\n%s", table, out)
 		for _, x := range rep.Results {
 			if x.Status == "fail" && x.Fix == "" {
 				t.Errorf("%s %s fails without a fix", x.Site, x.Check)

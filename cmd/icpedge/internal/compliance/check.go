@@ -310,10 +310,14 @@ func (c *Checker) checkPages(ctx context.Context, s Site) []Result {
 		r := c.apexResult(home, host)
 		apexRes = &r
 	}
-	if home.doc == nil || reach.Status == Fail && home.status == 0 {
+	if home.doc == nil {
+		why := "the home page could not be read"
+		if home.status != 0 {
+			why = "the home page is not HTML (" + home.ctype + ")"
+		}
 		out := []Result{reach}
 		for _, name := range pageChecks {
-			out = append(out, Result{Check: name, Status: Skip, Detail: "the home page could not be read"})
+			out = append(out, Result{Check: name, Status: Skip, Detail: why})
 		}
 		if apexRes != nil {
 			out = append(out, *apexRes)
