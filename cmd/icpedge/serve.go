@@ -253,14 +253,14 @@ func runEdge(ctx context.Context, initial []*config.Config, broken map[string]er
 		return err
 	}
 	defer func() {
-		// Whatever is still being served is closed last: caches
-		// flushed, certificate maintenance stopped.
-		rt := e.cur.Load()
-		for _, s := range rt.sites {
+		// The listeners have drained (or the grace period ran out):
+		// nothing waits any longer. Certificate maintenance stops and
+		// the caches are closed.
+		cancelBG()
+		for _, s := range e.cur.Load().sites {
 			s.retire()
 			closeSite(bg, s, nil)
 		}
-		cancelBG()
 		e.retiring.Wait()
 		logger.Info("stopped; caches closed")
 	}()
