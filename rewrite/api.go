@@ -19,8 +19,10 @@ type Notice struct {
 	// means no badge image.
 	PoliceBadgeURL string
 	// Selector is an optional CSS selector for the element that receives
-	// the notice (as its last child). Empty, or no match, means the page's
-	// last <footer>, then the end of <body>.
+	// the notice (as its last child). Empty, or no match, means right
+	// after the page's last <footer> (as its next sibling, so that a flex
+	// or grid footer cannot lay the notice out as one of its items), then
+	// the end of <body>.
 	Selector string
 }
 

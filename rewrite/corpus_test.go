@@ -25,29 +25,30 @@ type page struct {
 	file        string
 	contentType string
 	selector    string
-	// parent describes where the notice must land: "tag", "tag.class" or
-	// "tag#id" of its parent element; "" when no notice is expected.
-	parent string
+	// where says where the notice must land: "in X", as the last child of
+	// X, or "after X", as the next sibling of X, where X is "tag",
+	// "tag.class" or "tag#id"; "" when no notice is expected.
+	where string
 }
 
 var corpus = []page{
-	{"wordpress.html", "text/html; charset=UTF-8", "", "footer#site-footer"},
-	{"footers.html", "text/html", "", "footer.page-footer"},
-	{"nested-footer-last.html", "text/html", "", "footer.byline"},
-	{"no-end-tags.html", "text/html", "", "div"}, // the unclosed last <div> is open at EOF,
-	{"fragment.html", "", "", "body"},
-	{"big-script.html", "text/html", "", "footer"},
-	{"template-svg-pre.html", "text/html", "", "footer.real"},
+	{"wordpress.html", "text/html; charset=UTF-8", "", "after footer#site-footer"},
+	{"footers.html", "text/html", "", "after footer.page-footer"},
+	{"nested-footer-last.html", "text/html", "", "after footer.byline"},
+	{"no-end-tags.html", "text/html", "", "in div"}, // the unclosed last <div> is open at EOF
+	{"fragment.html", "", "", "in body"},
+	{"big-script.html", "text/html", "", "after footer"},
+	{"template-svg-pre.html", "text/html", "", "after footer.real"},
 	{"has-notice.html", "text/html", "", ""},
-	{"dead-link.html", "text/html", "", "body"},
-	{"urls.html", "text/html", "", "footer"},
-	{"selector.html", "text/html", "div.copyright", "div.copyright"},
-	{"selector.html", "text/html", "#missing", "footer"},
-	{"late-meta.html", "text/html", "", "footer"},
-	{"gbk.html", "text/html", "", "footer"},
-	{"gbk-undeclared.html", "text/html; charset=gbk", "", "footer"},
-	{"big5.html", "text/html", "", "body"},
-	{"shift_jis.html", "text/html", "", "body"},
+	{"dead-link.html", "text/html", "", "in body"},
+	{"urls.html", "text/html", "", "after footer"},
+	{"selector.html", "text/html", "div.copyright", "in div.copyright"},
+	{"selector.html", "text/html", "#missing", "after footer"},
+	{"late-meta.html", "text/html", "", "after footer"},
+	{"gbk.html", "text/html", "", "after footer"},
+	{"gbk-undeclared.html", "text/html; charset=gbk", "", "after footer"},
+	{"big5.html", "text/html", "", "in body"},
+	{"shift_jis.html", "text/html", "", "in body"},
 	{"utf16.html", "text/html", "", ""},
 	{"utf16.html", "text/html; charset=utf-16le", "", ""},
 }

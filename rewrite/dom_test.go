@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -125,7 +126,7 @@ func TestDOMEquivalence(t *testing.T) {
 			in := parseAs(t, src, p.contentType)
 			out := parseAs(t, res.Body, res.ContentType)
 			notices := findNotices(out, nil)
-			if p.parent == "" {
+			if p.where == "" {
 				if len(notices) > 1 {
 					t.Fatalf("got %d notices; want at most the page's own", len(notices))
 				}
@@ -137,11 +138,20 @@ func TestDOMEquivalence(t *testing.T) {
 					t.Fatalf("got %d notices; want 1", len(notices))
 				}
 				n := notices[0]
-				if !describes(n.Parent, p.parent) {
-					t.Fatalf("got notice in <%s class=%q id=%q>; want in %s", n.Parent.Data, attrOf(n.Parent, "class"), attrOf(n.Parent, "id"), p.parent)
-				}
-				if n.NextSibling != nil && !(n.NextSibling.Type == html.TextNode && strings.TrimSpace(n.NextSibling.Data) == "" && n.NextSibling.NextSibling == nil) {
-					t.Fatalf("got notice followed by %q; want it last", n.NextSibling.Data)
+				switch rel, desc, _ := strings.Cut(p.where, " "); rel {
+				case "in":
+					if !describes(n.Parent, desc) {
+						t.Fatalf("got notice in %s; want in %s", describe(n.Parent), desc)
+					}
+					if n.NextSibling != nil && !(n.NextSibling.Type == html.TextNode && strings.TrimSpace(n.NextSibling.Data) == "" && n.NextSibling.NextSibling == nil) {
+						t.Fatalf("got notice followed by %q; want it last", n.NextSibling.Data)
+					}
+				case "after":
+					if n.PrevSibling == nil || !describes(n.PrevSibling, desc) {
+						t.Fatalf("got notice after %s in %s; want right after %s", describe(n.PrevSibling), describe(n.Parent), desc)
+					}
+				default:
+					t.Fatalf("bad where %q in the corpus table", p.where)
 				}
 				if got := textOf(n); !strings.Contains(got, testNotice().ICP) || !strings.Contains(got, testNotice().Company) {
 					t.Fatalf("got notice text %q; want the ICP number and company", got)
@@ -153,6 +163,17 @@ func TestDOMEquivalence(t *testing.T) {
 			sameTree(t, in, out, "")
 		})
 	}
+}
+
+// describe names n for failure messages.
+func describe(n *html.Node) string {
+	switch {
+	case n == nil:
+		return "nothing"
+	case n.Type != html.ElementNode:
+		return fmt.Sprintf("%q", n.Data)
+	}
+	return fmt.Sprintf("<%s class=%q id=%q>", n.Data, attrOf(n, "class"), attrOf(n, "id"))
 }
 
 func textOf(n *html.Node) string {

@@ -30,6 +30,6 @@ func ExampleRewriter_HTML() {
 	fmt.Println(strings.Contains(r.NoticeHTML(), `<a href="https://beian.miit.gov.cn/" target="_blank" rel="noopener nofollow"`))
 	// Output:
 	// text/html
-	// <html><body><a href="https://example.cn/about?a=1&amp;b=2">About</a><footer>(c) Example[notice]</footer></body></html>
+	// <html><body><a href="https://example.cn/about?a=1&amp;b=2">About</a><footer>(c) Example</footer>[notice]</body></html>
 	// true
 }

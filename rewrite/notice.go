@@ -26,12 +26,16 @@ const (
 		"content-visibility:visible!important;margin:0!important;padding:8px 0!important;" +
 		"border:0!important;background:transparent!important;text-align:center!important;" +
 		"text-indent:0!important;font:12px/1.6 sans-serif!important;color:#666!important;" +
-		"letter-spacing:normal!important;pointer-events:auto!important"
+		"letter-spacing:normal!important;white-space:normal!important;" +
+		"grid-column:1/-1!important;pointer-events:auto!important"
+	// Each item stays on one line (a narrow screen wraps the block between
+	// company, number and police number, never inside the number).
 	linkStyle = "display:inline!important;visibility:visible!important;opacity:1!important;" +
 		"position:static!important;float:none!important;transform:none!important;" +
 		"font-size:12px!important;color:#666!important;text-decoration:none!important;" +
 		"margin:0 4px!important;padding:0!important;border:0!important;" +
-		"background:transparent!important;pointer-events:auto!important"
+		"background:transparent!important;white-space:nowrap!important;" +
+		"pointer-events:auto!important"
 	badgeStyle = "display:inline-block!important;visibility:visible!important;" +
 		"opacity:1!important;position:static!important;float:none!important;" +
 		"width:14px!important;height:14px!important;margin:0 2px 0 0!important;" +

@@ -102,8 +102,11 @@ func (r *Rewriter) cheapPlace(src []byte, s *scanResult) int {
 		return -1
 	}
 	if f := s.lastFooter; f >= 0 {
+		// Right after </footer>: the footer's next sibling, so that a
+		// footer laid out as a flex or grid row cannot make the notice
+		// one of its items.
 		if k := footerEnd(s.toks, f); k >= 0 {
-			return s.toks[k].start
+			return s.toks[k].end
 		}
 		return -1
 	}
@@ -185,9 +188,10 @@ const markerPrefix = "icpedge:"
 
 // domPlace decides with the DOM. It parses a copy of the page with a marker
 // comment before every token (and at the end) where markup may be inserted;
-// a comment lands in whatever element is open at that point, so the last
-// marker inside the target element is the token that closes it, and the
-// notice goes right before that token.
+// a comment lands in whatever element is open at that point. The last
+// marker inside an element is the token that closes it, so a block put
+// before that token becomes the element's last child; a marker that is an
+// element's next sibling is where a block becomes its next sibling.
 func (r *Rewriter) domPlace(src []byte, s *scanResult, pc pageCharset) int {
 	var b bytes.Buffer
 	b.Grow(len(src) + len(s.toks)*16)
@@ -216,29 +220,42 @@ func (r *Rewriter) domPlace(src []byte, s *scanResult, pc pageCharset) int {
 	if err != nil {
 		return r.fallback(s)
 	}
-	var cands []*html.Node
+	at := func(k int) int {
+		if k == len(s.toks) {
+			return s.eof
+		}
+		return s.toks[k].start
+	}
 	if r.selector != nil {
 		for _, n := range doc.FindMatcher(r.selector).Nodes {
 			if inDocument(n) {
-				cands = append(cands, n)
+				if k := lastMarker(n); k >= 0 {
+					return at(k)
+				}
 				break
 			}
 		}
 	}
 	footers := doc.Find("footer").Nodes
 	for i := len(footers) - 1; i >= 0; i-- {
-		if inDocument(footers[i]) {
-			cands = append(cands, footers[i])
-			break
+		if !inDocument(footers[i]) {
+			continue
 		}
+		// After the footer; where the markup gives it no next sibling
+		// (it is closed only by its parent's end tag, or fostered out of
+		// a table), at its end instead.
+		k := markerOf(footers[i].NextSibling)
+		if k < 0 {
+			k = lastMarker(footers[i])
+		}
+		if k >= 0 {
+			return at(k)
+		}
+		break
 	}
-	cands = append(cands, doc.Find("body").Nodes...)
-	for _, x := range cands {
-		if k := lastMarker(x); k >= 0 {
-			if k == len(s.toks) {
-				return s.eof
-			}
-			return s.toks[k].start
+	for _, n := range doc.Find("body").Nodes {
+		if k := lastMarker(n); k >= 0 {
+			return at(k)
 		}
 	}
 	return r.fallback(s)
@@ -269,6 +286,19 @@ func inDocument(n *html.Node) bool {
 	return true
 }
 
+// markerOf returns the number of the marker comment n, or -1 if n is not
+// one.
+func markerOf(n *html.Node) int {
+	if n == nil || n.Type != html.CommentNode || !strings.HasPrefix(n.Data, markerPrefix) {
+		return -1
+	}
+	k, err := strconv.Atoi(n.Data[len(markerPrefix):])
+	if err != nil {
+		return -1
+	}
+	return k
+}
+
 // lastMarker returns the highest marker number among x's descendants,
 // not looking into <template> contents; -1 if none.
 func lastMarker(x *html.Node) int {
@@ -277,10 +307,8 @@ func lastMarker(x *html.Node) int {
 	walk = func(n *html.Node) {
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			switch {
-			case c.Type == html.CommentNode && strings.HasPrefix(c.Data, markerPrefix):
-				if k, err := strconv.Atoi(c.Data[len(markerPrefix):]); err == nil && k > best {
-					best = k
-				}
+			case c.Type == html.CommentNode:
+				best = max(best, markerOf(c))
 			case c.Type == html.ElementNode && c.DataAtom == atom.Template && c.Namespace == "":
 			default:
 				walk(c)

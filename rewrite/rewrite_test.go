@@ -91,14 +91,20 @@ func TestAttributes(t *testing.T) {
 
 func TestPlacement(t *testing.T) {
 	tests := []struct{ name, sel, in, want string }{
-		{"footer", "", `<body><p>a</p><footer>f</footer></body>`, `<body><p>a</p><footer>f@</footer></body>`},
-		{"last footer", "", `<footer>1</footer><footer>2</footer>x`, `<footer>1</footer><footer>2@</footer>x`},
+		{"footer", "", `<body><p>a</p><footer>f</footer></body>`, `<body><p>a</p><footer>f</footer>@</body>`},
+		{"last footer", "", `<footer>1</footer><footer>2</footer>x`, `<footer>1</footer><footer>2</footer>@x`},
+		{"footer at the end", "", `<p>a<footer>f</footer>`, `<p>a<footer>f</footer>@`},
+		{"flex footer", "", `<body><footer style="display:flex;justify-content:space-between"><span>a</span><nav>b</nav></footer>` + "\n</body>",
+			`<body><footer style="display:flex;justify-content:space-between"><span>a</span><nav>b</nav></footer>@` + "\n</body>"},
+		{"nested footer", "", `<footer>o<footer>i</footer></footer>`, `<footer>o<footer>i</footer>@</footer>`},
+		{"footer in a cell", "", `<table><tr><td><footer>f</footer></td></tr></table>`, `<table><tr><td><footer>f</footer>@</td></tr></table>`},
+		{"footer fostered from a table", "", `<table><footer>f</footer><tr><td>x</table>`, `<table><footer>f@</footer><tr><td>x</table>`},
 		{"footer in template ignored", "", `<body><template><footer></footer></template></body>`, `<body><template><footer></footer></template>@</body>`},
 		{"footer in svg ignored", "", `<body><svg><footer></footer></svg></body>`, `<body><svg><footer></footer></svg>@</body>`},
 		{"footer in script ignored", "", `<body><script>"<footer></footer>"</script></body>`, `<body><script>"<footer></footer>"</script>@</body>`},
-		{"footer closed by div", "", `<div><footer>f</div>t`, `<div><footer>f@</div>t`},
+		{"footer closed by its parent", "", `<div><footer>f</div>t`, `<div><footer>f@</div>t`},
 		{"selector", "#c", `<div id=c>c</div><footer>f</footer>`, `<div id=c>c@</div><footer>f</footer>`},
-		{"selector missing", "#nope", `<div id=c>c</div><footer>f</footer>`, `<div id=c>c</div><footer>f@</footer>`},
+		{"selector missing", "#nope", `<div id=c>c</div><footer>f</footer>`, `<div id=c>c</div><footer>f</footer>@`},
 		{"end of body", "", `<html><body><p>x</p></body></html>`, `<html><body><p>x</p>@</body></html>`},
 		{"no body end", "", `<p>x`, `<p>x@`},
 		{"unterminated script", "", `<p>x<script>a()`, `<p>x@<script>a()`},
@@ -163,7 +169,7 @@ func TestStream(t *testing.T) {
 					return
 				}
 				n := bytes.Count(got, []byte(r.noticeASCII))
-				if want := 1; p.parent == "" {
+				if want := 1; p.where == "" {
 					want = 0
 					if n != want {
 						t.Fatalf("got %d notices; want %d", n, want)
@@ -173,7 +179,7 @@ func TestStream(t *testing.T) {
 				}
 				if bytes.Contains(src, []byte("</body>")) {
 					i := bytes.LastIndex(got, []byte("</body>"))
-					if p.parent != "" && !bytes.HasSuffix(got[:i], []byte(r.noticeASCII)) {
+					if p.where != "" && !bytes.HasSuffix(got[:i], []byte(r.noticeASCII)) {
 						t.Fatalf("got notice not right before the last </body>")
 					}
 				}

@@ -207,6 +207,13 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 			case len(fs) > 0 && !voidElements[t.name]:
 				fs = append(fs, fnode{name: append([]byte(nil), name...), ns: 'h'})
 			}
+			// Our own block counts even inside a <template>: a page cut
+			// off in an open template with a construct at the end that
+			// would swallow an appended block gets it inside the template,
+			// and must not get a second one when it comes through again.
+			if id, ok := st.get("id"); ok && string(id) == NoticeID {
+				s.hasNotice = true
+			}
 			if t.template {
 				if t.name == atom.Template {
 					tmpl++
@@ -248,9 +255,6 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 				href, _ := st.get("href")
 				miit, miitText = miitLink(href), miitText[:0]
 			}
-			if id, ok := st.get("id"); ok && string(id) == NoticeID {
-				s.hasNotice = true
-			}
 		case html.EndTagToken:
 			name, _ := z.TagName()
 			t.name = atom.Lookup(name)
@@ -262,7 +266,11 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 			}
 			if len(fs) > 0 {
 				t.foreign = fs[len(fs)-1].ns != 'h'
-				fs = popForeign(fs, name)
+				var sure bool
+				fs, sure = popForeign(fs, name)
+				if !sure {
+					s.complex = true
+				}
 			}
 			if t.template && !(t.name == atom.Template && tmpl == 1) {
 				if t.name == atom.Template {
@@ -358,17 +366,19 @@ func integration(ns byte, name []byte, t *startTag) (integ, text, axml bool) {
 
 // popForeign applies an end tag to the open SVG/MathML elements, after HTML
 // "any other end tag" in foreign content and in body. An end tag matching
-// nothing here may close an HTML element around the <svg>, which ends the
-// foreign content too.
-func popForeign(fs []fnode, name []byte) []fnode {
+// nothing here closes the foreign content only if it names an HTML element
+// open in scope around the <svg>, which the scan does not track: it is
+// taken to do so (a later <script> is then read as raw text, never as
+// markup to edit), and sure is false so that the DOM places the notice.
+func popForeign(fs []fnode, name []byte) (_ []fnode, sure bool) {
 	for i := len(fs) - 1; i >= 0; i-- {
 		if bytes.EqualFold(fs[i].name, name) {
-			return fs[:i]
+			return fs[:i], true
 		}
 	}
 	switch string(name) {
 	case "p", "br":
-		return fs
+		return fs, true
 	}
-	return fs[:0]
+	return fs[:0], false
 }

@@ -117,7 +117,7 @@ func demoOrigin() http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, strings.Replace(page("Client Co.", `
 <h1>Welcome to Client Co.</h1>
-<p>This page comes from the sample origin. The edge moved its links onto itself and put the ICP notice in the footer below.</p>
+<p>This page comes from the sample origin. The edge moved its links onto itself and put the ICP notice below the footer.</p>
 <p><img src="https://www.client.example/logo.svg" width="120" height="40" alt="logo"></p>
 `), "</main>", `</main>
 <footer class="site-footer"><p>© 2026 Client Co. All rights reserved.</p></footer>`, 1))
