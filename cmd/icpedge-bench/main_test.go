@@ -83,6 +83,7 @@ func TestTinyRun(t *testing.T) {
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^machine: .*load average [0-9.]+ [0-9.]+ [0-9.]+ at start$`),
 		regexp.MustCompile(`(?m)^== hits: GET / from the cache; 4 conns; 1s per server`),
+		regexp.MustCompile(`(?m)^client +encoding +body B +server +req/s +p50 +p99 +CPU/req +errors +cache hits$`),
 		regexp.MustCompile(`(?m)^plain +identity +\d+ +edge +[1-9]\d* +[0-9.]+ms +[0-9.]+ms +\d+µs +0 +100\.0%`),
 		regexp.MustCompile(`(?m)^gzip +gzip +\d+ +edge +[1-9]\d*`),
 		regexp.MustCompile(`(?m)^br +br +\d+ +edge +[1-9]\d*`),

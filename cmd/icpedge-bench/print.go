@@ -24,7 +24,7 @@ func printHits(w io.Writer, o options, r *hitsReport) []verdict {
 	fmt.Fprintf(w, "\n== hits: GET %s from the cache; %d conns; %v per server and client in %d alternating rounds of %v\n",
 		r.path, o.Conns, o.Duration, r.rounds, r.round)
 	t := newTable(w)
-	fmt.Fprintln(t, "client\tencoding\tbody B\tserver\treq/s\tp50\tp99\terrors\tcache hits\t")
+	fmt.Fprintln(t, "client\tencoding\tbody B\tserver\treq/s\tp50\tp99\tCPU/req\terrors\tcache hits")
 	var vs []verdict
 	for _, row := range r.rows {
 		enc := row.kind.encoding
@@ -70,7 +70,7 @@ func printMemory(w io.Writer, o options, r *memoryReport) []verdict {
 	fmt.Fprintf(w, "\n== memory: %d URLs /p/1…/p/%d cached, then random GETs (plain, gzip, br clients mixed); %d conns; %v\n",
 		r.entries, r.entries, o.Conns, o.Duration)
 	t := newTable(w)
-	fmt.Fprintln(t, "phase\trequests\terrors\ttime\treq/s\tp50\tp99\tcache hits\torigin requests\tlargest VmRSS\t")
+	fmt.Fprintln(t, "phase\trequests\terrors\ttime\treq/s\tp50\tp99\tcache hits\torigin requests\tlargest VmRSS")
 	fmt.Fprintf(t, "fill\t%d\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%s\n", r.fill.requests, r.fill.errors, secs(r.fill.elapsed), r.fill.rps(),
 		ms(r.fill.percentile(50)), ms(r.fill.percentile(99)), percent(r.fill.hits, r.fill.requests-r.fill.errors), r.fillOrigin, mib(r.fillRSSMax))
 	fmt.Fprintf(t, "load\t%d\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%s\n", r.load.requests, r.load.errors, secs(r.load.elapsed), r.load.rps(),
@@ -86,7 +86,7 @@ func printMemory(w io.Writer, o options, r *memoryReport) []verdict {
 func printMisses(w io.Writer, o options, r *missesReport) []verdict {
 	fmt.Fprintf(w, "\n== misses: %d never-seen URLs, each sent once (plain, gzip, br clients in turn); %d conns\n", r.unique, o.Conns)
 	t := newTable(w)
-	fmt.Fprintln(t, "requests\terrors\ttime\tmisses/s\tp50\tp99\t")
+	fmt.Fprintln(t, "requests\terrors\ttime\tmisses/s\tp50\tp99")
 	fmt.Fprintf(t, "%d\t%d\t%s\t%.1f\t%s\t%s\n", r.res.requests, r.res.errors, secs(r.res.elapsed), r.res.rps(), ms(r.res.percentile(50)), ms(r.res.percentile(99)))
 	t.Flush()
 	var cs []string
