@@ -85,7 +85,8 @@ listen:
 state_dir: state
 timeouts:
   connect: 2s
-  response: 2s
+  response: 5s
+  shutdown: 10s
 notice:
   icp: %s
 admin:
@@ -375,4 +376,83 @@ func TestNotifySocket(t *testing.T) {
 		}
 	default:
 	}
+}
+
+// slowOrigin answers /slow after delay, with an uncacheable page.
+func slowOrigin(t *testing.T, delay time.Duration) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(delay)
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprint(w, "<html><body><p>slow</p></body></html>")
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// asyncGet starts a GET and returns a channel with its status and body.
+func asyncGet(addr, url string) <-chan [2]string {
+	ch := make(chan [2]string, 1)
+	go func() {
+		resp, err := clientFor(addr).Get(url)
+		if err != nil {
+			ch <- [2]string{"error", err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			ch <- [2]string{"error", err.Error()}
+			return
+		}
+		ch <- [2]string{fmt.Sprint(resp.StatusCode), html.UnescapeString(string(b))}
+	}()
+	return ch
+}
+
+func TestReloadFinishesInFlightRequests(t *testing.T) {
+	origin := slowOrigin(t, 1500*time.Millisecond)
+	path := writeConfig(t, reloadConfig(origin.URL, testICP, ""))
+	e := startEdge(t, path)
+	base := "http://" + testHost + ":" + portOf(e.Addr("http"))
+
+	slow := asyncGet(e.Addr("http"), base+"/slow")
+	time.Sleep(300 * time.Millisecond)
+	rewriteConfig(t, path, reloadConfig(origin.URL, otherICP, ""))
+	e.signal(syscall.SIGHUP)
+	e.waitLog(`msg="config reloaded"`, 10*time.Second)
+	// New requests get the new config while the old one is still busy.
+	if _, body := getBody(t, e.Addr("http"), base+"/fast"); !strings.Contains(body, otherICP) {
+		t.Errorf("request after the reload: %q; want %s", abbrev(body), otherICP)
+	}
+	got := <-slow
+	if got[0] != "200" || !strings.Contains(got[1], testICP) {
+		t.Fatalf("request in flight across the reload: %s %q; want 200 under the old config (%s)", got[0], abbrev(got[1]), testICP)
+	}
+}
+
+func TestShutdownDrains(t *testing.T) {
+	origin := slowOrigin(t, 1500*time.Millisecond)
+	path := writeConfig(t, reloadConfig(origin.URL, testICP, ""))
+	e := startEdge(t, path)
+	base := "http://" + testHost + ":" + portOf(e.Addr("http"))
+	slow := asyncGet(e.Addr("http"), base+"/slow")
+	time.Sleep(300 * time.Millisecond)
+	e.signal(syscall.SIGTERM)
+	got := <-slow
+	if got[0] != "200" || !strings.Contains(got[1], testICP) {
+		t.Fatalf("request in flight at SIGTERM: %s %q; want it finished with 200", got[0], abbrev(got[1]))
+	}
+	select {
+	case <-e.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("icpedge did not exit after draining")
+	}
+	if e.exitErr != nil {
+		t.Errorf("exit: %v; want 0", e.exitErr)
+	}
+	mustContain(t, e.Log(), `msg="stopped; caches closed"`)
 }
