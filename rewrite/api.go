@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,12 @@ type Options struct {
 	// RewriteHosts are the origin's host names (lower-case, no port) whose
 	// absolute URLs are moved onto the edge. Empty means no URL rewriting.
 	RewriteHosts []string
+	// Localize changes what pages ask for from third-party hosts that
+	// are blocked in mainland China (see LocalizeRule, and ExpandPresets
+	// for the built-in sets). It applies in the same pass as the notice,
+	// to HTML, streamed HTML and style sheets (CSS). The most specific
+	// Match wins; for the same Match, the first rule. Nil changes nothing.
+	Localize []LocalizeRule
 }
 
 // Edge is where the visitor reached us; URLs on RewriteHosts become URLs on
@@ -60,6 +67,7 @@ type Rewriter struct {
 	// the selector to match it; pages without it skip the DOM parse.
 	selectorNeedle string
 	hosts          map[string]bool
+	loc            localizer
 	icpKey         []byte // what an existing notice link's text must contain
 	noticeASCII    string // the block as ASCII with character references
 	noticeUTF8     string
@@ -100,6 +108,11 @@ func New(opts Options) (*Rewriter, error) {
 		}
 		r.hosts[h] = true
 	}
+	loc, err := compileLocalize(opts.Localize)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	r.loc = loc
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -138,6 +151,28 @@ func (r *Rewriter) URL(raw string, edge Edge) string {
 func (r *Rewriter) HTML(src []byte, contentType string, edge Edge) (Result, error) {
 	return r.html(src, contentType, edge, false)
 }
+
+// CSS rewrites a style sheet served on its own (a text/css response): the
+// url() and @import URLs on RewriteHosts move onto edge, and the Localize
+// rules apply (Replace; Strip removes an @import). src is returned as it is
+// when nothing changes, and for a UTF-16 sheet, whose bytes are not ASCII.
+func (r *Rewriter) CSS(src []byte, edge Edge) []byte {
+	if bytes.HasPrefix(src, []byte{0xFE, 0xFF}) || bytes.HasPrefix(src, []byte{0xFF, 0xFE}) {
+		return src
+	}
+	var edits []edit
+	u := urlRewriter{hosts: r.hosts, prefix: edgePrefix(edge), loc: r.loc, out: &edits}
+	u.css(src, 0)
+	if len(edits) == 0 {
+		return src
+	}
+	return splice(src, edits)
+}
+
+// EditsCSS reports whether CSS can change anything: whether there are
+// RewriteHosts or Localize rules. When it is false, style sheets may pass
+// through unbuffered.
+func (r *Rewriter) EditsCSS() bool { return len(r.hosts) > 0 || r.loc != nil }
 
 // Stream returns a writer for HTML too large to buffer: bytes written to it
 // reach dst with URL rewrites and the notice inserted before the last

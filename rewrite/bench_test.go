@@ -75,3 +75,25 @@ func BenchmarkStream300KB(b *testing.B) {
 		w.Close()
 	}
 }
+
+// BenchmarkHTML100KBLocalize is BenchmarkHTML100KB with every preset on and
+// the localize test page's third-party markup (scripts, style sheets, fonts,
+// avatars, embeds) in the head and the article.
+func BenchmarkHTML100KBLocalize(b *testing.B) {
+	page := benchPage(b, 100<<10)
+	extra := readFile(b, "localize", "page.html")
+	head := extra[bytes.Index(extra, []byte("<link")):bytes.Index(extra, []byte("</head>"))]
+	main := extra[bytes.Index(extra, []byte("<main>")):bytes.Index(extra, []byte("</main>"))]
+	i := bytes.Index(page, []byte("</head>"))
+	page = append(append(append([]byte(nil), page[:i]...), head...), page[i:]...)
+	i = bytes.Index(page, []byte("<footer"))
+	page = append(append(append([]byte(nil), page[:i]...), main...), page[i:]...)
+	r := localizeRewriter(b, presetRules(b, PresetOptions{}, allPresets()...)...)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.HTML(page, "text/html; charset=utf-8", testEdge); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,7 +17,12 @@ func FuzzHTML(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	for _, s := range []string{"", "<", "<footer>", "<table><footer>x", "<select><footer>", "<svg><footer></svg>",
+	if b, err := os.ReadFile(filepath.Join("testdata", "localize", "page.html")); err == nil {
+		f.Add(b)
+	}
+	for _, s := range []string{"", "<", "<footer>",
+		"<script src=//s.blocked.test/a>x</script><iframe src=//p.blocked.test/e width=5>y</iframe><link rel=stylesheet href=//d.blocked.test/c>",
+		"<style>@import url(//s.blocked.test/a);a{b:url(//r.blocked.test/a/x)}</style><img srcset='//r.blocked.test/a/1 1x'>", "<table><footer>x", "<select><footer>", "<svg><footer></svg>",
 		"<template><footer></template>", "<script>", "<!--", "</body><p>x</body>", "<frameset>"} {
 		f.Add([]byte(s))
 	}
@@ -25,7 +31,36 @@ func FuzzHTML(f *testing.F) {
 		f.Fatal(err)
 	}
 	hosts := testRewriter(f, "")
+	loc, err := New(Options{Notice: testNotice(), RewriteHosts: []string{"www.example.com"}, Localize: append([]LocalizeRule{
+		{Match: "s.blocked.test", Action: Strip},
+		{Match: "d.blocked.test", Action: Defer},
+		{Match: "p.blocked.test", Action: Placeholder},
+		{Match: "r.blocked.test/a/", Action: Replace, With: "mirror.example.cn/b/"},
+	}, presetRules(f, PresetOptions{}, allPresets()...)...)})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// Localize: no panic, the same placement as without it, and a
+		// second pass changes nothing.
+		lres, _ := loc.HTML(in, "text/html", testEdge)
+		if again, _ := loc.HTML(lres.Body, lres.ContentType, testEdge); !bytes.Equal(again.Body, lres.Body) {
+			t.Fatalf("localize not idempotent: %q then %q", lres.Body, again.Body)
+		}
+		if dom, _ := loc.html(in, "text/html", testEdge, true); !bytes.Equal(dom.Body, lres.Body) {
+			t.Fatalf("localize: got cheap placement %q; want the DOM's %q", lres.Body, dom.Body)
+		}
+		lw := loc.Stream(io.Discard, "text/html", testEdge)
+		for b := in; len(b) > 0; {
+			n := min(len(b), 5)
+			lw.Write(b[:n])
+			b = b[n:]
+		}
+		if err := lw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_ = loc.CSS(in, testEdge)
+
 		res, err := plain.HTML(in, "text/html", testEdge)
 		if err != nil {
 			t.Fatal(err)

@@ -108,7 +108,7 @@ var headElements = map[atom.Atom]bool{
 func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 	s := &scanResult{lastFooter: -1, lastBodyEnd: -1, bodyOpen: -1}
 	s.toks = make([]token, 0, len(src)/32)
-	u := &urlRewriter{hosts: r.hosts, prefix: prefix, out: &s.edits}
+	u := &urlRewriter{hosts: r.hosts, prefix: prefix, loc: r.loc, out: &s.edits}
 	z := html.NewTokenizer(bytes.NewReader(src[from:]))
 	off := from
 	var (
@@ -125,6 +125,9 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 		attrs       []attr
 		lastComment bool // last token is an unterminated comment
 		afterBody   bool // a </body> was seen and nothing has reopened the body
+		// strip is the edit removing the start tag of the raw-text
+		// element we are in, to be run through its end tag; -1 if none.
+		strip = -1
 	)
 	risky := func() bool { return tables > 0 || selects > 0 || scopes > 0 || tmpl > 0 }
 	for {
@@ -142,7 +145,7 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 		case html.TextToken:
 			if inRaw != 0 {
 				t.inRaw = true
-				if inRaw == atom.Style && prefix != "" {
+				if inRaw == atom.Style && u.active() {
 					u.css(raw, t.start)
 				}
 				break
@@ -166,7 +169,6 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 			st := startTag{raw: raw, base: t.start, name: name}
 			attrs = lexAttrs(raw, attrs[:0])
 			st.attrs = attrs
-			editTag(&st, u)
 
 			// SVG and MathML, after HTML "tree construction dispatcher".
 			foreign := false
@@ -184,6 +186,7 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 				}
 			}
 			t.foreign = foreign
+			through := editTag(&st, u, !foreign)
 			if foreign {
 				z.NextIsNotRawText()
 				if !selfClosing {
@@ -204,6 +207,9 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 				}
 			case rawText[t.name]:
 				inRaw, rawName = t.name, append(rawName[:0], name...)
+				if through {
+					strip = len(s.edits) - 1
+				}
 			case len(fs) > 0 && !voidElements[t.name]:
 				fs = append(fs, fnode{name: append([]byte(nil), name...), ns: 'h'})
 			}
@@ -262,6 +268,10 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 				// The tokenizer only ends raw text at the matching end tag.
 				t.inRaw = true
 				inRaw = 0
+				if strip >= 0 {
+					s.edits[strip].end = t.end
+					strip = -1
+				}
 				break
 			}
 			if len(fs) > 0 {
@@ -307,6 +317,10 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 		s.toks = append(s.toks, t)
 	}
 	_ = rawName
+	if strip >= 0 {
+		// Cut short inside the element: its content runs to the end.
+		s.edits[strip].end = len(src)
+	}
 	if miit {
 		s.hasNotice = s.hasNotice || bytes.Contains(miitText, r.icpKey)
 	}

@@ -3,6 +3,8 @@ package rewrite
 import (
 	"bytes"
 	"io"
+
+	"golang.org/x/net/html/atom"
 )
 
 const (
@@ -33,10 +35,17 @@ type stream struct {
 	done     bool   // notice written or found
 	miit     bool
 	miitText []byte
-	edits    []edit
-	attrs    []attr
-	err      error
-	closed   bool
+	// drop is set while the content and end tag of a stripped or
+	// replaced raw-text element (script, iframe) are being dropped.
+	drop bool
+	// foreign counts the <svg> and <math> elements open, roughly (the
+	// tags that end them early end them all); localize leaves their
+	// contents alone, as HTML does.
+	foreign int
+	edits   []edit
+	attrs   []attr
+	err     error
+	closed  bool
 	// wait is the buffer length to reach before lexing again: a long
 	// unfinished tag or style sheet is only re-examined once the buffer
 	// has doubled, so small writes cost linear, not quadratic, time.
@@ -69,7 +78,9 @@ func (s *stream) Close() error {
 	}
 	s.closed = true
 	s.lex(true)
-	s.emit(s.buf)
+	if !s.drop {
+		s.emit(s.buf)
+	}
 	s.buf = nil
 	if !s.pass && !s.done {
 		s.write([]byte(s.r.noticeASCII))
@@ -203,12 +214,15 @@ out:
 
 // raw emits raw text, rewriting URLs in a style sheet.
 func (s *stream) raw(b []byte, style bool) {
-	if !style || s.prefix == "" {
+	if s.drop {
+		return
+	}
+	u := urlRewriter{hosts: s.r.hosts, prefix: s.prefix, loc: s.r.loc, out: &s.edits}
+	if !style || !u.active() {
 		s.emit(b)
 		return
 	}
 	s.edits = s.edits[:0]
-	u := urlRewriter{hosts: s.r.hosts, prefix: s.prefix, out: &s.edits}
 	u.css(b, 0)
 	if len(s.edits) == 0 {
 		s.emit(b)
@@ -256,8 +270,16 @@ func (s *stream) markup(b []byte, final bool) int {
 			return -1
 		}
 		name := tagName(b[2:])
+		if s.drop {
+			// The end tag of the dropped element: raw text ends only there.
+			s.drop = false
+			return j + 1
+		}
 		if eqFold(name, "body") {
 			s.bodyEnd()
+		}
+		if s.foreign > 0 && (eqFold(name, "svg") || eqFold(name, "math")) {
+			s.foreign--
 		}
 		if s.miit && eqFold(name, "a") {
 			s.checkMiit()
@@ -289,8 +311,14 @@ func (s *stream) startTag(raw []byte) {
 	s.attrs = lexAttrs(raw, s.attrs[:0])
 	t.attrs = s.attrs
 	s.edits = s.edits[:0]
-	u := urlRewriter{hosts: s.r.hosts, prefix: s.prefix, out: &s.edits}
-	editTag(&t, &u)
+	if s.foreign > 0 && breakout[atom.Lookup(name)] {
+		s.foreign = 0
+	}
+	u := urlRewriter{hosts: s.r.hosts, prefix: s.prefix, loc: s.r.loc, out: &s.edits}
+	s.drop = editTag(&t, &u, s.foreign == 0)
+	if (string(name) == "svg" || string(name) == "math") && !bytes.HasSuffix(raw, []byte("/>")) {
+		s.foreign++
+	}
 	if string(name) == "a" {
 		if s.miit {
 			s.checkMiit()

@@ -1,6 +1,9 @@
 package rewrite
 
-import "bytes"
+import (
+	"bytes"
+	"slices"
+)
 
 // attr is one attribute of a start tag, as offsets into the tag's raw bytes.
 // The value span excludes quotes and is still escaped.
@@ -94,9 +97,19 @@ func (t *startTag) get(name string) ([]byte, bool) {
 
 func eqFold(b []byte, s string) bool { return len(b) == len(s) && hasPrefixFold(b, s) }
 
-// editTag is the per-start-tag hook: it records the edits for one tag's
-// attributes (dead MIIT links, origin URLs) in u.
-func editTag(t *startTag, u *urlRewriter) {
+// editTag is the per-start-tag hook: it records the edits for one tag in
+// u (dead MIIT links, origin URLs, localize rules). html says the tag is an
+// HTML element, not SVG or MathML; only those are stripped, deferred or
+// replaced by a placeholder. through reports that the tag was removed and
+// the removal must run through the element's end tag.
+func editTag(t *startTag, u *urlRewriter, html bool) (through bool) {
+	first := len(*u.out)
+	var el elemEdits
+	if u.loc != nil && html {
+		if el = u.element(t); el.whole {
+			return el.through
+		}
+	}
 	for _, a := range t.attrs {
 		name := t.attrName(a)
 		v := t.attrVal(a)
@@ -122,6 +135,16 @@ func editTag(t *startTag, u *urlRewriter) {
 			}
 		}
 	}
+	if el.after != "" {
+		end := t.base + len(t.raw)
+		*u.out = append(*u.out, edit{end, end, el.after})
+	}
+	if tail := (*u.out)[first:]; len(tail) > 1 {
+		// A deferred style sheet's media edit comes after the attributes
+		// inserted at the tag name.
+		slices.SortStableFunc(tail, func(a, b edit) int { return a.start - b.start })
+	}
+	return false
 }
 
 // metaCharset returns the encoding label a <meta> declares, per HTML's

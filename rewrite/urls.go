@@ -91,20 +91,43 @@ type edit struct {
 // references elsewhere in a value are kept as they are.
 type urlRewriter struct {
 	hosts  map[string]bool
-	prefix string // "" disables host rewriting
+	prefix string    // "" disables host rewriting
+	loc    localizer // nil: no localize rules
 	out    *[]edit
 }
 
+// active reports whether u can change anything at all.
+func (u *urlRewriter) active() bool { return u.prefix != "" || u.loc != nil }
+
 // at rewrites the URL starting at v[i] (v begins at offset base in the
-// document) if its host is one of ours.
+// document) if its host is one of ours, or a localize rule replaces it.
 func (u *urlRewriter) at(v []byte, i, base int) {
-	if u.prefix == "" || i >= len(v) {
+	if !u.active() || i >= len(v) {
 		return
 	}
 	n, host := urlAuthority(v[i:])
-	if n > 0 && u.hosts[host] {
+	switch {
+	case n == 0:
+	case u.prefix != "" && u.hosts[host]:
 		*u.out = append(*u.out, edit{base + i, base + i + n, u.prefix})
+	case u.loc != nil:
+		if r, end, star := u.loc.lookup(v[i:], n, host); r != nil && r.action == Replace {
+			*u.out = append(*u.out, r.replaceEdit(v, i, end, star, base))
+		}
 	}
+}
+
+// strips reports whether the URL at v[i:] matches a Strip rule.
+func (u *urlRewriter) strips(v []byte, i int) bool {
+	if u.loc == nil || i >= len(v) {
+		return false
+	}
+	n, host := urlAuthority(v[i:])
+	if n == 0 {
+		return false
+	}
+	r, _, _ := u.loc.lookup(v[i:], n, host)
+	return r != nil && r.action == Strip
 }
 
 // value handles a plain URL attribute (href, src, action...).
@@ -205,6 +228,13 @@ func (u *urlRewriter) refresh(v []byte, base int) {
 	u.at(v, i, base)
 }
 
+func skipSpace(v []byte, i int) int {
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	return i
+}
+
 // quoteLen returns the length of an opening quote at the start of v, which
 // inside an attribute may be written as a character reference.
 func quoteLen(v []byte) int {
@@ -220,9 +250,10 @@ func quoteLen(v []byte) int {
 }
 
 // css handles url(...) and @import "..." in a style sheet or a style
-// attribute.
+// attribute. An @import that a Strip rule matches is removed through its
+// ";".
 func (u *urlRewriter) css(v []byte, base int) {
-	if u.prefix == "" {
+	if !u.active() {
 		return
 	}
 	for i := 0; i < len(v); i++ {
@@ -233,6 +264,18 @@ func (u *urlRewriter) css(v []byte, base int) {
 			j = i + 4
 		case v[i] == '@' && hasPrefixFold(v[i:], "@import"):
 			j = i + 7
+			if u.loc != nil {
+				k := skipSpace(v, j)
+				if hasPrefixFold(v[k:], "url(") {
+					k = skipSpace(v, k+4)
+				}
+				k = skipSpace(v, k+quoteLen(v[k:]))
+				if end := importEnd(v, j); end > 0 && u.strips(v, k) {
+					*u.out = append(*u.out, edit{base + i, base + end, ""})
+					i = end - 1
+					continue
+				}
+			}
 		default:
 			continue
 		}
