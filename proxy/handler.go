@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strings"
 	"time"
 
@@ -83,6 +84,8 @@ func New(opts Options) (*Handler, error) {
 		fingerprint:  fingerprint(opts),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.copyBufs.New = func() any { b := make([]byte, 64<<10); return &b }
+	h.enc = newEncoders(runtime.GOMAXPROCS(0))
 	for _, host := range opts.Hosts {
 		h.hosts[canonicalHost(host)] = true
 	}
@@ -248,6 +251,15 @@ func (h *Handler) accessLog(r *http.Request, rec *recorder, info *reqInfo, start
 			status = 499 // the client went away before any response
 		}
 	}
+	cs := rec.Header().Get("Cache-Status")
+	metricHost := canonicalHost(r.Host)
+	if !h.hosts[metricHost] {
+		metricHost = "other"
+	}
+	h.opts.Metrics.observeRequest(metricHost, status, cs)
+	if !h.opts.AccessLog.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("id", info.id),
 		slog.String("method", r.Method),
@@ -259,15 +271,9 @@ func (h *Handler) accessLog(r *http.Request, rec *recorder, info *reqInfo, start
 		slog.Int("origin_status", info.originStatus),
 		slog.String("remote", r.RemoteAddr),
 	}
-	cs := rec.Header().Get("Cache-Status")
 	if cs != "" {
 		attrs = append(attrs, slog.String("cache", strings.TrimPrefix(cs, "icpedge; ")))
 	}
-	metricHost := canonicalHost(r.Host)
-	if !h.hosts[metricHost] {
-		metricHost = "other"
-	}
-	h.opts.Metrics.observeRequest(metricHost, status, cs)
 	h.opts.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }
 

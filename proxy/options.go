@@ -97,6 +97,11 @@ type Handler struct {
 	cancel context.CancelFunc
 	bg     sync.WaitGroup
 
+	enc *encoders // pooled whole-body compressors
+
+	// copyBufs holds buffers for copying stored bodies read from disk.
+	copyBufs sync.Pool
+
 	mu      sync.Mutex
 	flights map[string]*flight // cache fills in progress, by key
 	closed  bool

@@ -106,6 +106,17 @@ func (e *Entry) Body(enc Encoding) (r *io.SectionReader, ok bool) {
 	return io.NewSectionReader(e.file, b.off, b.size), true
 }
 
+// Bytes returns the body in encoding enc when the entry holds it in
+// memory (a memory-tier hit, or a body set with SetBody), without copying.
+// The slice must not be modified. It reports false for a body read from a
+// file; use Body then.
+func (e *Entry) Bytes(enc Encoding) ([]byte, bool) {
+	if enc >= numEncodings || !e.bodies[enc].present || e.bodies[enc].inFile {
+		return nil, false
+	}
+	return e.bodies[enc].data, true
+}
+
 // Encodings returns the encodings the entry has a body in.
 func (e *Entry) Encodings() []Encoding {
 	var out []Encoding
