@@ -52,6 +52,7 @@ type Config struct {
 	Notice   Notice
 	Timeouts Timeouts
 	HTML     HTML
+	Localize Localize // key localize; see localize.go
 	Log      Log
 	Cache    Cache
 	Admin    Admin

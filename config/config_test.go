@@ -43,7 +43,7 @@ const (
 	wantDuration = "expected a number with a unit (ms, s, m, h or d), e.g. 30s, 5m, 7d or 1d12h"
 	wantSize     = "expected bytes, or a number with a unit (KB, MB, GB in 1000s; KiB, MiB, GiB in 1024s), e.g. 64MiB"
 	wantAddr     = `expected host:port or :port, e.g. ":80" or "127.0.0.1:8080"`
-	wantTop      = "hosts, origin, origin_host, origin_ca, rewrite_hosts, trusted_proxies, listen, state_dir, notice, timeouts, html, log, cache, admin, tls, apex, policy, check"
+	wantTop      = "hosts, origin, origin_host, origin_ca, rewrite_hosts, trusted_proxies, listen, state_dir, notice, timeouts, html, localize, log, cache, admin, tls, apex, policy, check"
 )
 
 func TestParseProblems(t *testing.T) {
@@ -282,6 +282,7 @@ func TestExampleHasEveryKey(t *testing.T) {
 		"html": htmlKeys, "log": logKeys, "cache": cacheKeys, "cache.rules": cacheRuleKey,
 		"admin": adminKeys, "tls": tlsKeys, "tls.eab": eabKeys,
 		"apex": apexKeys, "policy": policyKeys, "policy.block": blockKeys, "check": checkKeys,
+		"localize": localizeKeys, "localize.google_fonts_mirror": mirrorKeys, "localize.rules": locRuleKeys,
 	}
 	for section, keys := range sections {
 		for _, k := range keys {
@@ -311,6 +312,7 @@ func TestDefaults(t *testing.T) {
 		Notice:       Notice{ICP: "京ICP备12345678号-1"},
 		Timeouts:     Timeouts{Connect: 5 * time.Second, Response: 60 * time.Second, Shutdown: 30 * time.Second},
 		HTML:         HTML{MaxSize: 8 << 20, Oversize: "stream"},
+		Localize:     Localize{Trackers: "defer"},
 		Log:          Log{Format: "text", Level: "info"},
 		Cache: Cache{
 			Enabled:      true,

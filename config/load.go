@@ -66,7 +66,7 @@ const (
 
 // The keys each mapping may hold, in the order the example file uses.
 var (
-	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "log", "cache", "admin", "tls", "apex", "policy", "check"}
+	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "localize", "log", "cache", "admin", "tls", "apex", "policy", "check"}
 	listenKeys   = []string{"http", "https"}
 	noticeKeys   = []string{"icp", "company", "police", "selector"}
 	timeoutKeys  = []string{"connect", "response", "shutdown"}
@@ -258,6 +258,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 	html := top.sub("html", htmlKeys)
 	c.HTML.MaxSize = p.size(html, "max_size", defaultHTMLMax, false)
 	c.HTML.Oversize = p.enum(html, "oversize", defaultOversize, "an oversize mode", "stream", "pass")
+	p.localize(c, top)
 
 	lg := top.sub("log", logKeys)
 	c.Log.Format = p.enum(lg, "format", defaultLogFormat, "a log format", "text", "json")

@@ -369,9 +369,8 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 		return unshared(reason)
 	}
 	ctype := hdr.Get("Content-Type")
-	html := isHTML(ctype)
 	limit := h.opts.MaxCacheObject
-	if html {
+	if h.rewritten(ctype) {
 		limit = h.opts.MaxHTMLSize
 	}
 	if ct := strings.TrimSpace(hdr.Get("Content-Encoding")); ct == "" && resp.ContentLength > limit {
@@ -455,6 +454,12 @@ func (h *Handler) buildEntry(key string, r *http.Request, edge rewrite.Edge, sta
 			if res.ContentType != "" {
 				hdr.Set("Content-Type", res.ContentType)
 			}
+			hdr.Set(markerTransformed, "1")
+		}
+	} else if isCSS(ctype) && h.rw.EditsCSS() && bodyAllowed(http.MethodGet, status) {
+		// Stored as served: URLs on the edge, localized.
+		if css := h.rw.CSS(body, edge); !bytes.Equal(css, body) {
+			body = css
 			hdr.Set(markerTransformed, "1")
 		}
 	}

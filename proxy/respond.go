@@ -30,7 +30,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 	h.rewriteHeaders(hdr, edge)
 
 	if !bodyAllowed(r.Method, resp.StatusCode) {
-		if isHTML(hdr.Get("Content-Type")) && r.Method == http.MethodHead {
+		if h.rewritten(hdr.Get("Content-Type")) && r.Method == http.MethodHead {
 			// The rewritten body's length and encoding will differ.
 			hdr.Del("Content-Length")
 			hdr.Del("Content-Encoding")
@@ -65,7 +65,43 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 		}
 		h.log.Warn("html passed through: unknown content coding", "id", info.id, "encoding", hdr.Get("Content-Encoding"))
 	}
+	if isCSS(ctype) && h.rw.EditsCSS() {
+		if body, err := decodeBody(resp.Body, hdr.Get("Content-Encoding")); err == nil {
+			defer body.Close()
+			h.respondCSS(w, r, resp.StatusCode, hdr, body, edge, info)
+			return
+		}
+	}
 	h.streamThrough(w, r, resp, hdr, info)
+}
+
+// respondCSS buffers a style sheet up to MaxHTMLSize and moves its url()
+// and @import URLs onto the edge or localizes them (rewrite.Rewriter.CSS).
+// A larger one streams through, decoded, as it is.
+func (h *Handler) respondCSS(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body io.Reader, edge rewrite.Edge, info *reqInfo) {
+	hdr.Del("Content-Encoding")
+	hdr.Del("Content-Length")
+	hdr.Del("Content-MD5")
+	weakenETag(hdr)
+	buf, err := io.ReadAll(io.LimitReader(body, h.opts.MaxHTMLSize+1))
+	if err != nil {
+		h.log.Warn("reading origin body failed", "id", info.id, "err", err)
+		h.errorPage(w, r, http.StatusBadGateway, info.id)
+		return
+	}
+	if int64(len(buf)) > h.opts.MaxHTMLSize {
+		h.log.Warn("large style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+		addVary(hdr, "Accept-Encoding")
+		h.stream(w, r, status, hdr, io.MultiReader(bytes.NewReader(buf), body), info)
+		return
+	}
+	h.writeBody(w, r, status, hdr, h.rw.CSS(buf, edge))
+}
+
+// rewritten reports whether responses of this type get a body other than
+// the origin's: HTML always, style sheets when there is anything to change.
+func (h *Handler) rewritten(ctype string) bool {
+	return isHTML(ctype) || isCSS(ctype) && h.rw.EditsCSS()
 }
 
 // respondHTML buffers an HTML body up to MaxHTMLSize and rewrites it. A
@@ -323,12 +359,16 @@ func bodyAllowed(method string, status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
-func isHTML(ctype string) bool {
+func isHTML(ctype string) bool { return mediaType(ctype) == "text/html" }
+
+func isCSS(ctype string) bool { return mediaType(ctype) == "text/css" }
+
+func mediaType(ctype string) string {
 	mt, _, err := mime.ParseMediaType(ctype)
 	if err != nil {
 		mt = strings.ToLower(strings.TrimSpace(strings.Split(ctype, ";")[0]))
 	}
-	return mt == "text/html"
+	return mt
 }
 
 // weakenETag marks a strong validator weak: a rewritten or re-encoded body

@@ -161,6 +161,10 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error
 			return proxy.Options{}, fmt.Errorf("%s: origin_ca: %s holds no PEM certificate; expected one or more CERTIFICATE blocks", cfg.File, cfg.OriginCA)
 		}
 	}
+	localize, err := localizeRules(cfg)
+	if err != nil {
+		return proxy.Options{}, err
+	}
 	return proxy.Options{
 		RootCAs:    roots,
 		Hosts:      cfg.Hosts,
@@ -174,6 +178,7 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error
 				Selector: cfg.Notice.Selector,
 			},
 			RewriteHosts: cfg.RewriteHosts,
+			Localize:     localize,
 		},
 		TrustedProxies:  cfg.TrustedProxies,
 		ConnectTimeout:  cfg.Timeouts.Connect,
