@@ -12,14 +12,13 @@ const markerFingerprint = "Icpedge-Fingerprint"
 
 // fingerprint identifies everything that shapes what the edge stores for
 // a URL: the notice, the hosts whose URLs are rewritten, the selector
-// (all of rewrite.Options, so fields added there count too), how
-// oversize HTML is treated, and the content policy (a page stored before
-// a rule blocked it must not be served from the cache). A stored response whose marker differs was
+// (all of rewrite.Options, so fields added there count too) and how
+// oversize HTML is treated. A stored response whose marker differs was
 // built under other settings (an earlier config before a reload) and is a
 // miss, never served, not even as stale-if-error; it is replaced by the
 // next fill or ages out by LRU.
 func fingerprint(opts Options) string {
 	sum := sha256.New()
-	fmt.Fprintf(sum, "%#v\n%d\n%t\n%s\n%#v\n", opts.Rewrite, opts.MaxHTMLSize, opts.PassOversize, opts.OriginHost, opts.Block)
+	fmt.Fprintf(sum, "%#v\n%d\n%t\n%s\n", opts.Rewrite, opts.MaxHTMLSize, opts.PassOversize, opts.OriginHost)
 	return hex.EncodeToString(sum.Sum(nil)[:12])
 }
