@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -172,6 +173,34 @@ body { background: url(` + base + `/bg.png); }
 		mustContain(t, s, `<script async src="https://cdn.overseas.test/chat.js"></script>`)
 		if strings.Contains(s, "gravatar.com") || !strings.Contains(s, "cravatar.cn/avatar/abc") {
 			t.Errorf("avatars not moved to cravatar.cn in the streamed page")
+		}
+	})
+
+	t.Run("icpedge check", func(t *testing.T) {
+		port := portOf(e.Addr("http"))
+		detail := func(args ...string) (string, string) {
+			out, _ := runCheck(t, append([]string{"--json"}, args...)...)
+			var rep checkReport
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("%v:\n%s", err, out)
+			}
+			for _, x := range rep.Results {
+				if x.Check == "blocked_hosts" {
+					return x.Status, x.Detail
+				}
+			}
+			t.Fatalf("no blocked_hosts check in\n%s", out)
+			return "", ""
+		}
+		// The origin's page holds up rendering on blocked hosts.
+		status, d := detail(origin.URL + "/page")
+		if want := "render-blocking: /page: fonts.googleapis.com (style sheet), www.google.com (script), www.google-analytics.com (script)"; status != "fail" || !strings.HasPrefix(d, want) {
+			t.Errorf("origin: got %s %q; want fail starting %q", status, d, want)
+		}
+		// Through the edge, what is left loads without blocking.
+		status, d = detail("--resolve", testHost+":"+port+":127.0.0.1", base+"/page")
+		if want := "none render-blocking; loads /page: www.google-analytics.com (1 of 1 page)"; status != "ok" || d != want {
+			t.Errorf("edge: got %s %q; want ok %q", status, d, want)
 		}
 	})
 

@@ -291,7 +291,7 @@ func (c *Checker) checkPages(ctx context.Context, s Site) []Result {
 	host := strings.ToLower(s.URL.Hostname())
 	home := c.fetch(ctx, s.URL)
 	reach := Result{Check: CheckReachable, HTTPStatus: home.status, Millis: home.elapsed.Milliseconds()}
-	pageChecks := []string{CheckICP, CheckVisible, CheckPolice, CheckDeadLinks, CheckPolicy}
+	pageChecks := []string{CheckICP, CheckVisible, CheckPolice, CheckDeadLinks, CheckPolicy, CheckBlocked}
 	switch {
 	case home.err != nil && home.status == 0:
 		reach.Status, reach.Detail = Fail, "no answer: "+shortErr(home.err)
@@ -373,6 +373,7 @@ func (c *Checker) checkPages(ctx context.Context, s Site) []Result {
 		c.policeResult(found),
 		deadLinksResult(found),
 		c.policyResult(ctx, found, resources),
+		blockedResult(found),
 	}
 	if apexRes != nil {
 		out = append(out, *apexRes)

@@ -50,6 +50,7 @@ type pageFindings struct {
 	p2pLinks  []string // magnet:, ed2k: and thunder: links
 	links     []string // paths of same-host links, for the policy
 	resources []*url.URL
+	blocked   []blockedLoad // from third-party hosts blocked in mainland China
 	title     string
 	text      string // visible body text, whitespace collapsed
 }
@@ -66,6 +67,7 @@ func analyze(doc *goquery.Document, u *url.URL) pageFindings {
 		f.links = append(f.links, l.Path)
 	}
 	f.resources = resources
+	f.blocked = blockedLoads(doc, u)
 	f.title = strings.TrimSpace(doc.Find("title").First().Text())
 	body := doc.Find("body").Clone()
 	body.Find("script, style, noscript, template").Remove()
