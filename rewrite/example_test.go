@@ -33,3 +33,22 @@ func ExampleRewriter_HTML() {
 	// <html><body><a href="https://example.cn/about?a=1&amp;b=2">About</a><footer>(c) Example</footer>[notice]</body></html>
 	// true
 }
+
+func ExampleExpandPresets() {
+	rules, err := rewrite.ExpandPresets([]string{"recaptcha", "trackers"}, rewrite.PresetOptions{Trackers: rewrite.Strip})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := rewrite.New(rewrite.Options{Notice: rewrite.Notice{ICP: "ICP-12345678-1"}, Localize: rules})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	page := []byte(`<head><script src="https://www.google.com/recaptcha/api.js"></script>` +
+		`<script src="https://www.googletagmanager.com/gtag/js?id=G-1"></script></head>`)
+	res, _ := r.HTML(page, "text/html", rewrite.Edge{Scheme: "https", Host: "example.cn"})
+	fmt.Println(strings.Replace(string(res.Body), r.NoticeHTML(), "[notice]", 1))
+	// Output:
+	// <head><script src="https://www.recaptcha.net/recaptcha/api.js"></script></head>[notice]
+}
