@@ -122,7 +122,7 @@ type Cache struct {
 	// zero. Default 1 GiB.
 	MaxSize int64
 	// Memory bounds the bytes of hot entries kept in memory
-	// (key cache.memory). Default 64 MiB; 0 keeps none in memory.
+	// (key cache.memory). Default 16 MiB; 0 keeps none in memory.
 	Memory int64
 	// StaleIfError is how long past freshness a stored response may be
 	// served when the origin fails (key cache.stale_if_error). Default 7d.

@@ -318,7 +318,7 @@ func TestDefaults(t *testing.T) {
 			Enabled:      true,
 			Dir:          "/var/lib/icpedge/client/cache",
 			MaxSize:      1 << 30,
-			Memory:       64 << 20,
+			Memory:       16 << 20,
 			StaleIfError: 7 * 24 * time.Hour,
 		},
 		Admin:  Admin{Listen: "127.0.0.1:9080", TokenFile: "/var/lib/icpedge/client/admin.token"},

@@ -31,7 +31,7 @@ const (
 	defaultShutdown      = 30 * time.Second
 	defaultHTMLMax       = 8 << 20
 	defaultCacheMax      = 1 << 30
-	defaultCacheMemory   = 64 << 20
+	defaultCacheMemory   = 16 << 20
 	defaultStaleIfError  = 7 * 24 * time.Hour
 	defaultAdminListen   = "127.0.0.1:9080"
 	defaultOversize      = "stream"

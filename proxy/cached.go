@@ -468,11 +468,7 @@ func (h *Handler) buildEntry(key string, r *http.Request, edge rewrite.Edge, sta
 	if compressible(hdr.Get("Content-Type")) && len(body) >= minCompressSize {
 		addVary(hdr, "Accept-Encoding")
 		for _, enc := range []cache.Encoding{cache.Brotli, cache.Gzip} {
-			var buf bytes.Buffer
-			cw := newEncoder(&buf, enc.String())
-			_, _ = cw.Write(body)
-			_ = cw.Close()
-			e.SetBody(enc, buf.Bytes())
+			e.SetBody(enc, h.enc.compress(enc.String(), body))
 		}
 	}
 	return e
@@ -535,17 +531,12 @@ func (h *Handler) setCacheStatus(w http.ResponseWriter, params string) {
 // condition, 206 for a range of the identity body, else the body in the
 // best encoding the visitor accepts. Nothing is parsed or compressed.
 func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, status string, info *reqInfo) {
-	if identity, ok := e.Body(cache.Identity); ok {
-		if err := h.checkStored(r.URL.Path, e.Status, e.Header, identity.Size()); err != nil {
-			h.invalidateKey(e.Key)
-			h.refuse(w, r, info, asBlocked(err))
-			return
-		}
-	}
 	hdr := w.Header()
 	for k, v := range e.Header {
 		if k != markerTransformed && k != markerFingerprint {
-			hdr[k] = append([]string(nil), v...)
+			// Shared, never appended to: the fields set below replace
+			// their slices.
+			hdr[k] = v
 		}
 	}
 	if e.Header.Get(markerTransformed) != "" {
@@ -573,6 +564,7 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.En
 	}
 	statusCode := e.Status
 	var body *io.SectionReader = identity
+	enc := cache.Identity
 	if rng, res := cache.RequestRange(r, hdr, identity.Size()); res != cache.RangeIgnore && statusCode == http.StatusOK {
 		hdr.Del("Content-Encoding")
 		if res == cache.RangeUnsatisfiable {
@@ -584,11 +576,12 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.En
 		hdr.Set("Content-Range", rng.ContentRange(identity.Size()))
 		body = io.NewSectionReader(identity, rng.Start, rng.Length)
 		statusCode = http.StatusPartialContent
-	} else if enc := negotiateEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
-		if ce, ok := cache.ParseEncoding(enc); ok {
+		enc = numEncodings // a part: not a whole body to write directly
+	} else if name := negotiateEncoding(r.Header.Get("Accept-Encoding")); name != "" {
+		if ce, ok := cache.ParseEncoding(name); ok {
 			if b, ok := e.Body(ce); ok {
-				body = b
-				hdr.Set("Content-Encoding", enc)
+				body, enc = b, ce
+				hdr.Set("Content-Encoding", name)
 			}
 		}
 	}
@@ -601,10 +594,21 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.En
 	if r.Method == http.MethodHead {
 		return
 	}
-	if _, err := io.Copy(w, body); err != nil && r.Context().Err() == nil {
+	var err error
+	if b, ok := e.Bytes(enc); ok {
+		_, err = w.Write(b) // a memory-tier hit: one write, no copy
+	} else {
+		buf := h.copyBufs.Get().(*[]byte)
+		_, err = io.CopyBuffer(w, body, *buf)
+		h.copyBufs.Put(buf)
+	}
+	if err != nil && r.Context().Err() == nil {
 		h.log.Debug("client write failed", "id", info.id, "err", err)
 	}
 }
+
+// numEncodings is past the last cache.Encoding: no stored body.
+const numEncodings = cache.Brotli + 1
 
 // compressible reports whether a media type gains from compression.
 func compressible(ctype string) bool {

@@ -209,7 +209,9 @@ func TestPolicyBlocks(t *testing.T) {
 	}
 }
 
-// A response stored before a rule existed is refused once the rule does.
+// A response stored before a rule existed is not served once the rule does:
+// the rules are part of the stored entries' fingerprint, so the old copy
+// is a miss and the origin's fresh answer is refused.
 func TestPolicyBlocksStoredEntry(t *testing.T) {
 	h, o, store := newPolicyEdge(t, true, nil, nil)
 	if w := get(h, "icp.example.test", "/small.mp4"); w.Code != 200 {
@@ -223,10 +225,13 @@ func TestPolicyBlocksStoredEntry(t *testing.T) {
 	}
 	defer h2.Close()
 	if w := get(h2, "icp.example.test", "/small.mp4"); w.Code != 451 {
-		t.Fatalf("status %d; want 451 for the stored copy", w.Code)
+		t.Fatalf("status %d; want 451 instead of the stored copy", w.Code)
 	}
-	if got := o.count("/small.mp4"); got != 1 {
-		t.Errorf("origin saw %d requests; want 1", got)
+	if got := o.count("/small.mp4"); got != 2 {
+		t.Errorf("origin saw %d requests; want 2 (the stored copy is a miss under the new rules)", got)
+	}
+	if w := get(h2, "icp.example.test", "/small.mp4"); w.Code != 451 {
+		t.Fatalf("second request: status %d; want 451", w.Code)
 	}
 }
 

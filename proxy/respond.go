@@ -230,11 +230,7 @@ func (h *Handler) abort(info *reqInfo, msg string, err error) {
 func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body []byte) {
 	addVary(hdr, "Accept-Encoding")
 	if enc := negotiateEncoding(r.Header.Get("Accept-Encoding")); enc != "" && len(body) >= minCompressSize {
-		var buf bytes.Buffer
-		cw := newEncoder(&buf, enc)
-		_, _ = cw.Write(body)
-		_ = cw.Close()
-		body = buf.Bytes()
+		body = h.enc.compress(enc, body)
 		hdr.Set("Content-Encoding", enc)
 	}
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
@@ -250,8 +246,8 @@ const minCompressSize = 256
 
 // Compression levels that keep a miss cheap.
 const (
-	brotliLevel = 5
-	gzipLevel   = 6
+	brotliLevel = 4
+	gzipLevel   = 5
 )
 
 type nopCloser struct{ io.Writer }
@@ -327,14 +323,19 @@ func negotiateEncoding(accept string) string {
 	return ""
 }
 
-// acceptsEncoding reports whether an Accept-Encoding field allows coding.
+// acceptsEncoding reports whether an Accept-Encoding field allows coding
+// (RFC 9110 §12.5.3). It runs on every hit, so it doesn't allocate.
 func acceptsEncoding(accept, coding string) bool {
 	star := false
-	for _, part := range strings.Split(accept, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		name = strings.ToLower(strings.TrimSpace(name))
+	for accept != "" {
+		var part string
+		part, accept, _ = strings.Cut(accept, ",")
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.TrimSpace(name)
 		q := 1.0
-		for _, p := range strings.Split(params, ";") {
+		for params != "" {
+			var p string
+			p, params, _ = strings.Cut(params, ";")
 			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
 			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
 				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
@@ -343,7 +344,7 @@ func acceptsEncoding(accept, coding string) bool {
 			}
 		}
 		switch {
-		case name == coding || (coding == "gzip" && name == "x-gzip"):
+		case strings.EqualFold(name, coding) || (coding == "gzip" && strings.EqualFold(name, "x-gzip")):
 			return q > 0
 		case name == "*":
 			star = q > 0

@@ -72,7 +72,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.IntVar(&o.Misses, "misses", 2000, "never-seen URLs sent in the misses scenario")
 	fs.StringVar(&o.Icpedge, "icpedge", "", "icpedge `binary` to run (default: go build ./cmd/icpedge into a temp dir)")
 	fs.StringVar(&o.Only, "only", "", "run one scenario: hits, memory or misses")
-	fs.StringVar(&o.CacheMemory, "cache-memory", "64MiB", "the edge's cache.memory `size`: its in-memory tier (0 turns it off)")
+	fs.StringVar(&o.CacheMemory, "cache-memory", "16MiB", "the edge's cache.memory `size`: its in-memory tier (0 turns it off; 16MiB is the product default)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: icpedge-bench [flags]\n\nLoads icpedge on loopback and prints its figures against the targets.\n\n")
 		fs.PrintDefaults()

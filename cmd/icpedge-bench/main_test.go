@@ -32,7 +32,7 @@ func TestTinyRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, progress bytes.Buffer
-	rep, err := run(ctx, options{Duration: time.Second, Conns: 4, Entries: 50, Misses: 50, CacheMemory: "64MiB"}, &out, &progress)
+	rep, err := run(ctx, options{Duration: time.Second, Conns: 4, Entries: 50, Misses: 50, CacheMemory: "16MiB"}, &out, &progress)
 	if err != nil {
 		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
 	}

@@ -254,6 +254,7 @@ func runEdge(ctx context.Context, initial []*config.Config, broken map[string]er
 		return err
 	}
 	e.applyCacheRoot(initial)
+	setMemoryLimit(initial, logger)
 	if err := e.apply(initial, broken); err != nil {
 		return err
 	}
