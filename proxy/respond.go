@@ -65,7 +65,8 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 		}
 		h.log.Warn("html passed through: unknown content coding", "id", info.id, "encoding", hdr.Get("Content-Encoding"))
 	}
-	if isCSS(ctype) && h.rw.EditsCSS() {
+	// A range (206) is a part of the sheet, which rewriting would corrupt.
+	if isCSS(ctype) && h.rw.EditsCSS() && resp.StatusCode != http.StatusPartialContent {
 		if body, err := decodeBody(resp.Body, hdr.Get("Content-Encoding")); err == nil {
 			defer body.Close()
 			h.respondCSS(w, r, resp.StatusCode, hdr, body, edge, info)
