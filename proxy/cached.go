@@ -304,6 +304,7 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Range", "Range"} {
 		out.Header.Del(name)
 	}
+	out.Header.Set("Accept-Encoding", originAcceptEncoding) // the whole body, compressed
 	if stored != nil {
 		for k, v := range cache.RevalidationHeaders(originValidators(stored.Header)) {
 			out.Header[k] = v

@@ -59,6 +59,11 @@ func (h *Handler) outgoing(ctx context.Context, r *http.Request, edge rewrite.Ed
 	}
 	// The edge negotiates encodings with the visitor on its own.
 	out.Header.Set("Accept-Encoding", originAcceptEncoding)
+	if r.Header.Get("Range") != "" {
+		// A range of an encoded representation is a range of the encoded
+		// bytes; ask for the plain ones, which the visitor's range means.
+		out.Header.Set("Accept-Encoding", "identity")
+	}
 
 	peer := ""
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {

@@ -42,7 +42,9 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 	}
 
 	ctype := hdr.Get("Content-Type")
-	if ctype == "" || isHTML(ctype) {
+	// A 206 carries a piece of the origin's bytes: nothing in it can be
+	// rewritten consistently with the rest, so it passes through as it is.
+	if (ctype == "" || isHTML(ctype)) && resp.StatusCode != http.StatusPartialContent {
 		body, err := decodeBody(resp.Body, hdr.Get("Content-Encoding"))
 		if err == nil {
 			defer body.Close()

@@ -105,6 +105,10 @@ func newTestOrigin(t *testing.T) *testOrigin {
 		w.Header().Set("ETag", `"bin-1"`)
 		http.ServeContent(w, r, "bin", time.Time{}, bytes.NewReader(o.bin))
 	})
+	mux.HandleFunc("/rangehtml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		http.ServeContent(w, r, "page.html", time.Time{}, strings.NewReader(page))
+	})
 	mux.HandleFunc("/gzjson", func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
 		gw := gzip.NewWriter(&buf)
@@ -412,6 +416,16 @@ func TestEdgeE2E(t *testing.T) {
 		resp, body := c.get("/bin", map[string]string{"Range": "bytes=100-199"})
 		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, origin.bin[100:200]) {
 			t.Errorf("range: status %d, %d bytes; want 206 with bytes 100-199", resp.StatusCode, len(body))
+		}
+	})
+
+	t.Run("range of an html page passes through as the origin's bytes", func(t *testing.T) {
+		resp, body := c.get("/rangehtml", map[string]string{"Range": "bytes=0-14", "Accept-Encoding": "gzip, br"})
+		if resp.StatusCode != http.StatusPartialContent || string(body) != "<!DOCTYPE html>" {
+			t.Errorf("status %d body %q; want 206 with the origin's first 15 bytes", resp.StatusCode, body)
+		}
+		if got := origin.LastHeader("/rangehtml").Get("Accept-Encoding"); got != "identity" {
+			t.Errorf("edge asked for a range with Accept-Encoding %q; want identity", got)
 		}
 	})
 

@@ -10,7 +10,7 @@ import (
 
 // memoryHeadroom is what the process needs beyond its caches' memory tiers:
 // the runtime, connections, in-flight fills and garbage between cycles.
-const memoryHeadroom = 40 << 20
+const memoryHeadroom = 28 << 20
 
 // setMemoryLimit sets the Go runtime's soft memory limit to the clients'
 // cache.memory plus headroom, so that the heap stays near what the

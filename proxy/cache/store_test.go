@@ -597,15 +597,9 @@ func TestStoreReadOnlyDisk(t *testing.T) {
 		mustMiss(t, s, "c")
 	}
 
-	t.Run("chmod", func(t *testing.T) {
-		if os.Geteuid() == 0 {
-			t.Skip("root ignores directory permissions; see the hook and replaced-directory cases")
-		}
-		s := setup(t)
-		chmodAll(t, s.opts.Dir, 0o555)
-		t.Cleanup(func() { chmodAll(t, s.opts.Dir, 0o755) })
-		check(t, s)
-	})
+	// A chmod'ed directory would be the natural case, but root (as CI
+	// runs) ignores directory permissions; these two fail the same writes
+	// for every user.
 	t.Run("erofs hook", func(t *testing.T) {
 		s := setup(t)
 		s.hooks.createTemp = func(string, string) (*os.File, error) {
@@ -625,21 +619,12 @@ func TestStoreReadOnlyDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 		if filepath.Dir(s.path("a")) == sub || filepath.Dir(s.path("b")) == sub {
-			t.Skip("keys share a directory")
+			t.Fatal("the test's keys share a fan-out directory; pick other keys")
 		}
 		check(t, s)
 		if n := countFiles(t, s.opts.Dir); n != 3 { // a, b and the blocking file
 			t.Errorf("got %d files; want 3 (temp file removed)", n)
 		}
-	})
-}
-
-func chmodAll(t *testing.T, dir string, mode os.FileMode) {
-	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(path, mode)
-		}
-		return nil
 	})
 }
 
