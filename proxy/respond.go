@@ -82,14 +82,8 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 // and @import URLs onto the edge or localizes them (rewrite.Rewriter.CSS).
 // A larger one streams through, decoded, as it is.
 func (h *Handler) respondCSS(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body io.Reader, edge rewrite.Edge, info *reqInfo) {
-	hdr.Del("Content-Encoding")
-	hdr.Del("Content-Length")
-	hdr.Del("Content-MD5")
-	weakenETag(hdr)
-	buf, err := io.ReadAll(io.LimitReader(body, h.opts.MaxHTMLSize+1))
-	if err != nil {
-		h.log.Warn("reading origin body failed", "id", info.id, "err", err)
-		h.errorPage(w, r, http.StatusBadGateway, info.id)
+	buf, ok := h.bufferForRewrite(w, r, hdr, body, info)
+	if !ok {
 		return
 	}
 	if int64(len(buf)) > h.opts.MaxHTMLSize {
@@ -101,6 +95,24 @@ func (h *Handler) respondCSS(w http.ResponseWriter, r *http.Request, status int,
 	h.writeBody(w, r, status, hdr, h.rw.CSS(buf, edge))
 }
 
+// bufferForRewrite prepares hdr for a body the edge will rewrite (its
+// length, coding and strong validator no longer hold) and reads the decoded
+// body up to MaxHTMLSize+1 bytes, so a result longer than MaxHTMLSize means
+// more follows in body. A failed read is answered with a 502 and ok false.
+func (h *Handler) bufferForRewrite(w http.ResponseWriter, r *http.Request, hdr http.Header, body io.Reader, info *reqInfo) (buf []byte, ok bool) {
+	hdr.Del("Content-Encoding")
+	hdr.Del("Content-Length")
+	hdr.Del("Content-MD5")
+	weakenETag(hdr)
+	buf, err := io.ReadAll(io.LimitReader(body, h.opts.MaxHTMLSize+1))
+	if err != nil {
+		h.log.Warn("reading origin body failed", "id", info.id, "err", err)
+		h.errorPage(w, r, http.StatusBadGateway, info.id)
+		return nil, false
+	}
+	return buf, true
+}
+
 // rewritten reports whether responses of this type get a body other than
 // the origin's: HTML always, style sheets when there is anything to change.
 func (h *Handler) rewritten(ctype string) bool {
@@ -110,15 +122,8 @@ func (h *Handler) rewritten(ctype string) bool {
 // respondHTML buffers an HTML body up to MaxHTMLSize and rewrites it. A
 // larger body is rewritten while streaming, or passed through.
 func (h *Handler) respondHTML(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, ctype string, body io.Reader, edge rewrite.Edge, info *reqInfo) {
-	hdr.Del("Content-Encoding")
-	hdr.Del("Content-Length")
-	hdr.Del("Content-MD5")
-	weakenETag(hdr)
-
-	buf, err := io.ReadAll(io.LimitReader(body, h.opts.MaxHTMLSize+1))
-	if err != nil {
-		h.log.Warn("reading origin body failed", "id", info.id, "err", err)
-		h.errorPage(w, r, http.StatusBadGateway, info.id)
+	buf, ok := h.bufferForRewrite(w, r, hdr, body, info)
+	if !ok {
 		return
 	}
 	if int64(len(buf)) > h.opts.MaxHTMLSize {

@@ -75,8 +75,17 @@ func writeConfig(t *testing.T, yaml string) string {
 // listeners are up. The process is stopped when the test ends.
 func startEdge(t *testing.T, path string, extraEnv ...string) *edgeProc {
 	t.Helper()
-	e := &edgeProc{t: t, dir: filepath.Dir(path), config: path, addrs: map[string]string{}, exited: make(chan struct{}), addrSeen: make(chan struct{}, 16)}
-	e.cmd = exec.Command(binPath, "serve", "--config", path)
+	e := startEdgeArgs(t, filepath.Dir(path), 1, []string{"serve", "--config", path}, extraEnv...)
+	e.config = path
+	return e
+}
+
+// startEdgeArgs runs "icpedge args..." and waits for n listeners.
+// The process is stopped when the test ends.
+func startEdgeArgs(t *testing.T, dir string, n int, args []string, extraEnv ...string) *edgeProc {
+	t.Helper()
+	e := &edgeProc{t: t, dir: dir, addrs: map[string]string{}, exited: make(chan struct{}), addrSeen: make(chan struct{}, 16)}
+	e.cmd = exec.Command(binPath, args...)
 	e.cmd.Env = append(os.Environ(), extraEnv...)
 	stderr, err := e.cmd.StderrPipe()
 	if err != nil {
@@ -93,7 +102,7 @@ func startEdge(t *testing.T, path string, extraEnv ...string) *edgeProc {
 			t.Logf("icpedge log:\n%s", e.Log())
 		}
 	})
-	e.waitListening(1, 20*time.Second)
+	e.waitListening(n, 20*time.Second)
 	return e
 }
 

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,32 +18,6 @@ import (
 )
 
 const otherICP = "沪ICP备87654321号-2"
-
-// startEdgeArgs runs "icpedge args..." like startEdge, for serve modes
-// and flags startEdge does not use, and waits for n listeners.
-func startEdgeArgs(t *testing.T, dir string, n int, args []string, extraEnv ...string) *edgeProc {
-	t.Helper()
-	e := &edgeProc{t: t, dir: dir, addrs: map[string]string{}, exited: make(chan struct{}), addrSeen: make(chan struct{}, 16)}
-	e.cmd = exec.Command(binPath, args...)
-	e.cmd.Env = append(os.Environ(), extraEnv...)
-	stderr, err := e.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cmd.Stdout = io.Discard
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go e.readLog(stderr)
-	t.Cleanup(func() {
-		e.stop()
-		if t.Failed() {
-			t.Logf("icpedge log:\n%s", e.Log())
-		}
-	})
-	e.waitListening(n, 20*time.Second)
-	return e
-}
 
 // waitLogCount waits until substr has been logged n times.
 func (e *edgeProc) waitLogCount(substr string, n int, timeout time.Duration) {
