@@ -365,6 +365,35 @@ func TestCacheE2E(t *testing.T) {
 			}
 		}
 	})
+	t.Run("concurrent revalidations make one origin request", func(t *testing.T) {
+		c.get("/short?reval", nil) // max-age=1
+		time.Sleep(1500 * time.Millisecond)
+		before := o.count("/short")
+		o.delay.Store(int64(300 * time.Millisecond))
+		defer o.delay.Store(0)
+		var wg sync.WaitGroup
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("GET", "http://"+testHost+":"+portOf(c.addr)+"/short?reval", nil)
+				resp, err := c.c.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("status %d", resp.StatusCode)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := o.count("/short") - before; got != 1 {
+			t.Errorf("origin saw %d requests for 10 concurrent revalidations; want 1", got)
+		}
+	})
 	t.Run("cache key ignores unkeyed headers (poisoning)", func(t *testing.T) {
 		evil := map[string]string{
 			"X-Forwarded-Host":       "evil.example",
