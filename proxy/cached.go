@@ -172,11 +172,11 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, edge rewri
 		switch d.Action {
 		case cache.Serve:
 			defer stored.Close()
-			h.serveEntry(w, r, stored, hitStatus(d), info)
+			h.serveEntry(w, r, stored, hitStatus(d), d.Age, info)
 			return
 		case cache.ServeStale:
 			defer stored.Close()
-			h.serveEntry(w, r, stored, hitStatus(d)+"; detail=stale-while-revalidate", info)
+			h.serveEntry(w, r, stored, hitStatus(d)+"; detail=stale-while-revalidate", d.Age, info)
 			h.refreshAsync(key, r, edge)
 			return
 		case cache.Miss:
@@ -204,7 +204,7 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, edge rewri
 
 	switch {
 	case out.entry != nil:
-		h.serveEntry(w, r, out.entry.e, out.status, info)
+		h.serveEntry(w, r, out.entry.e, out.status, -1, info)
 		out.entry.release()
 	case out.resp != nil:
 		defer out.cancel()
@@ -242,7 +242,7 @@ func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, edge rewri
 		h.forward(w, r, edge, info)
 		return
 	}
-	h.serveEntry(w, r, f.entry.e, f.stat+"; collapsed", info)
+	h.serveEntry(w, r, f.entry.e, f.stat+"; collapsed", -1, info)
 }
 
 // refreshAsync refreshes key in the background for stale-while-revalidate:
@@ -262,7 +262,7 @@ func (h *Handler) refreshAsync(key string, r *http.Request, edge rewrite.Edge) {
 	req.Method = http.MethodGet
 	go func() {
 		defer h.bg.Done()
-		info := &reqInfo{id: newRequestID()}
+		info := &reqInfo{id: h.newRequestID()}
 		stored := h.lookup(key, req, info)
 		var d cache.Decision
 		if stored != nil {
@@ -531,7 +531,9 @@ func (h *Handler) setCacheStatus(w http.ResponseWriter, params string) {
 // serveEntry answers r from a stored response: 304 for a matching
 // condition, 206 for a range of the identity body, else the body in the
 // best encoding the visitor accepts. Nothing is parsed or compressed.
-func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, status string, info *reqInfo) {
+//
+// age is the entry's current age when the caller has it, or negative.
+func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, status string, age time.Duration, info *reqInfo) {
 	hdr := w.Header()
 	for k, v := range e.Header {
 		if k != markerTransformed && k != markerFingerprint {
@@ -543,9 +545,11 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.En
 	if e.Header.Get(markerTransformed) != "" {
 		weakenETag(hdr)
 	}
-	age := cache.Age(e.Header, e.RequestTime, e.ResponseTime, h.now())
-	hdr.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
-	hdr.Set("Cache-Status", "icpedge; "+status)
+	if age < 0 {
+		age = cache.Age(e.Header, e.RequestTime, e.ResponseTime, h.now())
+	}
+	hdr["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	hdr["Cache-Status"] = []string{"icpedge; " + status}
 
 	if cache.NotModified(r, e) {
 		// RFC 9110 §15.4.5: a 304 carries the validators and caching

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,6 +85,9 @@ func New(opts Options) (*Handler, error) {
 		fingerprint:  fingerprint(opts),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	var prefix [5]byte
+	_, _ = rand.Read(prefix[:])
+	h.reqPrefix = hex.EncodeToString(prefix[:]) + "-"
 	h.copyBufs.New = func() any { b := make([]byte, 64<<10); return &b }
 	h.enc = newEncoders(runtime.GOMAXPROCS(0))
 	for _, host := range opts.Hosts {
@@ -160,22 +164,28 @@ type reqInfo struct {
 	originStatus int
 }
 
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// newRequestID returns an ID unique to this process run: a random prefix
+// drawn once per Handler and a counter, so the hot path does no
+// cryptographic work.
+func (h *Handler) newRequestID() string {
+	n := h.reqSeq.Add(1)
+	b := make([]byte, 0, 16)
+	b = append(b, h.reqPrefix...)
+	b = strconv.AppendUint(b, n, 36)
+	return string(b)
 }
 
 // ServeHTTP serves one visitor request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
-	info := &reqInfo{id: newRequestID()}
+	info := &reqInfo{id: h.newRequestID()}
 	rec := &recorder{ResponseWriter: w}
 	defer func() {
 		h.accessLog(r, rec, info, start)
 	}()
-	rec.Header().Set("X-Request-Id", info.id)
-	rec.Header().Set("Cache-Status", "icpedge; fwd=bypass")
+	hdr := rec.Header()
+	hdr["X-Request-Id"] = []string{info.id}
+	hdr["Cache-Status"] = []string{"icpedge; fwd=bypass"} // until a path says more
 
 	// Never an open proxy: the request's host, and the host of an
 	// absolute-form target, must be one of ours (RFC 9110 §15.5.20).

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/icpedge/icpedge/proxy/cache"
@@ -98,6 +99,9 @@ type Handler struct {
 	bg     sync.WaitGroup
 
 	enc *encoders // pooled whole-body compressors
+
+	reqPrefix string        // random per Handler, for request IDs
+	reqSeq    atomic.Uint64 // request IDs' counter
 
 	// copyBufs holds buffers for copying stored bodies read from disk.
 	copyBufs sync.Pool

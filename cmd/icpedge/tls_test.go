@@ -217,8 +217,15 @@ func TestTLSManualReload(t *testing.T) {
 	writePairTo(t, certFile, keyFile, tlsTestHost, 2)
 	waitFor(t, 5*time.Second, "the changed pair to be loaded", func() bool { return serial() == 2 })
 
-	// A broken pair keeps the current one and is reported once.
-	if err := os.WriteFile(keyFile, []byte("not a key"), 0o600); err != nil {
+	// A broken pair keeps the current one and is reported once. The file
+	// is replaced in one rename, as an operator's tools do, so the watcher
+	// can't catch it half-written (an empty file would be a second broken
+	// state, reported on its own).
+	tmp := keyFile + ".new"
+	if err := os.WriteFile(tmp, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, keyFile); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "the broken pair to be reported", func() bool {
