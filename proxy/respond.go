@@ -383,8 +383,10 @@ func mediaType(ctype string) string {
 // weakenETag marks a strong validator weak: a rewritten or re-encoded body
 // is no longer byte-identical to the origin's (RFC 9110 §8.8.3).
 func weakenETag(h http.Header) {
-	if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
-		h.Set("ETag", "W/"+et)
+	// "Etag" is the field's canonical key; indexing by it skips
+	// canonicalising "ETag" on every hit.
+	if v := h["Etag"]; len(v) > 0 && v[0] != "" && !strings.HasPrefix(v[0], "W/") {
+		h["Etag"] = []string{"W/" + v[0]}
 	}
 }
 
