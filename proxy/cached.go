@@ -146,7 +146,9 @@ func (h *Handler) lookup(key string, r *http.Request, info *reqInfo) *cache.Entr
 }
 
 func (h *Handler) get(key string, info *reqInfo) *cache.Entry {
-	e, err := h.opts.Cache.Get(key)
+	// Shared: stored headers are only read here; a revalidation replaces
+	// the map rather than changing it (cache.MergeNotModified copies).
+	e, err := h.opts.Cache.GetShared(key)
 	switch {
 	case err == nil && e.Header.Get(markerFingerprint) != h.fingerprint:
 		// Built under other settings (e.g. before a reload changed the
@@ -542,7 +544,7 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.En
 			hdr[k] = v
 		}
 	}
-	if e.Header.Get(markerTransformed) != "" {
+	if len(e.Header[markerTransformed]) > 0 {
 		weakenETag(hdr)
 	}
 	if age < 0 {
@@ -561,32 +563,30 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.En
 		return
 	}
 
-	identity, ok := e.Body(cache.Identity)
+	identity, ok := storedBody(e, cache.Identity)
 	if !ok {
 		h.log.Error("stored entry has no body", "id", info.id, "key", e.Key)
 		h.errorPage(w, r, http.StatusBadGateway, info.id)
 		return
 	}
 	statusCode := e.Status
-	var body *io.SectionReader = identity
-	enc := cache.Identity
-	if rng, res := cache.RequestRange(r, hdr, identity.Size()); res != cache.RangeIgnore && statusCode == http.StatusOK {
-		hdr.Del("Content-Encoding")
+	body := identity
+	if rng, res := cache.RequestRange(r, hdr, identity.size); res != cache.RangeIgnore && statusCode == http.StatusOK {
+		delete(hdr, "Content-Encoding")
 		if res == cache.RangeUnsatisfiable {
-			hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(identity.Size(), 10))
+			hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(identity.size, 10))
 			hdr.Set("Content-Length", "0")
 			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
 			return
 		}
-		hdr.Set("Content-Range", rng.ContentRange(identity.Size()))
-		body = io.NewSectionReader(identity, rng.Start, rng.Length)
+		hdr.Set("Content-Range", rng.ContentRange(identity.size))
+		body = identity.part(rng.Start, rng.Length)
 		statusCode = http.StatusPartialContent
-		enc = numEncodings // a part: not a whole body to write directly
 	} else if name := negotiateEncoding(r.Header.Get("Accept-Encoding")); name != "" {
 		if ce, ok := cache.ParseEncoding(name); ok {
-			if b, ok := e.Body(ce); ok {
-				body, enc = b, ce
-				hdr.Set("Content-Encoding", name)
+			if b, ok := storedBody(e, ce); ok {
+				body = b
+				hdr["Content-Encoding"] = []string{name}
 			}
 		}
 	}
@@ -594,17 +594,17 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.En
 		w.WriteHeader(statusCode)
 		return
 	}
-	hdr.Set("Content-Length", strconv.FormatInt(body.Size(), 10))
+	hdr["Content-Length"] = []string{strconv.FormatInt(body.size, 10)}
 	w.WriteHeader(statusCode)
 	if r.Method == http.MethodHead {
 		return
 	}
 	var err error
-	if b, ok := e.Bytes(enc); ok {
-		_, err = w.Write(b) // a memory-tier hit: one write, no copy
+	if body.file == nil {
+		_, err = w.Write(body.mem) // a memory-tier hit: one write, no copy
 	} else {
 		buf := h.copyBufs.Get().(*[]byte)
-		_, err = io.CopyBuffer(w, body, *buf)
+		_, err = io.CopyBuffer(w, body.file, *buf)
 		h.copyBufs.Put(buf)
 	}
 	if err != nil && r.Context().Err() == nil {
@@ -612,8 +612,33 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.En
 	}
 }
 
-// numEncodings is past the last cache.Encoding: no stored body.
-const numEncodings = cache.Brotli + 1
+// body is a stored body to send: in memory (a memory-tier hit, no
+// reader needed) or in a file.
+type body struct {
+	mem  []byte
+	file *io.SectionReader
+	size int64
+}
+
+// storedBody returns e's body in encoding enc.
+func storedBody(e *cache.Entry, enc cache.Encoding) (body, bool) {
+	if b, ok := e.Bytes(enc); ok {
+		return body{mem: b, size: int64(len(b))}, true
+	}
+	r, ok := e.Body(enc)
+	if !ok {
+		return body{}, false
+	}
+	return body{file: r, size: r.Size()}, true
+}
+
+// part returns n bytes of b from off.
+func (b body) part(off, n int64) body {
+	if b.file == nil {
+		return body{mem: b.mem[off : off+n], size: n}
+	}
+	return body{file: io.NewSectionReader(b.file, off, n), size: n}
+}
 
 // compressible reports whether a media type gains from compression.
 func compressible(ctype string) bool {

@@ -12,13 +12,24 @@ import (
 // the runtime, connections, in-flight fills and garbage between cycles.
 const memoryHeadroom = 28 << 20
 
+// gcPercent lets the heap grow to five times the live data between
+// collections while that stays under the memory limit: a cache hit
+// allocates little but often, and with a small live heap the default of
+// 100 collects many times a second for nothing. The limit, not this, is
+// what bounds the heap.
+const gcPercent = 400
+
 // setMemoryLimit sets the Go runtime's soft memory limit to the clients'
 // cache.memory plus headroom, so that the heap stays near what the
 // operator configured rather than growing to twice the live data as the
-// default collector allows. GOMEMLIMIT in the environment wins.
+// default collector allows, and then relaxes GOGC under that limit.
+// GOMEMLIMIT and GOGC in the environment win.
 func setMemoryLimit(cfgs []*config.Config, logger *slog.Logger) {
 	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {
 		return
+	}
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(gcPercent)
 	}
 	limit := int64(memoryHeadroom)
 	for _, c := range cfgs {

@@ -319,7 +319,14 @@ func blocks(n int64) int64 { return (n + blockSize - 1) / blockSize * blockSize 
 // Get returns the entry stored under key, or ErrNotFound. The caller must
 // Close the entry. A damaged file is logged, removed and reported as
 // ErrNotFound; other read errors are returned as they are.
-func (s *Store) Get(key string) (*Entry, error) {
+func (s *Store) Get(key string) (*Entry, error) { return s.get(key, false) }
+
+// GetShared is Get for a caller that only reads the entry's Header: a hit
+// from memory then shares the stored header instead of copying it. The
+// Header must not be modified; replace it with a copy to change it.
+func (s *Store) GetShared(key string) (*Entry, error) { return s.get(key, true) }
+
+func (s *Store) get(key string, shared bool) (*Entry, error) {
 	now := s.opts.Now()
 	s.mu.Lock()
 	if s.closed {
@@ -341,7 +348,7 @@ func (s *Store) Get(key string) (*Entry, error) {
 		s.memMoveToFront(m)
 		s.stats.Hits++
 		s.stats.MemoryHits++
-		e := m.entry(key)
+		e := m.entry(key, shared)
 		s.mu.Unlock()
 		if touch {
 			s.touch(key, now)
@@ -458,7 +465,7 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 			me.bodies[i], me.present[i] = b, true
 		}
 		me.size = size + headerSize(m.json.Header) + int64(len(key))
-		e := me.entry(key)
+		e := me.entry(key, false)
 		if me.size > s.memPerItem {
 			me = nil
 		}
@@ -507,13 +514,17 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 	return e, nil, nil
 }
 
-// entry returns an Entry reading from m. The header is a copy; bodies are
-// shared and never written.
-func (m *memEntry) entry(key string) *Entry {
+// entry returns an Entry reading from m. The header is a copy unless
+// shared; bodies are shared and never written.
+func (m *memEntry) entry(key string, shared bool) *Entry {
+	hdr := m.meta.Header
+	if !shared {
+		hdr = hdr.Clone()
+	}
 	e := &Entry{
 		Key:          key,
 		Status:       m.meta.Status,
-		Header:       m.meta.Header.Clone(),
+		Header:       hdr,
 		RequestTime:  m.meta.RequestTime,
 		ResponseTime: m.meta.ResponseTime,
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -756,4 +757,28 @@ func FuzzReadMeta(f *testing.F) {
 			t.Fatalf("got bodies of %d bytes before meta at %d in %d bytes", total, m.metaAt, len(b))
 		}
 	})
+}
+
+func TestGetSharedSharesHeader(t *testing.T) {
+	s := openStore(t, Options{})
+	if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: []byte("body")})); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, s, "k") // the first Get from disk puts it in memory
+	a, err := s.GetShared("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.GetShared("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(a.Header).UnsafePointer() != reflect.ValueOf(b.Header).UnsafePointer() {
+		t.Errorf("GetShared from memory: got two header maps; want one shared")
+	}
+	c := mustGet(t, s, "k")
+	c.Header.Set("X-Key", "mutated")
+	if got := a.Header.Get("X-Key"); got == "mutated" {
+		t.Errorf("a Get copy's change reached the shared header")
+	}
 }
