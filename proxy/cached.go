@@ -308,7 +308,7 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 	}
 	out.Header.Set("Accept-Encoding", originAcceptEncoding) // the whole body, compressed
 	if stored != nil {
-		for k, v := range cache.RevalidationHeaders(originValidators(stored.Header)) {
+		for k, v := range cache.RevalidationHeaders(stored.Header) {
 			out.Header[k] = v
 		}
 	}
@@ -491,10 +491,6 @@ func (h *Handler) put(e *cache.Entry, info *reqInfo) bool {
 	h.log.Error("cache write failed; serving without storing", "id", info.id, "key", e.Key, "err", err)
 	return false
 }
-
-// originValidators returns the stored header with the origin's own
-// validators, for revalidating with the origin.
-func originValidators(stored http.Header) http.Header { return stored }
 
 // sameVariant reports whether e, fetched for another request, may answer r
 // under e's Vary (RFC 9111 §4.1).
