@@ -352,10 +352,17 @@ func TestNotifySocket(t *testing.T) {
 }
 
 // slowOrigin answers /slow after delay, with an uncacheable page.
-func slowOrigin(t *testing.T, delay time.Duration) *httptest.Server {
+// slowOrigin answers /slow after delay, and reports on arrived each time a
+// /slow request reaches it, so a test knows the request is in flight.
+func slowOrigin(t *testing.T, delay time.Duration) (srv *httptest.Server, arrived <-chan struct{}) {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ch := make(chan struct{}, 16)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 			time.Sleep(delay)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -363,7 +370,17 @@ func slowOrigin(t *testing.T, delay time.Duration) *httptest.Server {
 		fmt.Fprint(w, "<html><body><p>slow</p></body></html>")
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, ch
+}
+
+// waitArrived waits for a request to reach the origin.
+func waitArrived(t *testing.T, arrived <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the origin")
+	}
 }
 
 // asyncGet starts a GET and returns a channel with its status and body.
@@ -387,13 +404,13 @@ func asyncGet(addr, url string) <-chan [2]string {
 }
 
 func TestReloadFinishesInFlightRequests(t *testing.T) {
-	origin := slowOrigin(t, 1500*time.Millisecond)
+	origin, arrived := slowOrigin(t, 1500*time.Millisecond)
 	path := writeConfig(t, reloadConfig(origin.URL, testICP, ""))
 	e := startEdge(t, path)
 	base := "http://" + testHost + ":" + portOf(e.Addr("http"))
 
 	slow := asyncGet(e.Addr("http"), base+"/slow")
-	time.Sleep(300 * time.Millisecond)
+	waitArrived(t, arrived)
 	rewriteConfig(t, path, reloadConfig(origin.URL, otherICP, ""))
 	e.signal(syscall.SIGHUP)
 	e.waitLog(`msg="config reloaded"`, 10*time.Second)
@@ -408,12 +425,12 @@ func TestReloadFinishesInFlightRequests(t *testing.T) {
 }
 
 func TestShutdownDrains(t *testing.T) {
-	origin := slowOrigin(t, 1500*time.Millisecond)
+	origin, arrived := slowOrigin(t, 1500*time.Millisecond)
 	path := writeConfig(t, reloadConfig(origin.URL, testICP, ""))
 	e := startEdge(t, path)
 	base := "http://" + testHost + ":" + portOf(e.Addr("http"))
 	slow := asyncGet(e.Addr("http"), base+"/slow")
-	time.Sleep(300 * time.Millisecond)
+	waitArrived(t, arrived)
 	e.signal(syscall.SIGTERM)
 	got := <-slow
 	if got[0] != "200" || !strings.Contains(got[1], testICP) {
