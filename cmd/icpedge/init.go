@@ -120,7 +120,8 @@ func writeNewFile(path string, data []byte, force bool) error {
 		return fmt.Errorf("writing the config: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err == nil {
+	_, err = tmp.Write(data)
+	if err == nil {
 		err = tmp.Chmod(0o640)
 	}
 	if err := errors.Join(err, tmp.Close()); err != nil {
