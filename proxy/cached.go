@@ -446,17 +446,8 @@ func (h *Handler) buildEntry(key string, r *http.Request, edge rewrite.Edge, sta
 		ctype = http.DetectContentType(body)
 	}
 	if isHTML(ctype) && bodyAllowed(http.MethodGet, status) {
-		res, err := h.rw.HTML(body, ctype, edge)
-		switch {
-		case err != nil:
-			h.log.Warn("rewriting html failed, passing through", "id", info.id, "err", err)
-		case res.Skipped != "":
-			h.log.Warn("html passed through without the notice", "id", info.id, "path", r.URL.Path, "reason", res.Skipped)
-		default:
-			body = res.Body
-			if res.ContentType != "" {
-				hdr.Set("Content-Type", res.ContentType)
-			}
+		var changed bool
+		if body, changed = h.rewriteHTML(body, ctype, hdr, edge, r.URL.Path, info); changed {
 			hdr.Set(markerTransformed, "1")
 		}
 	} else if isCSS(ctype) && h.rw.EditsCSS() && bodyAllowed(http.MethodGet, status) {

@@ -130,17 +130,28 @@ func (h *Handler) respondHTML(w http.ResponseWriter, r *http.Request, status int
 		h.respondLargeHTML(w, r, status, hdr, ctype, io.MultiReader(bytes.NewReader(buf), body), edge, info)
 		return
 	}
+	out, _ := h.rewriteHTML(buf, ctype, hdr, edge, r.URL.Path, info)
+	h.writeBody(w, r, status, hdr, out)
+}
+
+// rewriteHTML runs a buffered page through the rewriter and sets the
+// Content-Type it names in hdr. A page the rewriter can't or won't change
+// (an error, an encoding that can't carry the notice) is returned as it
+// is, with a warning; changed reports whether the notice went in.
+func (h *Handler) rewriteHTML(buf []byte, ctype string, hdr http.Header, edge rewrite.Edge, path string, info *reqInfo) (body []byte, changed bool) {
 	res, err := h.rw.HTML(buf, ctype, edge)
-	if err != nil {
+	switch {
+	case err != nil:
 		h.log.Warn("rewriting html failed, passing through", "id", info.id, "err", err)
-		res = rewrite.Result{Body: buf, ContentType: ctype}
-	} else if res.Skipped != "" {
-		h.log.Warn("html passed through without the notice", "id", info.id, "path", r.URL.Path, "reason", res.Skipped)
+		return buf, false
+	case res.Skipped != "":
+		h.log.Warn("html passed through without the notice", "id", info.id, "path", path, "reason", res.Skipped)
+		return buf, false
 	}
 	if res.ContentType != "" {
 		hdr.Set("Content-Type", res.ContentType)
 	}
-	h.writeBody(w, r, status, hdr, res.Body)
+	return res.Body, true
 }
 
 // respondLargeHTML handles HTML over the buffering cap in constant memory.

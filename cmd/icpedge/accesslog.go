@@ -54,19 +54,6 @@ func (r *reopenFile) Close() error {
 	return r.f.Close()
 }
 
-// accessLogger returns the logger for access lines: the main log, plus the
-// log.access_file when set (in the main log's format).
-func accessLogger(c config.Log, logger *slog.Logger) (*slog.Logger, *reopenFile, error) {
-	if c.AccessFile == "" {
-		return logger, nil, nil
-	}
-	f, err := openLogFile(c.AccessFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	return accessLoggerFor(c, logger, f), f, nil
-}
-
 // accessLoggerFor returns the logger for access lines written to the main
 // log and to f, an open log.access_file.
 func accessLoggerFor(c config.Log, logger *slog.Logger, f *reopenFile) *slog.Logger {

@@ -191,12 +191,6 @@ func (e *edgeProc) stop() {
 	}
 }
 
-// kill ends the process with SIGKILL at once.
-func (e *edgeProc) kill() {
-	_ = e.cmd.Process.Kill()
-	<-e.exited
-}
-
 // client returns an HTTP client that sends every request to addr, whatever
 // the URL's host, the way a DNS record pointing at the edge would.
 func clientFor(addr string) *http.Client {

@@ -98,7 +98,7 @@ func TestMultiClient(t *testing.T) {
 
 	t.Run("routing by Host and SNI", func(t *testing.T) {
 		for _, c := range []struct{ host, origin, icp string }{{hostA, "origin A", testICP}, {hostB, "origin B", otherICP}} {
-			code, body := get(c.host)
+			code, _ := get(c.host)
 			if code != http.StatusPermanentRedirect {
 				t.Errorf("http://%s: status %d; want 308 to HTTPS", c.host, code)
 			}

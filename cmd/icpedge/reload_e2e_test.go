@@ -191,12 +191,13 @@ func TestReloadNewNoticeOnCachedPage(t *testing.T) {
 	e := startEdge(t, path)
 	url := "http://" + testHost + ":" + portOf(e.Addr("http")) + "/cached"
 
-	resp, body := getBody(t, e.Addr("http"), url)
+	_, body := getBody(t, e.Addr("http"), url)
 	mustContain(t, body, testICP)
-	resp, body = getBody(t, e.Addr("http"), url)
+	resp, body := getBody(t, e.Addr("http"), url)
 	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "hit") {
 		t.Fatalf("second GET: Cache-Status %q; want a hit", cs)
 	}
+	mustContain(t, body, testICP)
 
 	rewriteConfig(t, path, reloadConfig(origin.URL, otherICP, ""))
 	e.signal(syscall.SIGHUP)

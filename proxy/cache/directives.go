@@ -2,7 +2,6 @@ package cache
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -132,17 +131,12 @@ func setDelta(d *Delta, arg string, hasArg, invalidIsZero, larger bool) {
 
 // parseDeltaSeconds parses 1*DIGIT, clamping at 2^31 seconds (§1.2.2).
 func parseDeltaSeconds(s string) (time.Duration, bool) {
-	if s == "" {
+	n, ok := parsePos(s)
+	if !ok {
 		return 0, false
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n > int64(maxDelta/time.Second) {
-		return maxDelta, true // only overflow errors remain
+	if n > int64(maxDelta/time.Second) {
+		return maxDelta, true
 	}
 	return time.Duration(n) * time.Second, true
 }
