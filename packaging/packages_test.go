@@ -83,6 +83,7 @@ func TestPackages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	statSources(t, root)
 
 	// go run fetches nfpm from the module proxy the first time; without a
 	// network, and without nfpm in the module cache, that is the one thing
@@ -195,6 +196,30 @@ func TestPackages(t *testing.T) {
 			t.Errorf("rpm scripts lack the postinstall or postremove:\n%s", scripts)
 		}
 	})
+}
+
+// statSources stats every file of the checkout. go test caches a passing
+// result keyed on the files the test itself touches, and the packages are
+// built from the whole checkout by child processes it cannot see: without
+// this, a change to a unit, nfpm.yaml or the binary's source would be
+// answered by the cached result.
+func statSources(t *testing.T, root string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || path == filepath.Join(root, "dist")) {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			_, err = os.Stat(path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // checkTree checks the files of an unpacked package against the repository
