@@ -86,6 +86,9 @@ type Timeouts struct {
 	// Response bounds the wait for the origin's response headers
 	// (key timeouts.response). Default 60s.
 	Response time.Duration
+	// OriginIdle is the longest the origin may pause while sending a
+	// response body (key timeouts.origin_idle). Default 30s.
+	OriginIdle time.Duration
 	// Shutdown is the grace period for in-flight requests on SIGTERM
 	// (key timeouts.shutdown). Default 30s.
 	Shutdown time.Duration
@@ -132,8 +135,28 @@ type Cache struct {
 	// (key cache.stale_while_revalidate). Default 0: only when the origin
 	// says so.
 	StaleWhileRevalidate time.Duration
+	// BypassCookies are glob patterns of cookie names ("*" any run, "?"
+	// one character, case-sensitive) that mark a logged-in visitor: a
+	// request carrying one is neither answered from the cache nor stored
+	// (key cache.bypass_cookies). Default DefaultBypassCookies(); empty
+	// (not nil) when the file says [], meaning none.
+	BypassCookies []string
 	// Rules force a TTL by path prefix (key cache.rules).
 	Rules []CacheRule
+}
+
+// DefaultBypassCookies returns the default of cache.bypass_cookies: the
+// session cookies of common site software, and none of the analytics or
+// consent cookies that ride on nearly every request. A fresh slice on
+// each call.
+func DefaultBypassCookies() []string {
+	return []string{
+		"wordpress_logged_in_*", "wordpress_sec_*", "wp-postpass_*", "comment_author_*",
+		"woocommerce_*", "wp_woocommerce_session_*",
+		"SESS*", "SSESS*",
+		"PHPSESSID", "JSESSIONID", "ASP.NET_SessionId", "laravel_session", "ci_session",
+		"sessionid", "_session_id", "connect.sid",
+	}
 }
 
 // CacheRule forces a freshness lifetime on responses under a path prefix.

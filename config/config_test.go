@@ -79,7 +79,7 @@ func TestParseProblems(t *testing.T) {
 		{"list for string", file(map[int]string{6: "  icp: [京ICP备12345678号-1]"}),
 			"site.yaml:6: notice.icp: got a list; expected an ICP number: " + strings.TrimPrefix(wantICP, "expected ")},
 		{"string for mapping", file(nil, "timeouts: 5s"),
-			`site.yaml:7: timeouts: "5s" is a string; expected a mapping with keys connect, response, shutdown`},
+			`site.yaml:7: timeouts: "5s" is a string; expected a mapping with keys connect, response, origin_idle, shutdown`},
 		{"string for boolean", file(nil, "cache:", "  enabled: yes"),
 			`site.yaml:8: cache.enabled: "yes" is a string; expected true or false`},
 		{"number for address", file(map[int]string{4: "  http: 80"}),
@@ -171,6 +171,20 @@ func TestParseProblems(t *testing.T) {
 				"site.yaml:10: cache.rules[0].ttl: \"0s\" is zero; expected a positive duration, e.g. 30s\n" +
 				"site.yaml:11: cache.rules[1].ttl: missing; expected a duration such as 5m\n" +
 				"site.yaml:12: cache.rules[1].tll: unknown key; did you mean cache.rules[1].ttl?"},
+		{"bypass cookie problems", file(nil, "cache:", "  bypass_cookies:", "    - wordpress logged in", "    - PHPSESSID", "    - PHPSESSID", "    - sess=1", "    - ", "    - [a]", "    - 会话", "    - a/b"),
+			"site.yaml:9: cache.bypass_cookies[0]: \"wordpress logged in\" is not a cookie name pattern (has a space); expected a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*\n" +
+				"site.yaml:11: cache.bypass_cookies[2]: \"PHPSESSID\" repeats cache.bypass_cookies[1]; expected each pattern once\n" +
+				"site.yaml:12: cache.bypass_cookies[3]: \"sess=1\" is not a cookie name pattern (has '=', which separates cookies or their values); expected a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*\n" +
+				"site.yaml:13: cache.bypass_cookies[4]: empty; expected a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*\n" +
+				"site.yaml:14: cache.bypass_cookies[5]: got a list; expected a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*\n" +
+				"site.yaml:15: cache.bypass_cookies[6]: \"会话\" is not a cookie name pattern (has a character outside printable ASCII); expected a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*\n" +
+				"site.yaml:16: cache.bypass_cookies[7]: \"a/b\" is not a cookie name pattern (has the character '/', which no cookie name holds); expected a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*"},
+		{"bypass cookies not a list", file(nil, "cache:", "  bypass_cookies: PHPSESSID"),
+			`site.yaml:8: cache.bypass_cookies: "PHPSESSID" is a string; expected a list of cookie names or globs, e.g. [PHPSESSID, wordpress_logged_in_*], or [] for none`},
+		{"zero origin_idle", file(nil, "timeouts:", "  origin_idle: 0s"),
+			`site.yaml:8: timeouts.origin_idle: "0s" is zero; expected a positive duration, e.g. 30s`},
+		{"origin_idle without unit", file(nil, "timeouts:", "  origin_idle: 30"),
+			`site.yaml:8: timeouts.origin_idle: 30 is not a duration; ` + wantDuration},
 
 		// Listeners.
 		{"no listener", file(map[int]string{4: `  http: ""`}),
@@ -310,7 +324,7 @@ func TestDefaults(t *testing.T) {
 		Listen:       Listen{HTTP: ":80"},
 		StateDir:     "/var/lib/icpedge/client",
 		Notice:       Notice{ICP: "京ICP备12345678号-1"},
-		Timeouts:     Timeouts{Connect: 5 * time.Second, Response: 60 * time.Second, Shutdown: 30 * time.Second},
+		Timeouts:     Timeouts{Connect: 5 * time.Second, Response: 60 * time.Second, OriginIdle: 30 * time.Second, Shutdown: 30 * time.Second},
 		HTML:         HTML{MaxSize: 8 << 20, Oversize: "stream"},
 		Localize:     Localize{Trackers: "defer"},
 		Log:          Log{Format: "text", Level: "info"},
@@ -319,7 +333,8 @@ func TestDefaults(t *testing.T) {
 			Dir:          "/var/lib/icpedge/client/cache",
 			MaxSize:      1 << 30,
 			Memory:       16 << 20,
-			StaleIfError: 7 * 24 * time.Hour,
+			StaleIfError:  7 * 24 * time.Hour,
+			BypassCookies: DefaultBypassCookies(),
 		},
 		Admin:  Admin{Listen: "127.0.0.1:9080", TokenFile: "/var/lib/icpedge/client/admin.token"},
 		TLS:    TLS{Mode: "off"},
@@ -328,6 +343,27 @@ func TestDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+}
+
+// An empty list turns session-cookie bypass off; an empty value means the
+// default list, like every other key.
+func TestBypassCookiesEmpty(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want []string
+	}{
+		{"  bypass_cookies: []", []string{}},
+		{"  bypass_cookies:", DefaultBypassCookies()},
+		{"  bypass_cookies: ~", DefaultBypassCookies()},
+	} {
+		c, err := Parse("site.yaml", file(nil, "cache:", tt.line))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.line, err)
+		}
+		if !reflect.DeepEqual(c.Cache.BypassCookies, tt.want) {
+			t.Errorf("%q: BypassCookies = %#v; want %#v", tt.line, c.Cache.BypassCookies, tt.want)
+		}
 	}
 }
 
@@ -357,9 +393,9 @@ func TestValues(t *testing.T) {
 		"  selector: div.copyright",
 		"origin_host: WWW.Client.com",
 		"trusted_proxies: [10.0.0.1, 2001:db8::/32]",
-		"timeouts: {connect: 1d12h, response: 1.5s}",
+		"timeouts: {connect: 1d12h, response: 1.5s, origin_idle: 2m}",
 		"html: {max_size: 1 MB, oversize: pass}",
-		"cache: {enabled: false, max_size: 2GB, memory: 0, stale_while_revalidate: 30s, rules: [{path: /static/, ttl: 30d}]}",
+		"cache: {enabled: false, max_size: 2GB, memory: 0, stale_while_revalidate: 30s, bypass_cookies: [PHPSESSID, 'my_app_*', '?sid'], rules: [{path: /static/, ttl: 30d}]}",
 	))
 	if err != nil {
 		t.Fatal(err)
@@ -374,12 +410,13 @@ func TestValues(t *testing.T) {
 		{"RewriteHosts", c.RewriteHosts, []string{"www.client.com"}},
 		{"TrustedProxies", c.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("2001:db8::/32")}},
 		{"Notice", c.Notice, Notice{ICP: "京ICP备12345678号-1", Company: "北京客户科技有限公司", Police: "京公网安备11010502012345号", Selector: "div.copyright"}},
-		{"Timeouts", c.Timeouts, Timeouts{Connect: 36 * time.Hour, Response: 1500 * time.Millisecond, Shutdown: 30 * time.Second}},
+		{"Timeouts", c.Timeouts, Timeouts{Connect: 36 * time.Hour, Response: 1500 * time.Millisecond, OriginIdle: 2 * time.Minute, Shutdown: 30 * time.Second}},
 		{"HTML", c.HTML, HTML{MaxSize: 1000000, Oversize: "pass"}},
 		{"Cache.Enabled", c.Cache.Enabled, false},
 		{"Cache.MaxSize", c.Cache.MaxSize, int64(2000000000)},
 		{"Cache.Memory", c.Cache.Memory, int64(0)},
 		{"Cache.StaleWhileRevalidate", c.Cache.StaleWhileRevalidate, 30 * time.Second},
+		{"Cache.BypassCookies", c.Cache.BypassCookies, []string{"PHPSESSID", "my_app_*", "?sid"}},
 		{"Cache.Rules", c.Cache.Rules, []CacheRule{{Path: "/static/", TTL: 30 * 24 * time.Hour}}},
 	}
 	for _, ck := range checks {

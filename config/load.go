@@ -29,6 +29,7 @@ const (
 	defaultConnect       = 5 * time.Second
 	defaultResponse      = 60 * time.Second
 	defaultShutdown      = 30 * time.Second
+	defaultOriginIdle    = 30 * time.Second
 	defaultHTMLMax       = 8 << 20
 	defaultCacheMax      = 1 << 30
 	defaultCacheMemory   = 16 << 20
@@ -60,6 +61,8 @@ const (
 	expectBase64URL    = "the key from the CA in base64url (A-Z a-z 0-9 - _)"
 	expectBool         = "true or false"
 	expectRule         = "a list of {path, ttl} mappings"
+	expectCookieGlob   = "a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*"
+	expectCookieList   = "a list of cookie names or globs, e.g. [PHPSESSID, wordpress_logged_in_*], or [] for none"
 	expectProxyList    = "a list of IP addresses or CIDR prefixes"
 	expectListenOnce   = "listen.http or listen.https, e.g. http: \":80\""
 )
@@ -69,10 +72,10 @@ var (
 	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "localize", "log", "cache", "admin", "tls", "apex", "policy", "check"}
 	listenKeys   = []string{"http", "https"}
 	noticeKeys   = []string{"icp", "company", "police", "selector"}
-	timeoutKeys  = []string{"connect", "response", "shutdown"}
+	timeoutKeys  = []string{"connect", "response", "origin_idle", "shutdown"}
 	htmlKeys     = []string{"max_size", "oversize"}
 	logKeys      = []string{"format", "level", "access_file"}
-	cacheKeys    = []string{"enabled", "dir", "max_size", "memory", "stale_if_error", "stale_while_revalidate", "rules"}
+	cacheKeys    = []string{"enabled", "dir", "max_size", "memory", "stale_if_error", "stale_while_revalidate", "bypass_cookies", "rules"}
 	cacheRuleKey = []string{"path", "ttl"}
 	adminKeys    = []string{"listen", "token_file"}
 	tlsKeys      = []string{"mode", "email", "ca", "ca_root", "eab", "cert_file", "key_file", "hsts", "challenges"}
@@ -417,6 +420,7 @@ func (p *parser) timeouts(c *Config, top *mapping) {
 	t := top.sub("timeouts", timeoutKeys)
 	c.Timeouts.Connect = p.duration(t, "connect", defaultConnect, true)
 	c.Timeouts.Response = p.duration(t, "response", defaultResponse, true)
+	c.Timeouts.OriginIdle = p.duration(t, "origin_idle", defaultOriginIdle, true)
 	c.Timeouts.Shutdown = p.duration(t, "shutdown", defaultShutdown, true)
 }
 
@@ -428,6 +432,7 @@ func (p *parser) cache(c *Config, top *mapping) {
 	c.Cache.Memory = p.size(cm, "memory", defaultCacheMemory, true)
 	c.Cache.StaleIfError = p.duration(cm, "stale_if_error", defaultStaleIfError, false)
 	c.Cache.StaleWhileRevalidate = p.duration(cm, "stale_while_revalidate", 0, false)
+	c.Cache.BypassCookies = p.cookieGlobs(cm, "bypass_cookies")
 
 	items, _ := cm.list("rules", expectRule)
 	first := map[string]string{}
@@ -457,6 +462,59 @@ func (p *parser) cache(c *Config, top *mapping) {
 		}
 		c.Cache.Rules = append(c.Cache.Rules, rule)
 	}
+}
+
+// cookieGlobs reads a list of cookie-name globs; absent or empty means the
+// default list, [] means none.
+func (p *parser) cookieGlobs(m *mapping, name string) []string {
+	if m.node(name) == nil {
+		return DefaultBypassCookies()
+	}
+	items, ok := m.list(name, expectCookieList)
+	if !ok {
+		return DefaultBypassCookies()
+	}
+	out := []string{}
+	first := map[string]string{}
+	for i, n := range items {
+		key := index(m.key(name), i)
+		s, ok := p.item(n, key, expectCookieGlob)
+		if !ok {
+			continue
+		}
+		if reason := cookieGlobProblem(s); reason != "" {
+			p.add(n.Line, key, "%s is not a cookie name pattern (%s); expected %s", show(n), reason, expectCookieGlob)
+			continue
+		}
+		if k, dup := first[s]; dup {
+			p.add(n.Line, key, "%s repeats %s; expected each pattern once", show(n), k)
+			continue
+		}
+		first[s] = key
+		out = append(out, s)
+	}
+	return out
+}
+
+// cookieGlobProblem says what is wrong with a cookie-name glob, or "". A
+// cookie name is an RFC 9110 §5.6.2 token (RFC 6265 §4.1.1); "*" is one
+// of its characters and "?" is added as a wildcard.
+func cookieGlobProblem(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t':
+			return "has a space"
+		case c == '=' || c == ';' || c == ',':
+			return "has " + strconv.QuoteRune(rune(c)) + ", which separates cookies or their values"
+		case c >= 0x80 || c < 0x20 || c == 0x7f:
+			return "has a character outside printable ASCII"
+		case c == '?' || c == '*':
+		case strings.IndexByte("\"(),/:<>@[\\]{}", c) >= 0:
+			return "has the character " + strconv.QuoteRune(rune(c)) + ", which no cookie name holds"
+		}
+	}
+	return ""
 }
 
 func (p *parser) tls(c *Config, top, listen *mapping) {

@@ -56,58 +56,6 @@ func (s *sharedEntry) release() {
 	}
 }
 
-// fillOutcome is what one origin fetch for the cache produced.
-type fillOutcome struct {
-	// entry, when set, is served to the requester and to every request
-	// that waited on the same fill.
-	entry  *sharedEntry
-	status string // Cache-Status parameters for entry
-	// resp, when set, is a response that can't be shared (not storable,
-	// too large): only the requester streams it; the others fetch on
-	// their own. cancel ends its detached context.
-	resp   *http.Response
-	cancel context.CancelFunc
-	detail string
-	// err is the origin failure, when there is nothing to serve.
-	err error
-}
-
-// flight is one fill in progress; requests for the same key wait on it.
-type flight struct {
-	done    chan struct{}
-	waiters int          // requests waiting, counted under Handler.mu
-	entry   *sharedEntry // set before done is closed, one reference per waiter
-	stat    string
-}
-
-// startFlight registers a fill of key, or returns the one in progress
-// (joined as a waiter) with leader false.
-func (h *Handler) startFlight(key string) (f *flight, leader bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if f, ok := h.flights[key]; ok {
-		f.waiters++
-		return f, false
-	}
-	f = &flight{done: make(chan struct{})}
-	h.flights[key] = f
-	return f, true
-}
-
-// finishFlight publishes a fill's outcome to its waiters.
-func (h *Handler) finishFlight(key string, f *flight, out fillOutcome) {
-	h.mu.Lock()
-	delete(h.flights, key)
-	if out.entry != nil {
-		f.entry, f.stat = out.entry, out.status
-		for range f.waiters {
-			out.entry.acquire()
-		}
-	}
-	h.mu.Unlock()
-	close(f.done)
-}
-
 // cacheable reports whether r may be answered from or stored in the cache.
 // Requests that carry conditions a cache doesn't evaluate, credentials or
 // an upgrade go to the origin.
@@ -123,6 +71,14 @@ func (h *Handler) cacheable(r *http.Request) (ok bool, detail string) {
 		// RFC 9111 §3.5; such responses are stored only when the origin
 		// says public, which is rare enough to forward them all.
 		return false, "request; detail=authorization"
+	case r.ContentLength != 0:
+		// RFC 9110 §9.3.1: a body on a GET has no defined meaning, but
+		// an origin may act on it. The key can't cover it, so what it
+		// produced must not be stored for, or served to, anyone else.
+		return false, "bypass; detail=request-body"
+	case h.bypass.match(r.Header):
+		// A logged-in visitor's page, whatever the origin says about it.
+		return false, "bypass; detail=session-cookie"
 	case r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "":
 		return false, "request; detail=precondition" // RFC 9111 §4.3.2
 	}
@@ -164,132 +120,12 @@ func (h *Handler) get(key string, info *reqInfo) *cache.Entry {
 	return nil
 }
 
-// serveCached answers a GET or HEAD through the cache.
-func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, info *reqInfo) {
-	key := cacheKey(edge, r.URL)
-	stored := h.lookup(key, r, info)
-	var d cache.Decision
-	if stored != nil {
-		d = h.policy.Decide(r, stored, h.now())
-		switch d.Action {
-		case cache.Serve:
-			defer stored.Close()
-			h.serveEntry(w, r, stored, hitStatus(d), d.Age, info)
-			return
-		case cache.ServeStale:
-			defer stored.Close()
-			h.serveEntry(w, r, stored, hitStatus(d)+"; detail=stale-while-revalidate", d.Age, info)
-			h.refreshAsync(key, r, edge)
-			return
-		case cache.Miss:
-			_ = stored.Close()
-			stored = nil
-		}
-	}
-	if r.Header.Get("Range") != "" && stored == nil {
-		// A range of something not stored goes to the origin as it is.
-		h.setCacheStatus(w, "fwd=miss; detail=range")
-		h.forward(w, r, edge, info)
-		return
-	}
-
-	f, leader := h.startFlight(key)
-	if !leader {
-		if stored != nil {
-			_ = stored.Close()
-		}
-		h.awaitFlight(w, r, edge, f, info)
-		return
-	}
-	out := h.fill(key, r, edge, stored, d, info)
-	h.finishFlight(key, f, out)
-
-	switch {
-	case out.entry != nil:
-		h.serveEntry(w, r, out.entry.e, out.status, -1, info)
-		out.entry.release()
-	case out.resp != nil:
-		defer out.cancel()
-		defer out.resp.Body.Close()
-		h.setCacheStatus(w, "fwd=miss; detail="+out.detail)
-		if r.Context().Err() == nil {
-			h.respond(w, r, out.resp, edge, info)
-		}
-	default:
-		h.setCacheStatus(w, "fwd=miss")
-		h.originFailed(w, r, info, out.err)
-	}
-}
-
-// awaitFlight waits for another request's fill of the same key and serves
-// its result; when that result can't be shared, it fetches on its own.
-func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, f *flight, info *reqInfo) {
-	// Wait even if the visitor leaves: the fill holds a reference for
-	// this request, released below; the fill itself is bounded.
-	<-f.done
-	if f.entry == nil {
-		if r.Context().Err() == nil {
-			h.setCacheStatus(w, "fwd=miss; detail=uncollapsible")
-			h.forward(w, r, edge, info)
-		}
-		return
-	}
-	defer f.entry.release()
-	if r.Context().Err() != nil {
-		return
-	}
-	if !sameVariant(f.entry.e, r) {
-		// The fill fetched another variant (Vary): fetch this one.
-		h.setCacheStatus(w, "fwd=vary-miss")
-		h.forward(w, r, edge, info)
-		return
-	}
-	h.serveEntry(w, r, f.entry.e, f.stat+"; collapsed", -1, info)
-}
-
-// refreshAsync refreshes key in the background for stale-while-revalidate:
-// one refresh per key at a time, owned by the handler's lifetime.
-func (h *Handler) refreshAsync(key string, r *http.Request, edge rewrite.Edge) {
-	h.mu.Lock()
-	if _, busy := h.flights[key]; busy || h.closed {
-		h.mu.Unlock()
-		return
-	}
-	f := &flight{done: make(chan struct{})}
-	h.flights[key] = f
-	h.bg.Add(1)
-	h.mu.Unlock()
-
-	req := r.Clone(context.WithoutCancel(r.Context()))
-	req.Method = http.MethodGet
-	go func() {
-		defer h.bg.Done()
-		info := &reqInfo{id: h.newRequestID()}
-		stored := h.lookup(key, req, info)
-		var d cache.Decision
-		if stored != nil {
-			d = h.policy.Decide(req, stored, h.now())
-			d.Action = cache.Revalidate
-		}
-		out := h.fill(key, req, edge, stored, d, info)
-		h.finishFlight(key, f, out)
-		switch {
-		case out.entry != nil:
-			out.entry.release()
-		case out.resp != nil:
-			out.resp.Body.Close()
-			out.cancel()
-		case out.err != nil:
-			h.log.Warn("background refresh failed", "id", info.id, "key", key, "err", out.err)
-		}
-		h.log.Debug("background refresh", "id", info.id, "key", key, "origin_status", info.originStatus)
-	}()
-}
-
 // fill fetches key from the origin for the cache, revalidating stored when
 // given, and stores what may be stored. The fetch is detached from the
 // requester, so a visitor who leaves doesn't waste the fill for others; it
-// has its own timeout and size cap.
+// has its own timeout and size cap. When the origin fails before the
+// whole body is in (no answer, a 5xx, a reset or stall mid-body), the
+// stored copy is the outcome if the rules allow serving it stale.
 func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *cache.Entry, d cache.Decision, info *reqInfo) fillOutcome {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), fillTimeout)
 	stopOnClose := context.AfterFunc(h.ctx, cancel)
@@ -298,7 +134,24 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 	// The stale copy, if the origin fails and the rules allow it.
 	stale := func(status string) fillOutcome {
 		done()
-		return fillOutcome{entry: share(stored), status: "fwd=stale; " + status + "; detail=stale-if-error"}
+		return fillOutcome{entry: share(stored), status: "fwd=stale; " + status + "; detail=stale-if-error", stale: true}
+	}
+	dropStored := func() {
+		if stored != nil {
+			_ = stored.Close()
+			stored = nil
+		}
+	}
+	// failed answers an origin failure: with the stored copy if allowed,
+	// else with the error.
+	failed := func(err error) fillOutcome {
+		if stored != nil && d.ServeOnError {
+			h.log.Warn("origin failed; serving the stored copy", "id", info.id, "key", key, "err", err)
+			return stale("fwd-status=" + strconv.Itoa(statusForError(err)))
+		}
+		dropStored()
+		done()
+		return fillOutcome{err: err}
 	}
 
 	out := h.outgoing(ctx, r, edge)
@@ -315,15 +168,7 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 	reqTime := h.now()
 	resp, err := h.roundTrip(out)
 	if err != nil {
-		if stored != nil && d.ServeOnError {
-			h.log.Warn("origin failed; serving the stored copy", "id", info.id, "key", key, "err", err)
-			return stale("fwd-status=" + strconv.Itoa(statusForError(err)))
-		}
-		if stored != nil {
-			_ = stored.Close()
-		}
-		done()
-		return fillOutcome{err: err}
+		return failed(err)
 	}
 	respTime := h.now()
 	info.originStatus = resp.StatusCode
@@ -344,7 +189,10 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 		merged, ok := cache.MergeNotModified(stored.Header, hdr)
 		policyReq := &http.Request{Method: http.MethodGet, URL: r.URL, Header: r.Header}
 		if ok {
-			if storable, _ := h.policy.Storable(policyReq, stored.Status, merged); storable {
+			// A 304 carries no content: one answering a request with
+			// cookies only confirms the stored body, which was stored
+			// under its own request's rules.
+			if storable, why := h.policy.Storable(policyReq, stored.Status, merged); storable || why == cache.ReasonCookie {
 				stored.Header = merged
 				stored.RequestTime, stored.ResponseTime = reqTime, respTime
 				status := "fwd=stale; fwd-status=304"
@@ -359,16 +207,22 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 		_ = stored.Close()
 		return h.fill(key, r, edge, nil, cache.Decision{}, info)
 	}
-	if stored != nil {
-		_ = stored.Close()
-	}
+	// The stored copy stays open until the body is in: the origin may
+	// still fail halfway.
+	revalidated := stored != nil || d.Action == cache.Revalidate
 
 	policyReq := &http.Request{Method: http.MethodGet, URL: r.URL, Header: r.Header}
 	unshared := func(detail string) fillOutcome {
+		dropStored()
 		return fillOutcome{resp: resp, cancel: done, detail: detail}
 	}
 	if ok, reason := h.policy.Storable(policyReq, resp.StatusCode, resp.Header); !ok {
-		h.invalidateKey(key)
+		if reason != cache.ReasonCookie {
+			// The origin now says no: a copy stored before goes too. A
+			// cookie visitor's answer says nothing about the copy
+			// stored for everyone else.
+			h.invalidateKey(key)
+		}
 		return unshared(reason)
 	}
 	ctype := hdr.Get("Content-Type")
@@ -379,16 +233,16 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 	if ct := strings.TrimSpace(hdr.Get("Content-Encoding")); ct == "" && resp.ContentLength > limit {
 		return unshared("too-large")
 	}
-	body, err := decodeBody(resp.Body, hdr.Get("Content-Encoding"))
+	body, err := h.decode(resp, hdr.Get("Content-Encoding"), info)
 	if err != nil {
 		return unshared("coding")
 	}
 	buf, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
+		// Nothing has been sent to anyone yet: a stale copy can still
+		// stand in, as for a 5xx.
 		resp.Body.Close()
-		done()
-		h.log.Warn("reading origin body failed", "id", info.id, "key", key, "err", err)
-		return fillOutcome{err: fmt.Errorf("reading origin body: %w", err)}
+		return failed(fmt.Errorf("reading origin body: %w", err))
 	}
 	if int64(len(buf)) > limit {
 		// Too big to store: the requester streams the rest, decoded.
@@ -404,17 +258,19 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 	if err := h.checkStored(r.URL.Path, resp.StatusCode, hdr, int64(len(buf))); err != nil {
 		// Never stored, and a copy stored before the rule goes too.
 		resp.Body.Close()
+		dropStored()
 		done()
 		h.invalidateKey(key)
 		return fillOutcome{err: err}
 	}
 	resp.Body.Close()
+	dropStored()
 	done()
 
 	e := h.buildEntry(key, r, edge, resp.StatusCode, hdr, buf, info)
 	e.RequestTime, e.ResponseTime = reqTime, respTime
 	status := "fwd=miss"
-	if stored != nil || d.Action == cache.Revalidate {
+	if revalidated {
 		status = "fwd=stale; fwd-status=" + strconv.Itoa(resp.StatusCode)
 	}
 	sec, _ := cache.SecondaryKey(hdr, r.Header, "Accept-Encoding")

@@ -108,15 +108,31 @@ func (h *Handler) originURL(in *url.URL) *url.URL {
 }
 
 // roundTrip sends out to the origin. An idempotent request without a body
-// is retried once when the connection fails before any response.
+// is retried once when the connection fails before any response. The
+// response body fails with an *originIdleError when the origin leaves a
+// read waiting longer than OriginIdleTimeout (not for an Upgrade, whose
+// tunnel may rightly stay quiet).
 func (h *Handler) roundTrip(out *http.Request) (resp *http.Response, err error) {
 	start := h.now()
+	var cancel context.CancelCauseFunc
+	if out.Header.Get("Upgrade") == "" {
+		var ctx context.Context
+		ctx, cancel = context.WithCancelCause(out.Context())
+		out = out.WithContext(ctx)
+	}
 	defer func() {
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode
 		}
 		h.opts.Metrics.observeOrigin(h.opts.Origin.Host, h.now().Sub(start), status, err)
+		switch {
+		case cancel == nil:
+		case err != nil:
+			cancel(nil)
+		default:
+			resp.Body = newIdleBody(resp.Body, h.opts.OriginIdleTimeout, cancel)
+		}
 	}()
 	resp, err = h.transport.RoundTrip(out)
 	if err == nil || !retryable(out, err) {

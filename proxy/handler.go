@@ -22,6 +22,7 @@ import (
 const (
 	defaultConnectTimeout  = 5 * time.Second
 	defaultResponseTimeout = 60 * time.Second
+	defaultOriginIdle      = 30 * time.Second
 	defaultMaxHTMLSize     = 8 << 20
 
 	// assetPrefix is the path space the edge answers itself, never
@@ -47,6 +48,12 @@ func New(opts Options) (*Handler, error) {
 	}
 	if opts.ResponseTimeout <= 0 {
 		opts.ResponseTimeout = defaultResponseTimeout
+	}
+	if opts.OriginIdleTimeout <= 0 {
+		opts.OriginIdleTimeout = defaultOriginIdle
+	}
+	if opts.BypassCookies == nil {
+		opts.BypassCookies = DefaultBypassCookies()
 	}
 	if opts.MaxHTMLSize <= 0 {
 		opts.MaxHTMLSize = defaultMaxHTMLSize
@@ -82,6 +89,8 @@ func New(opts Options) (*Handler, error) {
 		now:          opts.Now,
 		policy:       opts.CachePolicy,
 		flights:      make(map[string]*flight),
+		unshared:     make(map[string]time.Time),
+		bypass:       cookieMatcher(opts.BypassCookies),
 		fingerprint:  fingerprint(opts),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())

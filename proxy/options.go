@@ -40,6 +40,12 @@ type Options struct {
 	// ResponseTimeout bounds the wait for the origin's response headers.
 	// Default 60s.
 	ResponseTimeout time.Duration
+	// OriginIdleTimeout is the longest the origin may keep the edge
+	// waiting for the next piece of a response body. Past it the
+	// transfer fails as a timeout: a cache fill falls back to a stale
+	// copy, a response being streamed is cut off. WebSocket tunnels are
+	// exempt. Default 30s.
+	OriginIdleTimeout time.Duration
 	// MaxHTMLSize is the largest HTML body buffered for rewriting, in bytes.
 	// Default 8 MiB.
 	MaxHTMLSize int64
@@ -58,6 +64,12 @@ type Options struct {
 	// CachePolicy is the caching policy on top of RFC 9111: forced TTLs
 	// and the stale-if-error and stale-while-revalidate windows.
 	CachePolicy cache.Policy
+	// BypassCookies are glob patterns ("*" any run, "?" one character,
+	// case-sensitive) of cookie names that mark a visitor's own
+	// session: a request carrying one is never answered from the cache
+	// and its response never stored. Nil means DefaultBypassCookies; an
+	// empty, non-nil slice bypasses for no cookie.
+	BypassCookies []string
 	// MaxCacheObject is the largest non-HTML body, in bytes, buffered to
 	// be stored; larger responses stream through unstored. Default 16 MiB.
 	MaxCacheObject int64
@@ -106,7 +118,13 @@ type Handler struct {
 	// copyBufs holds buffers for copying stored bodies read from disk.
 	copyBufs sync.Pool
 
+	bypass cookieMatcher // Options.BypassCookies, defaults applied
+
 	mu      sync.Mutex
 	flights map[string]*flight // cache fills in progress, by key
-	closed  bool
+	// unshared holds keys whose last fill could not be shared, until
+	// when requests for them go to the origin without waiting for one
+	// another (see hitForMiss).
+	unshared map[string]time.Time
+	closed   bool
 }

@@ -45,7 +45,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 	// A 206 carries a piece of the origin's bytes: nothing in it can be
 	// rewritten consistently with the rest, so it passes through as it is.
 	if (ctype == "" || isHTML(ctype)) && resp.StatusCode != http.StatusPartialContent {
-		body, err := decodeBody(resp.Body, hdr.Get("Content-Encoding"))
+		body, err := h.decode(resp, hdr.Get("Content-Encoding"), info)
 		if err == nil {
 			defer body.Close()
 			br := bufio.NewReaderSize(body, 512)
@@ -69,7 +69,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 	}
 	// A range (206) is a part of the sheet, which rewriting would corrupt.
 	if isCSS(ctype) && h.rw.EditsCSS() && resp.StatusCode != http.StatusPartialContent {
-		if body, err := decodeBody(resp.Body, hdr.Get("Content-Encoding")); err == nil {
+		if body, err := h.decode(resp, hdr.Get("Content-Encoding"), info); err == nil {
 			defer body.Close()
 			h.respondCSS(w, r, resp.StatusCode, hdr, body, edge, info)
 			return
@@ -194,7 +194,7 @@ func (h *Handler) streamThrough(w http.ResponseWriter, r *http.Request, resp *ht
 		h.stream(w, r, resp.StatusCode, hdr, resp.Body, info)
 		return
 	}
-	body, err := decodeBody(resp.Body, coding)
+	body, err := h.decode(resp, coding, info)
 	if err != nil {
 		// A coding we can't decode: the visitor gets it as it is.
 		h.stream(w, r, resp.StatusCode, hdr, resp.Body, info)
@@ -288,12 +288,7 @@ func newEncoder(w io.Writer, enc string) io.WriteCloser {
 // decodeBody returns body decoded from the content codings in ce, applied
 // in the order listed (RFC 9110 §8.4).
 func decodeBody(body io.Reader, ce string) (io.ReadCloser, error) {
-	var codings []string
-	for _, c := range strings.Split(ce, ",") {
-		if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
-			codings = append(codings, c)
-		}
-	}
+	codings := contentCodings(ce)
 	if len(codings) > 2 {
 		return nil, fmt.Errorf("too many content codings: %q", ce)
 	}
@@ -315,6 +310,18 @@ func decodeBody(body io.Reader, ce string) (io.ReadCloser, error) {
 		}
 	}
 	return io.NopCloser(r), nil
+}
+
+// contentCodings lists the codings of a Content-Encoding field, lower-case,
+// without identity.
+func contentCodings(ce string) []string {
+	var codings []string
+	for _, c := range strings.Split(ce, ",") {
+		if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+			codings = append(codings, c)
+		}
+	}
+	return codings
 }
 
 // newDeflateReader reads "deflate", which RFC 9110 §8.4.1.2 defines as

@@ -125,3 +125,28 @@ func freshnessLifetime(status int, h http.Header, cc Directives, responseTime ti
 func hasExplicitExpiration(h http.Header, cc Directives) bool {
 	return cc.MaxAge.Present || cc.SMaxAge.Present || len(h.Values("Expires")) > 0
 }
+
+// positiveExpiration reports whether a response carries explicit
+// freshness that is more than zero: a positive max-age, or, without
+// max-age (§4.2.1: max-age wins over Expires), an Expires later than the
+// response's Date. s-maxage is the caller's to weigh.
+func positiveExpiration(h http.Header, cc Directives) bool {
+	if cc.MaxAge.Present {
+		return cc.MaxAge.Value > 0
+	}
+	vals := h.Values("Expires")
+	if len(vals) == 0 {
+		return false
+	}
+	exp, err := http.ParseTime(strings.TrimSpace(vals[0]))
+	if err != nil {
+		return false
+	}
+	date, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		// Without a Date to measure from (RFC 9110 §6.6.1 makes it a
+		// must for an origin with a clock), an Expires permits nothing.
+		return false
+	}
+	return exp.After(date)
+}

@@ -37,6 +37,18 @@ type Rule struct {
 //     logged-in visitor's page, such as WordPress's admin bar);
 //   - request no-store, and Vary: *.
 //
+// Requests carrying session cookies (the proxy's bypass list) never reach
+// the cache at all, so no rule applies to them either.
+//
+// # Requests with cookies
+//
+// Without a rule, a response to a request carrying Cookie is stored only
+// when the origin allows it explicitly: public, s-maxage, or a positive
+// max-age or Expires (besides no private and no Set-Cookie, as for every
+// response). A page that merely lacks Cache-Control may be personal: it
+// must not be kept with zero or heuristic freshness, to be served to
+// someone else later as a stale copy when the origin fails.
+//
 // A rule applies only to 200, 203, 204, 300, 301 and 308 responses; other
 // statuses (a 404 during a deploy, a 5xx) follow the plain RFC rules.
 type Policy struct {
@@ -100,6 +112,7 @@ const (
 	ReasonPrivate        = "private"          // §5.2.2.7, shared cache
 	ReasonAuthorization  = "authorization"    // §3.5
 	ReasonCookiePrivate  = "cookie-private"   // icpedge policy, forced rules
+	ReasonCookie         = "cookie"           // icpedge policy: a request with Cookie, not explicitly shared
 	ReasonVaryStar       = "vary-star"        // §4.1: can never be matched
 	ReasonNoFreshness    = "no-freshness"     // §3: no explicit or heuristic freshness
 )
@@ -148,6 +161,9 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 	// cache only if the response explicitly allows it.
 	if auth && !cc.Public && !cc.SMaxAge.Present && !cc.MustRevalidate {
 		return false, ReasonAuthorization
+	}
+	if req.Header.Get("Cookie") != "" && !cc.Public && !cc.SMaxAge.Present && !positiveExpiration(h, cc) {
+		return false, ReasonCookie
 	}
 	if hasExplicitExpiration(h, cc) || heuristicStatus(status) || cc.Public {
 		return true, ""

@@ -1,0 +1,87 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+)
+
+// DefaultBypassCookies returns the cookie names, as globs, that mark a
+// request as a logged-in visitor's when Options.BypassCookies is nil: the
+// session cookies of the common site software. Analytics and consent
+// cookies (_ga, _gid, _fbp, cookie banners) are deliberately absent: they
+// ride on nearly every request, and bypassing them would leave nothing to
+// cache. A fresh slice on each call.
+func DefaultBypassCookies() []string {
+	return []string{
+		// WordPress: logged in, its secure twin, password-protected
+		// posts, commenters (the comment form is filled in with their
+		// name and e-mail address); WooCommerce carts and sessions.
+		"wordpress_logged_in_*", "wordpress_sec_*", "wp-postpass_*", "comment_author_*",
+		"woocommerce_*", "wp_woocommerce_session_*",
+		// Drupal (SESS…, SSESS… over HTTPS).
+		"SESS*", "SSESS*",
+		// PHP, Java, ASP.NET, Laravel, CodeIgniter, Django, Rails,
+		// Express.
+		"PHPSESSID", "JSESSIONID", "ASP.NET_SessionId", "laravel_session", "ci_session",
+		"sessionid", "_session_id", "connect.sid",
+	}
+}
+
+// cookieMatcher reports whether a request carries one of a list of cookie
+// names, given as globs.
+type cookieMatcher []string
+
+// match reports whether any cookie in the request's Cookie fields has a
+// name that one of the globs matches. Names are case-sensitive (RFC 6265
+// §4.1.1), as the software that sets them spells them. It runs on every
+// request with cookies, so it does not allocate.
+func (m cookieMatcher) match(h http.Header) bool {
+	if len(m) == 0 {
+		return false
+	}
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var pair string
+			pair, line, _ = strings.Cut(line, ";")
+			name, _, _ := strings.Cut(pair, "=")
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			for _, glob := range m {
+				if globMatch(glob, name) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// globMatch matches name against a glob in which "*" stands for any run
+// of characters and "?" for one byte.
+func globMatch(glob, name string) bool {
+	// The classic wildcard walk: on a mismatch, let the last "*" swallow
+	// one more byte and try again from there.
+	g, n := 0, 0
+	star, next := -1, 0
+	for n < len(name) {
+		switch {
+		case g < len(glob) && glob[g] == '*':
+			star, next = g, n
+			g++
+		case g < len(glob) && (glob[g] == '?' || glob[g] == name[n]):
+			g++
+			n++
+		case star >= 0:
+			next++
+			g, n = star+1, next
+		default:
+			return false
+		}
+	}
+	for g < len(glob) && glob[g] == '*' {
+		g++
+	}
+	return g == len(glob)
+}
