@@ -28,15 +28,35 @@ func DefaultBypassCookies() []string {
 }
 
 // cookieMatcher reports whether a request carries one of a list of cookie
-// names, given as globs.
-type cookieMatcher []string
+// names, given as globs. It runs on every hit of a visitor with cookies,
+// so the globs are filed by their first byte: a cookie name is compared
+// only with the few that can match it.
+type cookieMatcher struct {
+	byFirst [256][]string // globs that begin with that byte
+	wild    []string      // globs that begin with "*" or "?"
+	any     bool
+}
+
+func newCookieMatcher(globs []string) *cookieMatcher {
+	m := &cookieMatcher{any: len(globs) > 0}
+	for _, g := range globs {
+		switch {
+		case g == "":
+		case g[0] == '*' || g[0] == '?':
+			m.wild = append(m.wild, g)
+		default:
+			m.byFirst[g[0]] = append(m.byFirst[g[0]], g)
+		}
+	}
+	return m
+}
 
 // match reports whether any cookie in the request's Cookie fields has a
 // name that one of the globs matches. Names are case-sensitive (RFC 6265
-// §4.1.1), as the software that sets them spells them. It runs on every
-// request with cookies, so it does not allocate.
-func (m cookieMatcher) match(h http.Header) bool {
-	if len(m) == 0 {
+// §4.1.1), as the software that sets them spells them. It does not
+// allocate.
+func (m *cookieMatcher) match(h http.Header) bool {
+	if !m.any {
 		return false
 	}
 	for _, line := range h["Cookie"] {
@@ -48,7 +68,12 @@ func (m cookieMatcher) match(h http.Header) bool {
 			if name == "" {
 				continue
 			}
-			for _, glob := range m {
+			for _, glob := range m.byFirst[name[0]] {
+				if globMatch(glob, name) {
+					return true
+				}
+			}
+			for _, glob := range m.wild {
 				if globMatch(glob, name) {
 					return true
 				}

@@ -90,7 +90,7 @@ func New(opts Options) (*Handler, error) {
 		policy:       opts.CachePolicy,
 		flights:      make(map[string]*flight),
 		unshared:     make(map[string]time.Time),
-		bypass:       cookieMatcher(opts.BypassCookies),
+		bypass:       newCookieMatcher(opts.BypassCookies),
 		fingerprint:  fingerprint(opts),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())

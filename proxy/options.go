@@ -118,7 +118,7 @@ type Handler struct {
 	// copyBufs holds buffers for copying stored bodies read from disk.
 	copyBufs sync.Pool
 
-	bypass cookieMatcher // Options.BypassCookies, defaults applied
+	bypass *cookieMatcher // Options.BypassCookies, defaults applied
 
 	mu      sync.Mutex
 	flights map[string]*flight // cache fills in progress, by key

@@ -133,8 +133,9 @@ func (h *Handler) decode(resp *http.Response, ce string, info *reqInfo) (io.Read
 		url = resp.Request.URL.Redacted()
 	}
 	lim := &inflateLimit{r: body, raw: raw, limit: h.opts.MaxHTMLSize, url: url}
+	id := info.id // not info itself: capturing it would move every request's reqInfo to the heap
 	lim.tripped = func(e *inflateError) {
-		h.log.Warn("origin body cut off: it inflates too far", "id", info.id, "url", url,
+		h.log.Warn("origin body cut off: it inflates too far", "id", id, "url", url,
 			"compressed_bytes", e.raw, "decoded_bytes", e.decoded, "encoding", ce)
 	}
 	return io.NopCloser(lim), nil
