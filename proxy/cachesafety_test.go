@@ -680,7 +680,7 @@ func TestMidBodyFailureServesStale(t *testing.T) {
 	o := newSafetyOrigin(t)
 	var clock atomic.Int64
 	e := newSafetyEdge(t, o, func(opts *Options) {
-		opts.OriginIdleTimeout = 300 * time.Millisecond
+		opts.OriginIdleTimeout = time.Second
 		opts.Now = func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }
 	})
 	stall := make(chan struct{})

@@ -225,8 +225,10 @@ func TestCacheSafetyE2E(t *testing.T) {
 	})
 
 	t.Run("after an unshareable fill, requests don't queue", func(t *testing.T) {
-		// /account0 was just answered no-cache: two at once both reach
-		// the origin, neither waiting for the other.
+		// A cookie visitor's no-cache page can't be shared: afterwards,
+		// two requests at once both reach the origin, neither waiting
+		// for the other.
+		c.get("/account0", map[string]string{"Cookie": "uid=Z"})
 		o.drain()
 		release := o.hold()
 		defer release()
