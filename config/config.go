@@ -152,7 +152,7 @@ type Cache struct {
 func DefaultBypassCookies() []string {
 	return []string{
 		"wordpress_logged_in_*", "wordpress_sec_*", "wp-postpass_*", "comment_author_*",
-		"woocommerce_*", "wp_woocommerce_session_*",
+		"woocommerce_*", "wp_woocommerce_session_*", "edd_items_in_cart",
 		"SESS*", "SSESS*",
 		"PHPSESSID", "JSESSIONID", "ASP.NET_SessionId", "laravel_session", "ci_session",
 		"sessionid", "_session_id", "connect.sid",

@@ -15,9 +15,10 @@ func DefaultBypassCookies() []string {
 	return []string{
 		// WordPress: logged in, its secure twin, password-protected
 		// posts, commenters (the comment form is filled in with their
-		// name and e-mail address); WooCommerce carts and sessions.
+		// name and e-mail address); WooCommerce and Easy Digital
+		// Downloads carts and sessions.
 		"wordpress_logged_in_*", "wordpress_sec_*", "wp-postpass_*", "comment_author_*",
-		"woocommerce_*", "wp_woocommerce_session_*",
+		"woocommerce_*", "wp_woocommerce_session_*", "edd_items_in_cart",
 		// Drupal (SESS…, SSESS… over HTTPS).
 		"SESS*", "SSESS*",
 		// PHP, Java, ASP.NET, Laravel, CodeIgniter, Django, Rails,
