@@ -32,7 +32,8 @@ type idleBody struct {
 	timedOut atomic.Bool
 }
 
-// newIdleBody wraps body, whose request's context cancel ends.
+// newIdleBody wraps body; cancel ends the context of the request it
+// answers, which is what stops a read that waits too long.
 func newIdleBody(body io.ReadCloser, idle time.Duration, cancel context.CancelCauseFunc) *idleBody {
 	b := &idleBody{body: body, idle: idle, cancel: cancel}
 	b.timer = time.AfterFunc(idle, func() {
@@ -73,7 +74,7 @@ type inflateError struct {
 }
 
 func (e *inflateError) Error() string {
-	return fmt.Sprintf("compressed body from %s inflated to more than %d bytes from %d (over %d times its size); cut off", e.url, e.decoded, e.raw, maxInflateRatio)
+	return fmt.Sprintf("compressed body from %s reached %d bytes from %d compressed (over %d times); cut off", e.url, e.decoded, e.raw, maxInflateRatio)
 }
 
 // countingReader counts the bytes read through it.
