@@ -62,6 +62,11 @@ func weakMatch(a, b entityTag) bool { return a.opaque == b.opaque }
 // strongMatch is the strong comparison of RFC 9110 §8.8.3.2.
 func strongMatch(a, b entityTag) bool { return !a.weak && !b.weak && a.opaque == b.opaque }
 
+// dateRef is the reference time for HTTP-dates that are only checked or
+// compared with each other: a fixed reference reads the same two-digit
+// year the same way in both.
+var dateRef = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // NotModified reports whether a stored response e answers req's
 // conditions with 304 Not Modified (RFC 9110 §13.2.2 steps 3 and 4, as a
 // cache applies them per RFC 9111 §4.3.2):
@@ -108,8 +113,11 @@ func NotModified(req *http.Request, e *Entry) bool {
 	if len(ims) != 1 { // §13.1.3: absent, or more than one member
 		return false
 	}
-	since, err := http.ParseTime(strings.TrimSpace(ims[0]))
-	if err != nil {
+	// §13.1.3: an invalid HTTP-date is ignored. The two-digit year of an
+	// rfc850-date is read against the stored response's time, as the
+	// stored dates are.
+	since, ok := parseHTTPDate(ims[0], e.ResponseTime)
+	if !ok {
 		return false
 	}
 	lm := dateOr(e.Header, "Last-Modified", dateOr(e.Header, "Date", e.ResponseTime))
@@ -131,8 +139,8 @@ func RevalidationHeaders(stored http.Header) http.Header {
 		h.Set("If-None-Match", etag)
 	}
 	if lm := stored.Get("Last-Modified"); lm != "" {
-		if _, err := http.ParseTime(lm); err == nil {
-			h.Set("If-Modified-Since", lm)
+		if _, ok := parseHTTPDate(lm, dateRef); ok {
+			h.Set("If-Modified-Since", strings.Trim(lm, " \t"))
 		}
 	}
 	return h
@@ -180,9 +188,9 @@ func MergeNotModified(stored, nm http.Header) (merged http.Header, ok bool) {
 		}
 	}
 	if v, sv := nm.Get("Last-Modified"), stored.Get("Last-Modified"); v != "" && sv != "" {
-		n, err1 := http.ParseTime(v)
-		s, err2 := http.ParseTime(sv)
-		if err1 != nil || err2 != nil || !n.Equal(s) {
+		n, ok1 := parseHTTPDate(v, dateRef)
+		s, ok2 := parseHTTPDate(sv, dateRef)
+		if !ok1 || !ok2 || !n.Equal(s) {
 			return nil, false
 		}
 	}

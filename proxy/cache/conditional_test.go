@@ -33,6 +33,14 @@ func TestNotModified(t *testing.T) {
 		{"ims later", req("GET", "/", "If-Modified-Since", httpDate(t0)), stored, true},
 		{"ims earlier", req("GET", "/", "If-Modified-Since", httpDate(t0.Add(-2*time.Hour))), stored, false},
 		{"ims invalid", req("GET", "/", "If-Modified-Since", "yesterday"), stored, false},
+		// RFC 9110 §13.1.3: an If-Modified-Since that is not an HTTP-date
+		// (§5.6.7) is ignored, though http.ParseTime reads these.
+		{"ims one-digit hour ignored", req("GET", "/", "If-Modified-Since", "Mon, 02 Mar 2026 9:00:00 GMT"), stored, false},
+		{"ims runs of spaces ignored", req("GET", "/", "If-Modified-Since", "Sun,  01 Mar 2026 12:00:00 GMT"), stored, false},
+		{"ims lower-case gmt", req("GET", "/", "If-Modified-Since", "Sun, 01 Mar 2026 12:00:00 gmt"), stored, true},
+		{"ims rfc850", req("GET", "/", "If-Modified-Since", "Sunday, 01-Mar-26 12:00:00 GMT"), stored, true},
+		{"ims asctime", req("GET", "/", "If-Modified-Since", "Sun Mar  1 12:00:00 2026"), stored, true},
+		{"ims two lines ignored", req("GET", "/", "If-Modified-Since", httpDate(t0), "If-Modified-Since", httpDate(t0)), stored, false},
 		{"ims uses date without last-modified", req("GET", "/", "If-Modified-Since", httpDate(t0)), noValidators, true},
 		{"ims before date", req("GET", "/", "If-Modified-Since", httpDate(t0.Add(-time.Second))), noValidators, false},
 		{"head", req("HEAD", "/", "If-None-Match", `"v1"`), stored, true},

@@ -48,13 +48,16 @@ type Directives struct {
 // ParseCacheControl parses every Cache-Control field line in h.
 //
 // Directive names are case-insensitive and arguments may be tokens or
-// quoted strings (§5.2: recipients accept both forms). When a directive
-// repeats with different arguments, the most restrictive one wins
-// (§4.2.1): the smallest max-age, s-maxage, max-stale,
-// stale-while-revalidate and stale-if-error, the largest min-fresh. An
-// unparsable max-age or s-maxage counts as 0, since a response with
-// invalid freshness information is stale (§4.2.1); other unparsable
-// arguments are ignored.
+// quoted strings (§5.2: recipients accept both forms). A max-age or
+// s-maxage that repeats with a different argument, on one line or on
+// several, counts as 0: §4.2.1 lets a cache either use the first
+// occurrence or consider the response stale, and stale is the reading
+// that no appended directive can turn into a longer life. An unparsable
+// max-age or s-maxage counts as 0 too, since a response with invalid
+// freshness information is stale (§4.2.1). For the other directives the
+// most restrictive repeat wins: the smallest max-stale,
+// stale-while-revalidate and stale-if-error, the largest min-fresh; their
+// unparsable arguments are ignored.
 func ParseCacheControl(h http.Header) Directives {
 	var d Directives
 	for _, line := range h.Values("Cache-Control") {
@@ -95,34 +98,43 @@ func parseDirectives(s string, d *Directives) {
 		case "immutable":
 			d.Immutable = true
 		case "max-age":
-			setDelta(&d.MaxAge, arg, hasArg, true, false)
+			setLifetime(&d.MaxAge, arg, hasArg)
 		case "s-maxage":
-			setDelta(&d.SMaxAge, arg, hasArg, true, false)
+			setLifetime(&d.SMaxAge, arg, hasArg)
 		case "max-stale":
 			if !hasArg {
 				d.MaxStaleAny = true
 				continue
 			}
-			setDelta(&d.MaxStale, arg, hasArg, false, false)
+			setDelta(&d.MaxStale, arg, hasArg, false)
 		case "min-fresh":
-			setDelta(&d.MinFresh, arg, hasArg, false, true)
+			setDelta(&d.MinFresh, arg, hasArg, true)
 		case "stale-while-revalidate":
-			setDelta(&d.StaleWhileRevalidate, arg, hasArg, false, false)
+			setDelta(&d.StaleWhileRevalidate, arg, hasArg, false)
 		case "stale-if-error":
-			setDelta(&d.StaleIfError, arg, hasArg, false, false)
+			setDelta(&d.StaleIfError, arg, hasArg, false)
 		}
 	}
 }
 
+// setLifetime records a max-age or s-maxage argument: 0 when it is
+// missing or invalid, or when it differs from an earlier occurrence
+// (§4.2.1). 0 absorbs: once conflicting, the directive stays 0.
+func setLifetime(d *Delta, arg string, hasArg bool) {
+	v, ok := parseDeltaSeconds(arg)
+	if !hasArg || !ok || (d.Present && d.Value != v) {
+		v = 0
+	}
+	d.Present, d.Value = true, v
+}
+
 // setDelta records a delta-seconds argument, keeping the most
 // restrictive of repeated values (the largest when larger is stricter).
-func setDelta(d *Delta, arg string, hasArg, invalidIsZero, larger bool) {
+// A missing or invalid argument is ignored.
+func setDelta(d *Delta, arg string, hasArg, larger bool) {
 	v, ok := parseDeltaSeconds(arg)
 	if !hasArg || !ok {
-		if !invalidIsZero {
-			return
-		}
-		v = 0
+		return
 	}
 	if !d.Present || (larger && v > d.Value) || (!larger && v < d.Value) {
 		d.Present, d.Value = true, v

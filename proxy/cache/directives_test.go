@@ -27,7 +27,16 @@ func TestParseCacheControl(t *testing.T) {
 		{"quoted value", []string{`max-age="60"`}, Directives{MaxAge: sec(60)}},
 		{"field list no-cache", []string{`no-cache="Set-Cookie, X-Foo", max-age=5`}, Directives{NoCache: true, MaxAge: sec(5)}},
 		{"field list private", []string{`private="Set-Cookie"`}, Directives{Private: true}},
-		{"duplicates take smallest", []string{"max-age=60", "max-age=30, max-age=90"}, Directives{MaxAge: sec(30)}},
+		// RFC 9111 §4.2.1: repeated max-age or s-maxage that disagree make
+		// the response stale; repeats that agree are one directive.
+		{"conflicting max-age on one line", []string{"max-age=1800, max-age=1"}, Directives{MaxAge: sec(0)}},
+		{"conflicting max-age, stale first", []string{"max-age=1, max-age=1800"}, Directives{MaxAge: sec(0)}},
+		{"conflicting max-age on two lines", []string{"max-age=60", "max-age=30, max-age=90"}, Directives{MaxAge: sec(0)}},
+		{"conflict stays stale", []string{"max-age=60, max-age=30, max-age=60"}, Directives{MaxAge: sec(0)}},
+		{"agreeing max-age", []string{"max-age=60", "max-age=60"}, Directives{MaxAge: sec(60)}},
+		{"conflicting s-maxage", []string{"s-maxage=60, max-age=10", "s-maxage=600"}, Directives{SMaxAge: sec(0), MaxAge: sec(10)}},
+		{"invalid repeat is stale", []string{"max-age=60, max-age=x"}, Directives{MaxAge: sec(0)}},
+		{"stale-if-error takes smallest", []string{"stale-if-error=60, stale-if-error=30"}, Directives{StaleIfError: sec(30)}},
 		{"min-fresh takes largest", []string{"min-fresh=5, min-fresh=9"}, Directives{MinFresh: sec(9)}},
 		{"invalid max-age is stale", []string{"max-age=abc"}, Directives{MaxAge: sec(0)}},
 		{"max-age without value is stale", []string{"max-age"}, Directives{MaxAge: sec(0)}},

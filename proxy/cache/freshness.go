@@ -23,11 +23,10 @@ func heuristicStatus(code int) bool {
 }
 
 // understoodStatus lists the final status codes whose caching rules this
-// package implements (RFC 9111 §3 "the response status code is final"
-// and understood). 206 is absent: storing partial content needs the
-// combining rules of §3.3, which the store does not do. 304 is a
-// validation answer, merged into a stored response with MergeNotModified,
-// never stored itself.
+// package implements (RFC 9111 §3 "the cache understands the response
+// status code"). Other final statuses may still be stored when the
+// response is explicitly fresh (see Policy.Storable), but not when it
+// says must-understand (§5.2.2.3).
 func understoodStatus(code int) bool {
 	switch code {
 	case 200, 203, 204, 300, 301, 302, 303, 307, 308,
@@ -38,10 +37,21 @@ func understoodStatus(code int) bool {
 	return false
 }
 
-// dateOr parses the named HTTP-date field, returning def when it is absent
-// or invalid.
+// neverStored lists the statuses no response is stored with (RFC 9111
+// §3): 1xx are not final, and a code beyond 599 belongs to no class
+// (RFC 9110 §15) and so has no semantics to store; 206 needs the
+// combining rules of §3.3, which the store does not do; a 304 is a
+// validation answer, merged into a stored response with
+// MergeNotModified, never stored itself.
+func neverStored(code int) bool {
+	return code < 200 || code > 599 || code == 206 || code == 304
+}
+
+// dateOr parses the named HTTP-date field (see headerDate), returning def
+// when it is absent or invalid. def is also the reference time for a
+// two-digit year.
 func dateOr(h http.Header, name string, def time.Time) time.Time {
-	if t, err := http.ParseTime(h.Get(name)); err == nil {
+	if t, ok := headerDate(h, name, def); ok {
 		return t
 	}
 	return def
@@ -58,30 +68,50 @@ func dateOr(h http.Header, name string, def time.Time) time.Time {
 //
 // requestTime and responseTime are the local times the request that
 // produced the response was sent and the response received. A missing or
-// invalid Date counts as responseTime; a missing or invalid Age as 0.
-// The result is never negative.
+// invalid Date counts as responseTime (RFC 9110 §6.6.1); Age is read as
+// ageValue says. The result is never negative.
 func Age(h http.Header, requestTime, responseTime, now time.Time) time.Duration {
 	date := dateOr(h, "Date", responseTime)
 	apparent := max(0, responseTime.Sub(date))
 	delay := max(0, responseTime.Sub(requestTime))
-	var ageValue time.Duration
-	if v, ok := parseDeltaSeconds(strings.TrimSpace(h.Get("Age"))); ok {
-		ageValue = v
-	}
-	corrected := ageValue + delay
+	corrected := ageValue(h) + delay
 	initial := max(apparent, corrected)
 	resident := max(0, now.Sub(responseTime))
 	return min(initial+resident, maxDelta)
 }
 
+// ageValue is the Age field's value (RFC 9111 §5.1). Age is a singleton,
+// but a cache that receives it as a list ("Age: 7200, 0", or two field
+// lines) uses the first member and discards the rest, so an intermediary
+// appending "0" cannot make a stale response fresh. Empty list elements
+// are not members (RFC 9110 §5.6.1). A first member that is not
+// delta-seconds makes the field ignored: 0.
+func ageValue(h http.Header) time.Duration {
+	for _, line := range h.Values("Age") {
+		for member := range strings.SplitSeq(line, ",") {
+			member = strings.Trim(member, " \t")
+			if member == "" {
+				continue
+			}
+			v, ok := parseDeltaSeconds(member)
+			if !ok {
+				return 0
+			}
+			return v
+		}
+	}
+	return 0
+}
+
 // FreshnessLifetime returns how long a response stays fresh after it was
 // generated (RFC 9111 §4.2.1), for a shared cache: s-maxage, else
 // max-age, else Expires minus Date. An Expires that is not a valid
-// HTTP-date (such as "0") means already stale. heuristic reports that no
+// HTTP-date (such as "0"), or Expires lines that disagree, mean already
+// stale (§5.3, §4.2.1). heuristic reports that no
 // explicit expiration was present and the lifetime is the heuristic of
 // §4.2.2: 10% of Date minus Last-Modified, capped at heuristicMax, for
-// heuristically cacheable statuses and public responses only (0
-// otherwise, and when Last-Modified is absent). A missing Date counts as
+// heuristically cacheable statuses and public responses with an
+// understood status only (0 otherwise, and when Last-Modified is absent). A missing Date counts as
 // responseTime.
 func FreshnessLifetime(status int, h http.Header, responseTime time.Time, heuristicMax time.Duration) (lifetime time.Duration, heuristic bool) {
 	cc := ParseCacheControl(h)
@@ -96,20 +126,30 @@ func freshnessLifetime(status int, h http.Header, cc Directives, responseTime ti
 		return cc.MaxAge.Value, false
 	}
 	if vals := h.Values("Expires"); len(vals) > 0 {
-		// §4.2.1: with several Expires lines, use the first. §5.3: an
-		// invalid date, especially "0", means "already expired".
-		exp, err := http.ParseTime(strings.TrimSpace(vals[0]))
-		if err != nil {
+		// §5.3: an invalid date, especially "0", means "already
+		// expired". §4.2.1: several Expires lines either use the first
+		// or make the response stale; lines that disagree make it stale,
+		// as conflicting max-age directives do (see ParseCacheControl).
+		exp, ok := parseHTTPDate(vals[0], responseTime)
+		if !ok {
 			return 0, false
+		}
+		for _, v := range vals[1:] {
+			if e, ok := parseHTTPDate(v, responseTime); !ok || !e.Equal(exp) {
+				return 0, false
+			}
 		}
 		date := dateOr(h, "Date", responseTime)
 		return min(max(0, exp.Sub(date)), maxDelta), false
 	}
-	if !heuristicStatus(status) && !cc.Public {
+	// §4.2.2: heuristics only for heuristically cacheable statuses and
+	// for responses marked public; never for a status this cache does
+	// not understand, whose meaning it cannot judge.
+	if !heuristicStatus(status) && !(cc.Public && understoodStatus(status)) {
 		return 0, true
 	}
-	lm, err := http.ParseTime(h.Get("Last-Modified"))
-	if err != nil {
+	lm, ok := headerDate(h, "Last-Modified", responseTime)
+	if !ok {
 		return 0, true
 	}
 	date := dateOr(h, "Date", responseTime)

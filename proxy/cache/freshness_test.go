@@ -25,7 +25,18 @@ func TestFreshnessLifetime(t *testing.T) {
 		{"expires without date uses response time", 200, hdr("Expires", httpDate(t0.Add(time.Minute))), 0, time.Minute, false},
 		{"expires in past", 200, hdr("Date", httpDate(t0), "Expires", httpDate(t0.Add(-time.Hour))), 0, 0, false},
 		{"invalid expires is stale", 200, hdr("Expires", "0", "Last-Modified", httpDate(t0.Add(-100*time.Hour))), 0, 0, false},
-		{"first of two expires", 200, hdr("Date", httpDate(t0), "Expires", httpDate(t0.Add(time.Hour)), "Expires", httpDate(t0.Add(2*time.Hour))), 0, time.Hour, false},
+		{"two expires that disagree are stale", 200, hdr("Date", httpDate(t0), "Expires", httpDate(t0.Add(time.Hour)), "Expires", httpDate(t0.Add(2*time.Hour))), 0, 0, false},
+		{"two expires that agree", 200, hdr("Date", httpDate(t0), "Expires", httpDate(t0.Add(time.Hour)), "Expires", httpDate(t0.Add(time.Hour))), 0, time.Hour, false},
+		{"expires with an invalid second line is stale", 200, hdr("Date", httpDate(t0), "Expires", httpDate(t0.Add(time.Hour)), "Expires", "0"), 0, 0, false},
+		// RFC 9111 §5.3: a date outside RFC 9110 §5.6.7 is invalid, so
+		// already expired, though http.ParseTime reads these.
+		{"expires with a one-digit hour is stale", 200, hdr("Date", httpDate(t0), "Expires", "Mon, 02 Mar 2026 9:00:00 GMT"), 0, 0, false},
+		{"expires with runs of spaces is stale", 200, hdr("Date", httpDate(t0), "Expires", "Sun, 01  Mar  2026 13:00:00 GMT"), 0, 0, false},
+		{"expires with lower-case gmt", 200, hdr("Date", httpDate(t0), "Expires", "Sun, 01 Mar 2026 13:00:00 gmt"), 0, time.Hour, false},
+		{"expires in rfc850 form", 200, hdr("Date", httpDate(t0), "Expires", "Sunday, 01-Mar-26 13:00:00 GMT"), 0, time.Hour, false},
+		{"expires in asctime form", 200, hdr("Date", httpDate(t0), "Expires", "Sun Mar  1 13:00:00 2026"), 0, time.Hour, false},
+		{"invalid date counts as response time", 200, hdr("Date", "Sun, 01 Mar 2026 9:00:00 GMT", "Expires", httpDate(t0.Add(time.Hour))), 0, time.Hour, false},
+		{"first of two dates", 200, hdr("Date", httpDate(t0), "Date", httpDate(t0.Add(-time.Hour)), "Expires", httpDate(t0.Add(time.Hour))), 0, time.Hour, false},
 		{"heuristic ten percent", 200, hdr("Date", httpDate(t0), "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 0, time.Hour, true},
 		{"heuristic capped", 200, hdr("Date", httpDate(t0), "Last-Modified", httpDate(t0.Add(-1000*24*time.Hour))), 0, DefaultHeuristicMax, true},
 		{"heuristic custom cap", 404, hdr("Date", httpDate(t0), "Last-Modified", httpDate(t0.Add(-1000*time.Hour))), time.Hour, time.Hour, true},
@@ -33,6 +44,8 @@ func TestFreshnessLifetime(t *testing.T) {
 		{"heuristic without last-modified", 200, hdr("Date", httpDate(t0)), 0, 0, true},
 		{"no heuristic for 302", 302, hdr("Date", httpDate(t0), "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 0, 0, true},
 		{"public allows heuristic for 302", 302, hdr("Cache-Control", "public", "Date", httpDate(t0), "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 0, time.Hour, true},
+		{"invalid last-modified gives no heuristic", 200, hdr("Date", httpDate(t0), "Last-Modified", "Sun, 01 Mar 2026 2:00:00 GMT"), 0, 0, true},
+		{"conflicting max-age is stale", 200, hdr("Cache-Control", "max-age=3600, max-age=60"), 0, 0, false},
 		{"last-modified in future", 200, hdr("Date", httpDate(t0), "Last-Modified", httpDate(t0.Add(time.Hour))), 0, 0, true},
 	}
 	for _, tt := range tests {
@@ -60,6 +73,15 @@ func TestAge(t *testing.T) {
 		{"no date", hdr(), t0, t0, t0.Add(time.Second), time.Second},
 		{"invalid age ignored", hdr("Date", httpDate(t0), "Age", "x"), t0, t0, t0, 0},
 		{"huge age clamps", hdr("Age", "99999999999999999999"), t0, t0, t0, maxDelta},
+		// RFC 9111 §5.1: a listed Age uses its first member.
+		{"age list uses the first member", hdr("Date", httpDate(t0), "Age", "7200, 0"), t0, t0, t0, 7200 * time.Second},
+		{"age list without spaces", hdr("Date", httpDate(t0), "Age", "7200,0"), t0, t0, t0, 7200 * time.Second},
+		{"age on two lines uses the first", hdr("Date", httpDate(t0), "Age", "7200", "Age", "0"), t0, t0, t0, 7200 * time.Second},
+		{"age list starting with 0", hdr("Date", httpDate(t0), "Age", "0, 7200"), t0, t0, t0, 0},
+		{"empty list elements are not members", hdr("Date", httpDate(t0), "Age", " , 7200"), t0, t0, t0, 7200 * time.Second},
+		{"empty first line", hdr("Date", httpDate(t0), "Age", "", "Age", "7200"), t0, t0, t0, 7200 * time.Second},
+		{"invalid first member ignores the field", hdr("Date", httpDate(t0), "Age", "x, 7200"), t0, t0, t0, 0},
+		{"negative age ignored", hdr("Date", httpDate(t0), "Age", "-7200"), t0, t0, t0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -105,7 +105,7 @@ func (p Policy) forced(path string, status int) (Rule, bool) {
 // (RFC 9211 §2.8).
 const (
 	ReasonMethod         = "method"           // not GET (§3); HEAD has no body to store
-	ReasonStatus         = "status"           // status not understood, 206 or 304 (§3)
+	ReasonStatus         = "status"           // 1xx, 206, 304, or not understood and not explicitly fresh (§3)
 	ReasonSetCookie      = "set-cookie"       // icpedge policy
 	ReasonRequestNoStore = "request-no-store" // §5.2.1.5
 	ReasonNoStore        = "no-store"         // §5.2.2.5
@@ -125,7 +125,7 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 	if req.Method != http.MethodGet {
 		return false, ReasonMethod
 	}
-	if !understoodStatus(status) {
+	if neverStored(status) {
 		return false, ReasonStatus
 	}
 	if len(h.Values("Set-Cookie")) > 0 {
@@ -138,6 +138,15 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 		return false, ReasonVaryStar
 	}
 	cc := ParseCacheControl(h)
+	// §3: a final status the cache does not understand may be stored
+	// only with explicit freshness (a status it does not know is not
+	// heuristically cacheable, §4.2.2, and public alone would call for
+	// heuristics), and never when the origin limits storage to caches
+	// that understand it with must-understand (§5.2.2.3). 299, 499, 599
+	// and the standard statuses outside understoodStatus land here.
+	if !understoodStatus(status) && (cc.MustUnderstand || !hasExplicitExpiration(h, cc)) {
+		return false, ReasonStatus
+	}
 	auth := req.Header.Get("Authorization") != ""
 	if _, ok := p.forced(req.URL.Path, status); ok {
 		if auth {
@@ -149,8 +158,8 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 		return true, ""
 	}
 	// §5.2.2.3: a cache that understands the status code may ignore
-	// no-store when must-understand is present; Storable has already
-	// refused statuses it does not understand.
+	// no-store when must-understand is present; statuses it does not
+	// understand were refused above.
 	if cc.NoStore && !cc.MustUnderstand {
 		return false, ReasonNoStore
 	}

@@ -56,7 +56,22 @@ func TestStorable(t *testing.T) {
 		{"post", Policy{}, req("POST", "/"), 200, hdr("Cache-Control", "max-age=60"), ReasonMethod},
 		{"206", Policy{}, req("GET", "/"), 206, hdr("Cache-Control", "max-age=60"), ReasonStatus},
 		{"304", Policy{}, req("GET", "/"), 304, hdr("Cache-Control", "max-age=60"), ReasonStatus},
-		{"unknown status", Policy{}, req("GET", "/"), 299, hdr("Cache-Control", "max-age=60"), ReasonStatus},
+		// RFC 9111 §3: a status the cache does not know is stored when
+		// explicitly fresh, and only then.
+		{"unknown 299 with max-age", Policy{}, req("GET", "/"), 299, hdr("Cache-Control", "max-age=60"), ""},
+		{"unknown 499 with s-maxage", Policy{}, req("GET", "/"), 499, hdr("Cache-Control", "s-maxage=60"), ""},
+		{"unknown 599 with expires", Policy{}, req("GET", "/"), 599, hdr("Expires", "Thu, 01 Jan 2099 00:00:00 GMT"), ""},
+		{"401 with max-age", Policy{}, req("GET", "/"), 401, hdr("Cache-Control", "max-age=60"), ""},
+		{"unknown without freshness", Policy{}, req("GET", "/"), 299, hdr(), ReasonStatus},
+		{"unknown with last-modified only", Policy{}, req("GET", "/"), 299, hdr("Last-Modified", "Thu, 01 Jan 2015 00:00:00 GMT"), ReasonStatus},
+		{"unknown public only", Policy{}, req("GET", "/"), 599, hdr("Cache-Control", "public"), ReasonStatus},
+		{"unknown must-understand", Policy{}, req("GET", "/"), 299, hdr("Cache-Control", "max-age=60, must-understand, no-store"), ReasonStatus},
+		{"unknown no-store", Policy{}, req("GET", "/"), 299, hdr("Cache-Control", "max-age=60, no-store"), ReasonNoStore},
+		{"unknown private", Policy{}, req("GET", "/"), 499, hdr("Cache-Control", "max-age=60, private"), ReasonPrivate},
+		{"unknown set-cookie", Policy{}, req("GET", "/"), 299, hdr("Cache-Control", "max-age=60", "Set-Cookie", "a=b"), ReasonSetCookie},
+		{"unknown forced rule does not apply", forced, req("GET", "/static/x"), 299, hdr(), ReasonStatus},
+		{"interim", Policy{}, req("GET", "/"), 103, hdr("Cache-Control", "max-age=60"), ReasonStatus},
+		{"beyond 599", Policy{}, req("GET", "/"), 600, hdr("Cache-Control", "max-age=60"), ReasonStatus},
 		{"no-store", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "no-store, max-age=60"), ReasonNoStore},
 		{"must-understand overrides no-store", Policy{}, req("GET", "/"), 200, hdr("Cache-Control", "no-store, must-understand, max-age=60"), ""},
 		{"request no-store", Policy{}, req("GET", "/", "Cache-Control", "no-store"), 200, hdr("Cache-Control", "max-age=60"), ReasonRequestNoStore},
@@ -168,6 +183,14 @@ func TestDecide(t *testing.T) {
 		{"forced past stale-if-error", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-cache"), 26 * time.Hour, want{Revalidate, false, "stale"}},
 		{"private without rule is a miss", base, req("GET", "/static/a.js"), entry(200, "Cache-Control", "private"), time.Second, want{Miss, false, ReasonPrivate}},
 		{"no-store without rule is a miss", base, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-store"), time.Second, want{Miss, false, ReasonNoStore}},
+		// RFC 9111 §5.1: "Age: 7200, 0" is 7200 seconds old, so stale
+		// against max-age=3600, however the list goes on.
+		{"listed age keeps it stale", base, req("GET", "/"), entry(200, "Cache-Control", "max-age=3600", "Age", "7200, 0"), time.Second, want{Revalidate, false, "stale"}},
+		{"age on two lines keeps it stale", base, req("GET", "/"), entry(200, "Cache-Control", "max-age=3600", "Age", "7200", "Age", "0"), time.Second, want{Revalidate, false, "stale"}},
+		{"conflicting max-age is stale", base, req("GET", "/"), entry(200, "Cache-Control", "max-age=3600, max-age=60"), time.Second, want{Revalidate, false, "stale"}},
+		{"invalid expires is stale", base, req("GET", "/"), entry(200, "Expires", "Thu, 01 Jan 2099 0:00:00 GMT"), time.Second, want{Revalidate, false, "stale"}},
+		{"unknown status explicitly fresh", base, req("GET", "/"), entry(299, "Cache-Control", "max-age=60"), time.Second, want{Serve, true, ""}},
+		{"unknown status gets no heuristic", base, req("GET", "/"), entry(299, "Cache-Control", "public", "Last-Modified", httpDate(t0.Add(-100*time.Hour))), time.Second, want{Revalidate, false, "stale"}},
 		{"set-cookie is a miss", forced, req("GET", "/static/a.js"), entry(200, "Set-Cookie", "a=b"), time.Second, want{Miss, false, ReasonSetCookie}},
 	}
 	for _, tt := range tests {

@@ -117,12 +117,12 @@ func IfRange(ifRange string, stored http.Header) bool {
 		cur, ok2 := parseETag(stored.Get("ETag"))
 		return ok && ok2 && strongMatch(t, cur)
 	}
-	d, err := http.ParseTime(ifRange)
-	if err != nil {
+	d, ok := parseHTTPDate(ifRange, dateRef)
+	if !ok {
 		return false
 	}
-	lm, err := http.ParseTime(stored.Get("Last-Modified"))
-	return err == nil && lm.Equal(d)
+	lm, ok := headerDate(stored, "Last-Modified", dateRef)
+	return ok && lm.Equal(d)
 }
 
 // RequestRange combines ParseRange and IfRange for req against a stored
