@@ -49,8 +49,10 @@ var corpus = []page{
 	{"gbk-undeclared.html", "text/html; charset=gbk", "", "after footer"},
 	{"big5.html", "text/html", "", "in body"},
 	{"shift_jis.html", "text/html", "", "in body"},
-	{"utf16.html", "text/html", "", ""},
-	{"utf16.html", "text/html; charset=utf-16le", "", ""},
+	{"utf16.html", "text/html", "", "in body"},
+	{"utf16.html", "text/html; charset=utf-16le", "", "in body"},
+	{"utf16be.html", "text/html", "", "after footer"},
+	{"utf16le-nobom.html", "text/html; charset=utf-16le", "", "in body"},
 }
 
 // encodedPages are written by -gencorpus: real legacy-encoded bytes.
@@ -84,6 +86,16 @@ var encodedPages = []struct {
 		"-->\n<meta charset=\"windows-1252\">\n<title>Late meta</title></head>\n<body><p>Caf\u00e9 \u201cquoted\u201d \u20ac5</p><footer>f</footer></body></html>\n"},
 	{"utf16.html", unicode.UTF16(unicode.LittleEndian, unicode.UseBOM), `<!DOCTYPE html>
 <html><head><title>UTF-16</title></head><body><p>宽字符</p></body></html>
+`},
+	// The <meta> is wrong and the byte order mark wins; the URL moves
+	// onto the edge like in any page; 😀 is a surrogate pair.
+	{"utf16be.html", unicode.UTF16(unicode.BigEndian, unicode.UseBOM), `<!DOCTYPE html>
+<html><head><meta charset="gbk"><title>UTF-16BE 页面 😀</title></head>
+<body><p>宽字符 <a href="https://www.example.com/zh/">链接</a></p>
+<footer><p>版权所有 © 示例公司</p></footer>
+</body></html>
+`},
+	{"utf16le-nobom.html", unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), `<html><head><title>无 BOM</title></head><body><div id="main">内容 😀</div></body></html>
 `},
 }
 

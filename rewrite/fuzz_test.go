@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/unicode"
 )
 
 func FuzzHTML(f *testing.F) {
@@ -23,7 +26,11 @@ func FuzzHTML(f *testing.F) {
 	for _, s := range []string{"", "<", "<footer>",
 		"<script src=//s.blocked.test/a>x</script><iframe src=//p.blocked.test/e width=5>y</iframe><link rel=stylesheet href=//d.blocked.test/c>",
 		"<style>@import url(//s.blocked.test/a);a{b:url(//r.blocked.test/a/x)}</style><img srcset='//r.blocked.test/a/1 1x'>", "<table><footer>x", "<select><footer>", "<svg><footer></svg>",
-		"<template><footer></template>", "<script>", "<!--", "</body><p>x</body>", "<frameset>"} {
+		"<template><footer></template>", "<script>", "<!--", "</body><p>x</body>", "<frameset>",
+		// UTF-16: an odd trailing byte, lone and paired surrogates.
+		"\xff\xfe<\x00p\x00>\x00=\xd8x\x00\x3d\xd8\x00\xde<\x00/\x00b\x00o\x00d\x00y\x00>\x00!",
+		"\xfe\xff\x00<\x00f\x00o\x00o\x00t\x00e\x00r\x00>\xdc\x00",
+		"<\x00?\x00x\x00m\x00l\x00?\x00>\x00<\x00s\x00e\x00l\x00e\x00c\x00t\x00>\x00"} {
 		f.Add([]byte(s))
 	}
 	plain, err := New(Options{Notice: testNotice()})
@@ -79,12 +86,21 @@ func FuzzHTML(f *testing.F) {
 		if !bytes.Equal(again.Body, res.Body) {
 			t.Fatalf("not idempotent: %q then %q", res.Body, again.Body)
 		}
+		// A UTF-16 page gets the block in its own code units; every other
+		// page the ASCII block. text is what the page reads as.
+		p := fuzzPage(t, in)
+		block := p.enc(plain.noticeASCII)
+		if p.utf16 != nil {
+			block = p.enc(plain.noticeUTF8)
+		}
 		// With nothing to rewrite, the output is the input plus the block.
-		block := []byte(plain.noticeASCII)
-		if !bytes.Equal(res.Body, in) && !hasDeadLink(in) {
+		if !bytes.Equal(res.Body, in) && !hasDeadLink(p.text) {
 			i := bytes.Index(res.Body, block)
 			if i < 0 {
 				t.Fatalf("body changed but holds no notice: %q", res.Body)
+			}
+			if p.utf16 != nil && (i-p.start)%2 != 0 {
+				t.Fatalf("got the UTF-16 block at byte %d, off the page's code units", i)
 			}
 			before, after := res.Body[:i], res.Body[i+len(block):]
 			rest := append(append([]byte(nil), before...), after...)
@@ -93,15 +109,15 @@ func FuzzHTML(f *testing.F) {
 				// browsers drop), closers for an open select or
 				// template may precede the block.
 				for {
-					if b, ok := bytes.CutSuffix(before, []byte("</template>")); ok {
+					if b, ok := bytes.CutSuffix(before, p.enc("</template>")); ok {
 						before = b
-					} else if b, ok := bytes.CutSuffix(before, []byte("</select>")); ok {
+					} else if b, ok := bytes.CutSuffix(before, p.enc("</select>")); ok {
 						before = b
 					} else {
 						break
 					}
 				}
-				if !bytes.ContainsAny(after, ">") {
+				if !bytes.Contains(after, p.enc(">")) {
 					rest = append(append([]byte(nil), before...), after...)
 				}
 			}
@@ -109,13 +125,13 @@ func FuzzHTML(f *testing.F) {
 				t.Fatalf("got %q after removing the notice; want the input %q", rest, in)
 			}
 		}
-		if !bytes.Equal(res.Body, in) && !hasDeadLink(in) && bytes.Count(res.Body, block) != 1 {
+		if !bytes.Equal(res.Body, in) && !hasDeadLink(p.text) && bytes.Count(res.Body, block) != 1 {
 			t.Fatalf("got %d notice blocks", bytes.Count(res.Body, block))
 		}
-		if bytes.Contains(in, []byte(NoticeID)) || hasDeadLink(in) {
+		if bytes.Contains(p.text, []byte(NoticeID)) || hasDeadLink(p.text) {
 			return
 		}
-		if n := len(findNotices(parseAs(t, res.Body, res.ContentType), nil)); n != 1 && inBody(in) {
+		if n := len(findNotices(parseAs(t, res.Body, res.ContentType), nil)); n != 1 && inBody(p.text) {
 			t.Fatalf("got %d notice elements in the parsed output of %q; want 1", n, res.Body)
 		}
 		if _, err := hosts.HTML(in, "", testEdge); err != nil {
@@ -132,6 +148,45 @@ func FuzzHTML(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// fuzzedPage is how a fuzz input reads when served as text/html.
+type fuzzedPage struct {
+	utf16 encoding.Encoding // nil unless a byte order mark or a UTF-16 XML declaration says UTF-16
+	start int               // where the code units start (after a byte order mark)
+	text  []byte            // the page decoded, for UTF-16; else the bytes
+}
+
+func fuzzPage(t *testing.T, in []byte) fuzzedPage {
+	p := fuzzedPage{text: in}
+	switch {
+	case bytes.HasPrefix(in, []byte{0xFF, 0xFE}):
+		p.utf16, p.start = unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), 2
+	case bytes.HasPrefix(in, []byte{0xFE, 0xFF}):
+		p.utf16, p.start = unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), 2
+	case bytes.HasPrefix(in, []byte("\xEF\xBB\xBF")):
+	case bytes.HasPrefix(in, []byte("<\x00?\x00x\x00")):
+		p.utf16 = unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)
+	case bytes.HasPrefix(in, []byte("\x00<\x00?\x00x")):
+		p.utf16 = unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM)
+	}
+	if p.utf16 != nil {
+		body := in[p.start:]
+		p.text = decodeTest(t, p.utf16, body[:len(body)&^1])
+	}
+	return p
+}
+
+// enc is s in the page's code units.
+func (p fuzzedPage) enc(s string) []byte {
+	if p.utf16 == nil {
+		return []byte(s)
+	}
+	b, err := p.utf16.NewEncoder().Bytes([]byte(s))
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // hasDeadLink reports whether in may link to a MIIT host (then the page may

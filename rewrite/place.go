@@ -16,6 +16,12 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 		return Result{Body: src, ContentType: contentType, Skipped: why}, nil
 	}
 	pc, ok := sniffTransport(src, contentType)
+	if !ok {
+		pc, ok = prescan(src)
+	}
+	if ok && isUTF16(pc.name) {
+		return r.htmlUTF16(src, contentType, pc, edge, forceDOM), nil
+	}
 	if ok {
 		if why := unsafeCharset(pc.name); why != "" {
 			return pass(why)
@@ -23,20 +29,31 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 	}
 	s := r.scan(src, pc.bom, edgePrefix(edge))
 	if !ok {
-		pc = fromMeta(src, s.meta)
+		pc = afterScan(s.meta)
 		if why := unsafeCharset(pc.name); why != "" {
 			return pass(why)
 		}
 	}
-	res := Result{ContentType: contentType}
+	return Result{Body: r.edit(src, s, pc, forceDOM, r.noticeASCII), ContentType: pageContentType(contentType, pc)}, nil
+}
+
+// pageContentType is the Content-Type to send with a page in pc: a
+// declared charset is spelled out, so that no browser re-guesses it from
+// bytes that have moved; an undeclared page keeps the origin's header,
+// since the edge's default is no better than the browser's.
+func pageContentType(contentType string, pc pageCharset) string {
 	switch {
 	case pc.declared && !pc.fromType:
-		// Spell the charset out so that no browser re-guesses it from
-		// bytes that have moved.
-		res.ContentType = withCharset(contentType, pc.name)
+		return withCharset(contentType, pc.name)
 	case contentType == "":
-		res.ContentType = "text/html"
+		return "text/html"
 	}
+	return contentType
+}
+
+// edit applies the scan's edits to src and places block, the notice,
+// unless the page already has one.
+func (r *Rewriter) edit(src []byte, s *scanResult, pc pageCharset, forceDOM bool, block string) []byte {
 	edits := s.edits
 	if !s.hasNotice {
 		pos := -1
@@ -46,15 +63,13 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 		if pos < 0 {
 			pos = r.domPlace(src, s, pc)
 		}
-		block := r.noticeASCII
 		if pos == s.eof {
 			block = s.eofClose + block
 		}
 		i, _ := slices.BinarySearchFunc(edits, pos, func(e edit, p int) int { return e.start - p })
 		edits = slices.Insert(edits, i, edit{pos, pos, block})
 	}
-	res.Body = splice(src, edits)
-	return res, nil
+	return splice(src, edits)
 }
 
 // splice applies sorted, non-overlapping edits to src.

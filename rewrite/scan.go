@@ -33,8 +33,8 @@ type scanResult struct {
 	// where an appended block would not be markup.
 	eofOK     bool
 	hasNotice bool
-	// meta is the charset label of the first <meta> declaring one in the
-	// head; "" if none.
+	// meta is the charset label of the first <meta> in the head that
+	// declares an encoding; "" if none.
 	meta string
 	// complex is set by markup that makes the cheap placement unreliable
 	// (framesets, unclosed tables, selects, objects or templates at the
@@ -252,7 +252,13 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 				}
 			case atom.Meta:
 				if inHead && s.meta == "" {
-					s.meta = metaCharset(&st)
+					// A label that names no encoding changes nothing,
+					// and a later <meta> may still (HTML "in head").
+					if l := metaCharset(&st); l != "" {
+						if _, ok := lookupCharset(l); ok {
+							s.meta = l
+						}
+					}
 				}
 			case atom.A:
 				if miit {

@@ -46,6 +46,12 @@ type stream struct {
 	attrs   []attr
 	err     error
 	closed  bool
+	// notice is the block written: the ASCII form, or the UTF-8 one
+	// for the UTF-8 form of a UTF-16 page.
+	notice string
+	// u16 rewrites a UTF-16 document; the fields above then serve its
+	// UTF-8 form inside it.
+	u16 *stream16
 	// wait is the buffer length to reach before lexing again: a long
 	// unfinished tag or style sheet is only re-examined once the buffer
 	// has doubled, so small writes cost linear, not quadratic, time.
@@ -53,7 +59,7 @@ type stream struct {
 }
 
 func newStream(r *Rewriter, dst io.Writer, contentType string, edge Edge) *stream {
-	return &stream{r: r, dst: dst, ct: contentType, prefix: edgePrefix(edge)}
+	return &stream{r: r, dst: dst, ct: contentType, prefix: edgePrefix(edge), notice: r.noticeASCII}
 }
 
 func (s *stream) Write(p []byte) (int, error) {
@@ -63,8 +69,11 @@ func (s *stream) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, io.ErrClosedPipe
 	}
+	if s.u16 != nil {
+		return s.u16.Write(p)
+	}
 	s.buf = append(s.buf, p...)
-	if !s.started && len(s.buf) < 3 || len(s.buf) < s.wait {
+	if !s.started && len(s.buf) < 6 || len(s.buf) < s.wait {
 		return len(p), nil
 	}
 	s.lex(false)
@@ -78,12 +87,16 @@ func (s *stream) Close() error {
 	}
 	s.closed = true
 	s.lex(true)
+	if s.u16 != nil {
+		s.err = s.u16.Close()
+		return s.err
+	}
 	if !s.drop {
 		s.emit(s.buf)
 	}
 	s.buf = nil
 	if !s.pass && !s.done {
-		s.write([]byte(s.r.noticeASCII))
+		s.write([]byte(s.notice))
 		s.done = true
 	}
 	if s.holding {
@@ -108,7 +121,7 @@ func (s *stream) emit(b []byte) {
 	s.hold = append(s.hold, b...)
 	if len(s.hold) > maxHold {
 		if !s.done {
-			s.write([]byte(s.r.noticeASCII))
+			s.write([]byte(s.notice))
 			s.done = true
 		}
 		s.write(s.hold)
@@ -130,7 +143,23 @@ func (s *stream) bodyEnd() {
 func (s *stream) lex(final bool) {
 	if !s.started {
 		s.started = true
-		if pc, ok := sniffTransport(s.buf, s.ct); ok && unsafeCharset(pc.name) != "" {
+		pc, ok := sniffTransport(s.buf, s.ct)
+		if !ok {
+			// Of the prescan, only a UTF-16 XML declaration matters
+			// here: the block is ASCII in every other encoding.
+			pc, ok = prescan(s.buf[:min(len(s.buf), 6)])
+			ok = ok && isUTF16(pc.name)
+		}
+		switch {
+		case ok && isUTF16(pc.name):
+			s.u16 = newStream16(s.r, s.dst, s.prefix, utf16BigEndian(pc.name), s.buf[:pc.bom])
+			buf := s.buf[pc.bom:]
+			s.buf = nil
+			if _, err := s.u16.Write(buf); err != nil {
+				s.err = err
+			}
+			return
+		case ok && unsafeCharset(pc.name) != "":
 			s.pass = true
 		}
 	}
