@@ -17,14 +17,24 @@ const (
 // Inline styles use !important so that page CSS cannot hide, shrink, move or
 // recolour the block: important inline declarations win over every author
 // style sheet rule (CSS Cascade 5, section 6.1 "element-attached styles").
+//
+// The block is also kept on top. Old layouts pin their footer with
+// position:absolute over the end of <body>, where the notice goes, and
+// positioned boxes paint above in-flow ones (CSS 2.1 appendix E). So the
+// block is positioned itself (relative, at its place in the flow, with no
+// offsets a page rule could add), takes the highest z-index there is
+// (2^31-1, the largest value browsers keep), and has an opaque background,
+// so that nothing of the page shows through it or paints over it.
 const (
 	blockStyle = "display:block!important;visibility:visible!important;opacity:1!important;" +
-		"position:static!important;float:none!important;clear:both!important;" +
+		"position:relative!important;top:auto!important;right:auto!important;" +
+		"bottom:auto!important;left:auto!important;z-index:2147483647!important;" +
+		"float:none!important;clear:both!important;" +
 		"transform:none!important;filter:none!important;clip-path:none!important;" +
 		"width:auto!important;max-width:none!important;height:auto!important;" +
 		"max-height:none!important;min-height:0!important;overflow:visible!important;" +
 		"content-visibility:visible!important;margin:0!important;padding:8px 0!important;" +
-		"border:0!important;background:transparent!important;text-align:center!important;" +
+		"border:0!important;background:#fff!important;text-align:center!important;" +
 		"text-indent:0!important;font:12px/1.6 sans-serif!important;color:#666!important;" +
 		"letter-spacing:normal!important;white-space:normal!important;" +
 		"grid-column:1/-1!important;pointer-events:auto!important"

@@ -159,7 +159,10 @@ func TestNoticeHTML(t *testing.T) {
 	got := r.NoticeHTML()
 	for _, want := range []string{`id="icpedge-notice"`, `<a href="https://beian.miit.gov.cn/" target="_blank" rel="noopener nofollow"`,
 		">京ICP备12345678号-1</a>", "https://beian.mps.gov.cn/#/query/webSearch?code=11010502012345",
-		`<img src="/.icpedge/police.png"`, "北京示例科技有限公司", "display:block!important"} {
+		`<img src="/.icpedge/police.png"`, "北京示例科技有限公司", "display:block!important",
+		// On top of positioned page content, and opaque (the browser
+		// test checks what this achieves).
+		"position:relative!important", "z-index:2147483647!important", "background:#fff!important"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("got %s; want it to contain %s", got, want)
 		}

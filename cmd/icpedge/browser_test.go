@@ -21,6 +21,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
 )
 
 var browserShots = flag.String("browser.shots", "", "keep TestBrowser's screenshots in `dir` (default: a temporary directory removed after the test)")
@@ -44,10 +45,16 @@ const (
 type browserPage struct {
 	name string
 	// file is under testdata/browser; the test serves it as is, except
-	// for the placeholders fillPage expands and gbk pages it encodes.
+	// for the placeholders fillPage expands and gbk and utf16 pages it
+	// encodes.
 	file        string
 	contentType string
 	gbk         bool
+	// utf16 pages are served as UTF-16LE with a byte order mark.
+	utf16 bool
+	// undeclared pages name no charset anywhere, so the browser reads
+	// them in its default encoding; it must not be told UTF-8.
+	undeclared bool
 	// text is a sentence of the page's own that must read correctly.
 	text string
 	// long pages must be at least two viewports tall, so that "after
@@ -63,6 +70,13 @@ var browserPages = []browserPage{
 	// The commonest footer layout today: the notice must not become a
 	// third flex item in the right-hand corner.
 	{name: "flex footer", file: "flexfooter.html", contentType: "text/html; charset=utf-8", text: "Simple plans for teams"},
+	// An absolutely positioned old footer that paints over the end of
+	// <body>, where the notice goes: the notice must stay on top.
+	{name: "utf-16 page", file: "utf16.html", contentType: "text/html", utf16: true, text: "这个页面以 UTF-16 编码保存，由旧的内容管理系统导出。"},
+	// No charset anywhere and a UTF-8 ’ near the top: read in the
+	// browser's default encoding, with the notice written for any.
+	{name: "undeclared charset", file: "undeclared.html", contentType: "text/html", undeclared: true, text: "An old page that never says which encoding it uses."},
+	{name: "positioned footer over the end of the body", file: "overlap.html", contentType: "text/html; charset=utf-8", text: "pins its copyright line"},
 }
 
 // browserViewports are the window sizes every page is checked at: a
@@ -199,6 +213,14 @@ type noticeProbe struct {
 	// found instead.
 	HitLink bool   `json:"hitLink"`
 	Hit     string `json:"hit"`
+	// HitBlock says whether hit-testing at the centre of the notice
+	// finds the notice or something in it, i.e. it is on top there;
+	// HitBlockAt is what it found instead.
+	HitBlock   bool   `json:"hitBlock"`
+	HitBlockAt string `json:"hitBlockAt"`
+	// BgAlpha is the alpha of the notice's own background colour.
+	Background string  `json:"background"`
+	BgAlpha    float64 `json:"bgAlpha"`
 	// Below is how far the lowest element of the page's own, Lowest,
 	// reaches below the notice (negative when none does).
 	Below  float64 `json:"below"`
@@ -289,6 +311,14 @@ var probeScript = `(() => {
 			break;
 		}
 	}
+	if (notices.length === 1) {
+		const n = notices[0], b = n.getBoundingClientRect();
+		const hit = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+		r.hitBlock = !!hit && n.contains(hit);
+		r.hitBlockAt = describe(hit);
+		r.background = getComputedStyle(n).backgroundColor;
+		r.bgAlpha = alpha(r.background);
+	}
 	// The page's own content may not continue below the notice: only
 	// its containers' padding and margins may.
 	let lowest = -Infinity;
@@ -309,6 +339,12 @@ func checkNotice(t *testing.T, p browserPage, got noticeProbe) {
 	t.Helper()
 	if p.gbk && !strings.EqualFold(got.Charset, "GBK") {
 		t.Errorf("document.characterSet: got %q; want GBK", got.Charset)
+	}
+	if p.utf16 && !strings.EqualFold(got.Charset, "UTF-16LE") {
+		t.Errorf("document.characterSet: got %q; want UTF-16LE", got.Charset)
+	}
+	if p.undeclared && strings.EqualFold(got.Charset, "UTF-8") {
+		t.Errorf("document.characterSet: got %q; want the browser's default (the edge must not declare a charset the origin did not)", got.Charset)
 	}
 	if !strings.Contains(got.BodyText, p.text) {
 		t.Errorf("page text: got %q; want it to contain %q", abbrev(got.BodyText), p.text)
@@ -353,6 +389,14 @@ func checkNotice(t *testing.T, p browserPage, got noticeProbe) {
 	if !got.HitLink {
 		t.Errorf("hit test on the link: got %s; want the link (something covers or clips it)", got.Hit)
 	}
+	if got.Notices == 1 {
+		if !got.HitBlock {
+			t.Errorf("hit test at the notice's centre: got %s; want the notice or something in it (the page paints over it)", got.HitBlockAt)
+		}
+		if got.BgAlpha < 1 {
+			t.Errorf("notice background: got %s; want an opaque colour, so that nothing shows through", got.Background)
+		}
+	}
 	if got.Below > bottomSlack {
 		t.Errorf("notice: got %s reaching %.0fpx below it; want at most %dpx (the notice must be the last thing on the page)", got.Lowest, got.Below, bottomSlack)
 	}
@@ -372,9 +416,14 @@ func browserOrigin(t *testing.T) http.Handler {
 			t.Fatal(err)
 		}
 		body := fillPage(src)
-		if p.gbk {
+		switch {
+		case p.gbk:
 			if body, err = simplifiedchinese.GBK.NewEncoder().Bytes(body); err != nil {
 				t.Fatalf("encoding %s as GBK: %v", p.file, err)
+			}
+		case p.utf16:
+			if body, err = unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes(body); err != nil {
+				t.Fatalf("encoding %s as UTF-16: %v", p.file, err)
 			}
 		}
 		mux.HandleFunc("GET /"+p.file, func(w http.ResponseWriter, r *http.Request) {
@@ -387,7 +436,8 @@ func browserOrigin(t *testing.T) http.Handler {
 }
 
 // fillPage expands the long page's placeholders into enough article and
-// footer to be several screens tall, as a real product page is.
+// footer to be several screens tall, as a real product page is, and the
+// undeclared page's into 30 KB of text.
 func fillPage(src []byte) []byte {
 	var article, sitemap bytes.Buffer
 	for i := 1; i <= 24; i++ {
@@ -403,7 +453,13 @@ func fillPage(src []byte) []byte {
 		sitemap.WriteString("</ul>\n")
 	}
 	src = bytes.Replace(src, []byte("<!--article-->"), article.Bytes(), 1)
-	return bytes.Replace(src, []byte("<!--sitemap-->"), sitemap.Bytes(), 1)
+	src = bytes.Replace(src, []byte("<!--sitemap-->"), sitemap.Bytes(), 1)
+	// The undeclared page: 30 KB of plain ASCII after its title.
+	var paras bytes.Buffer
+	for i := 1; paras.Len() < 30<<10; i++ {
+		fmt.Fprintf(&paras, "<p>Item %d of the archive, kept as it was written years ago.</p>\n", i)
+	}
+	return bytes.Replace(src, []byte("<!--paragraphs-->"), paras.Bytes(), 1)
 }
 
 // chromiumPath finds Debian's chromium. Under CI a missing browser fails
