@@ -55,7 +55,7 @@ type Result struct {
 	// parameter may have been fixed or added).
 	ContentType string
 	// Skipped is non-empty when the document was passed through untouched,
-	// and says why (e.g. "utf-16 cannot carry the notice").
+	// and says why (e.g. "iso-2022-jp is not ascii-compatible").
 	Skipped string
 }
 
