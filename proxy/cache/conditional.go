@@ -62,10 +62,11 @@ func weakMatch(a, b entityTag) bool { return a.opaque == b.opaque }
 // strongMatch is the strong comparison of RFC 9110 §8.8.3.2.
 func strongMatch(a, b entityTag) bool { return !a.weak && !b.weak && a.opaque == b.opaque }
 
-// dateRef is the reference time for HTTP-dates that are only checked or
-// compared with each other: a fixed reference reads the same two-digit
-// year the same way in both.
-var dateRef = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+// dateRef is the reference time for HTTP-dates read where no time of
+// receipt is at hand, which are only checked or compared with each other:
+// a fixed reference reads the same two-digit year the same way in both
+// (an rfc850-date's "76" is 2076, "77" 1977).
+var dateRef = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // NotModified reports whether a stored response e answers req's
 // conditions with 304 Not Modified (RFC 9110 §13.2.2 steps 3 and 4, as a

@@ -111,8 +111,8 @@ func ageValue(h http.Header) time.Duration {
 // explicit expiration was present and the lifetime is the heuristic of
 // §4.2.2: 10% of Date minus Last-Modified, capped at heuristicMax, for
 // heuristically cacheable statuses and public responses with an
-// understood status only (0 otherwise, and when Last-Modified is absent). A missing Date counts as
-// responseTime.
+// understood status only (0 otherwise, and when Last-Modified is absent).
+// A missing Date counts as responseTime.
 func FreshnessLifetime(status int, h http.Header, responseTime time.Time, heuristicMax time.Duration) (lifetime time.Duration, heuristic bool) {
 	cc := ParseCacheControl(h)
 	return freshnessLifetime(status, h, cc, responseTime, heuristicMax)
@@ -125,19 +125,11 @@ func freshnessLifetime(status int, h http.Header, cc Directives, responseTime ti
 	case cc.MaxAge.Present:
 		return cc.MaxAge.Value, false
 	}
-	if vals := h.Values("Expires"); len(vals) > 0 {
-		// §5.3: an invalid date, especially "0", means "already
-		// expired". §4.2.1: several Expires lines either use the first
-		// or make the response stale; lines that disagree make it stale,
-		// as conflicting max-age directives do (see ParseCacheControl).
-		exp, ok := parseHTTPDate(vals[0], responseTime)
+	if len(h.Values("Expires")) > 0 {
+		// Invalid or disagreeing: already expired (see expiresAt).
+		exp, ok := expiresAt(h, responseTime)
 		if !ok {
 			return 0, false
-		}
-		for _, v := range vals[1:] {
-			if e, ok := parseHTTPDate(v, responseTime); !ok || !e.Equal(exp) {
-				return 0, false
-			}
 		}
 		date := dateOr(h, "Date", responseTime)
 		return min(max(0, exp.Sub(date)), maxDelta), false
@@ -174,19 +166,35 @@ func positiveExpiration(h http.Header, cc Directives) bool {
 	if cc.MaxAge.Present {
 		return cc.MaxAge.Value > 0
 	}
-	vals := h.Values("Expires")
-	if len(vals) == 0 {
-		return false
-	}
-	exp, err := http.ParseTime(strings.TrimSpace(vals[0]))
-	if err != nil {
-		return false
-	}
-	date, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
+	date, ok := headerDate(h, "Date", dateRef)
+	if !ok {
 		// Without a Date to measure from (RFC 9110 §6.6.1 makes it a
 		// must for an origin with a clock), an Expires permits nothing.
 		return false
 	}
-	return exp.After(date)
+	exp, ok := expiresAt(h, date)
+	return ok && exp.After(date)
+}
+
+// expiresAt returns the time the Expires field names, reading a two-digit
+// year against ref. ok is false when there is none, or when it means
+// "already expired": a value that is not an HTTP-date, especially "0"
+// (§5.3), or several lines that disagree (§4.2.1 lets a cache either use
+// the first or consider the response stale; stale is the reading that
+// no appended line can turn into a longer life, as for max-age).
+func expiresAt(h http.Header, ref time.Time) (time.Time, bool) {
+	vals := h.Values("Expires")
+	if len(vals) == 0 {
+		return time.Time{}, false
+	}
+	exp, ok := parseHTTPDate(vals[0], ref)
+	if !ok {
+		return time.Time{}, false
+	}
+	for _, v := range vals[1:] {
+		if e, ok := parseHTTPDate(v, ref); !ok || !e.Equal(exp) {
+			return time.Time{}, false
+		}
+	}
+	return exp, true
 }
