@@ -144,7 +144,11 @@ func (r *Rewriter) URL(raw string, edge Edge) string {
 }
 
 // HTML rewrites a whole HTML document. contentType is the response's
-// Content-Type header (may be empty).
+// Content-Type header (may be empty). The document's encoding is
+// determined as browsers determine it; the notice is written so that the
+// page's own encoding carries it (as ASCII with character references, or
+// as code units in a UTF-16 page's byte order), and the page is not
+// re-encoded.
 //
 // The error is reserved for failures of the document parse; today there are
 // none that are not handled by passing the page through.
