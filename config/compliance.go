@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Apex is the client's root domain, served by this instance as well so
@@ -74,7 +76,25 @@ type Check struct {
 	// Timeout bounds each request a check makes (key check.timeout).
 	// Default 15s.
 	Timeout time.Duration
+	// RDAPBootstrap is the URL of the RDAP bootstrap file for domain
+	// names, RFC 9224 (key check.rdap_bootstrap). Default
+	// DefaultRDAPBootstrap, IANA's.
+	RDAPBootstrap string
+	// RDAP maps a domain suffix, a TLD such as "cn" or a longer one such
+	// as "com.cn", lower-case and in xn-- form, to the base URL of the RDAP
+	// server to ask for domains under it instead of the one the bootstrap
+	// file names (key check.rdap). Each URL ends in "/" (RFC 9224 §3).
+	// Default none.
+	RDAP map[string]string
+	// Registrars are the registrars the agency accepts wherever they are
+	// (key check.registrars): names as RDAP gives them, or IANA registrar
+	// IDs. Default none.
+	Registrars []string
 }
+
+// DefaultRDAPBootstrap is IANA's RDAP bootstrap file for domain names
+// (RFC 9224).
+const DefaultRDAPBootstrap = "https://data.iana.org/rdap/dns.json"
 
 const (
 	defaultApexMode     = "landing"
@@ -87,13 +107,18 @@ const (
 	expectIP       = "an IP address, e.g. 203.0.113.10 or 2001:db8::10"
 	expectBlock    = "a list of {path, type, max_size} mappings"
 	expectBlockOne = "at least one of path, type, max_size"
+	expectRDAPBoot = "an http or https URL of an RDAP bootstrap file (RFC 9224), e.g. " + DefaultRDAPBootstrap
+	expectRDAPURL  = "the http or https base URL of an RDAP server, e.g. https://rdap.example.cn/"
+	expectRDAPMap  = "a mapping of domain suffixes to RDAP server URLs, e.g. {cn: https://rdap.example.cn/}"
+	expectSuffix   = "a TLD or domain suffix such as cn or com.cn, without a leading dot"
+	expectRegistr  = "a registrar's name as icpedge check shows it, or its IANA ID"
 )
 
 var (
 	apexKeys   = []string{"host", "mode"}
 	policyKeys = []string{"defaults", "block"}
 	blockKeys  = []string{"path", "type", "max_size"}
-	checkKeys  = []string{"interval", "pages", "expect_ips", "timeout"}
+	checkKeys  = []string{"interval", "pages", "expect_ips", "timeout", "rdap_bootstrap", "rdap", "registrars"}
 )
 
 // mediaTypeRE is a media type (RFC 9110 §8.3.1 token/token), or a type
@@ -213,5 +238,92 @@ func (p *parser) check(c *Config, top *mapping) {
 			continue
 		}
 		c.Check.ExpectIPs = append(c.Check.ExpectIPs, a)
+	}
+	p.rdap(c, cm)
+}
+
+// rdap reads check.rdap_bootstrap, check.rdap and check.registrars.
+func (p *parser) rdap(c *Config, cm *mapping) {
+	c.Check.RDAPBootstrap = DefaultRDAPBootstrap
+	if s, n := cm.scalar("rdap_bootstrap", expectRDAPBoot); n != nil && s != "" {
+		if u, reason := httpURL(s); reason != "" {
+			p.add(n.Line, "check.rdap_bootstrap", "%s is not a URL (%s); expected %s", show(n), reason, expectRDAPBoot)
+		} else {
+			c.Check.RDAPBootstrap = u.String()
+		}
+	}
+
+	if n := cm.node("rdap"); n != nil {
+		if n.Kind != yaml.MappingNode {
+			p.wrongType(n, "check.rdap", expectRDAPMap)
+		} else {
+			p.rdapServers(c, n)
+		}
+	}
+
+	items, _ := cm.list("registrars", "a list of registrar names or IANA IDs")
+	first := map[string]string{}
+	for i, n := range items {
+		key := index("check.registrars", i)
+		s, ok := p.item(n, key, expectRegistr)
+		if !ok {
+			continue
+		}
+		norm := strings.ToLower(strings.Join(strings.Fields(s), " "))
+		if norm == "" {
+			p.add(n.Line, key, "%s is blank; expected %s", show(n), expectRegistr)
+			continue
+		}
+		if k, dup := first[norm]; dup {
+			p.add(n.Line, key, "%s repeats %s; expected each registrar once", show(n), k)
+			continue
+		}
+		first[norm] = key
+		c.Check.Registrars = append(c.Check.Registrars, strings.Join(strings.Fields(s), " "))
+	}
+}
+
+// rdapServers reads the check.rdap mapping of domain suffixes to RDAP
+// base URLs.
+func (p *parser) rdapServers(c *Config, n *yaml.Node) {
+	c.Check.RDAP = map[string]string{}
+	first := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			p.add(k.Line, "check.rdap", "got %s as a key; expected %s", kind(k), expectSuffix)
+			continue
+		}
+		key := "check.rdap." + k.Value
+		suffix, reason := hostName(strings.TrimSpace(k.Value))
+		if reason != "" {
+			p.add(k.Line, key, "%s is not a domain suffix (%s); expected %s", show(k), reason, expectSuffix)
+			continue
+		}
+		if prev, dup := first[suffix]; dup {
+			p.add(k.Line, key, "repeats %s; expected each suffix once", prev)
+			continue
+		}
+		first[suffix] = key
+		switch {
+		case isNull(v):
+			p.add(v.Line, key, "empty; expected %s", expectRDAPURL)
+			continue
+		case v.Kind != yaml.ScalarNode:
+			p.wrongType(v, key, expectRDAPURL)
+			continue
+		}
+		u, reason := httpURL(v.Value)
+		if reason != "" {
+			p.add(v.Line, key, "%s is not a URL (%s); expected %s", show(v), reason, expectRDAPURL)
+			continue
+		}
+		base := u.String()
+		if !strings.HasSuffix(base, "/") {
+			// RFC 9224 §3: base URLs end in "/", as path segments
+			// such as domain/<name> are appended to them.
+			base += "/"
+		}
+		c.Check.RDAP[suffix] = base
 	}
 }

@@ -33,12 +33,38 @@ func TestComplianceValues(t *testing.T) {
 			{Path: "/downloads/", MaxSize: 1e9, Key: "policy.block[2]"},
 		}}},
 		{"Check", c.Check, Check{Interval: time.Hour, Pages: 0, Timeout: 3 * time.Second, ExpectIPs: []netip.Addr{
-			netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8::1")}}},
+			netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8::1")},
+			RDAPBootstrap: DefaultRDAPBootstrap}},
 	}
 	for _, ck := range checks {
 		if !reflect.DeepEqual(ck.got, ck.want) {
 			t.Errorf("%s = %+v; want %+v", ck.name, ck.got, ck.want)
 		}
+	}
+
+	c, err = Parse("site.yaml", file(nil,
+		"check:",
+		"  rdap_bootstrap: http://127.0.0.1:8053/bootstrap/dns.json",
+		"  rdap:",
+		"    CN: https://rdap.example.cn/rdap",
+		"    com.cn: http://127.0.0.1:8053/cnnic/",
+		"    中国: https://rdap.example.cn/zhongguo/",
+		"  registrars: [\"Example  Registrar, LLC\", 9999]",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Check{Pages: 10, Timeout: 15 * time.Second,
+		RDAPBootstrap: "http://127.0.0.1:8053/bootstrap/dns.json",
+		RDAP: map[string]string{
+			"cn":         "https://rdap.example.cn/rdap/",
+			"com.cn":     "http://127.0.0.1:8053/cnnic/",
+			"xn--fiqs8s": "https://rdap.example.cn/zhongguo/",
+		},
+		Registrars: []string{"Example Registrar, LLC", "9999"},
+	}
+	if !reflect.DeepEqual(c.Check, want) {
+		t.Errorf("Check = %+v; want %+v", c.Check, want)
 	}
 
 	c, err = Parse("site.yaml", file(nil, "apex: {host: client.com}"))
@@ -80,6 +106,21 @@ func TestComplianceProblems(t *testing.T) {
 		{"bad ip", []string{"check: {expect_ips: [203.0.113.300, 203.0.113.10, 203.0.113.10]}"},
 			`site.yaml:7: check.expect_ips[0]: "203.0.113.300" is not an IP address; expected an IP address, e.g. 203.0.113.10 or 2001:db8::10` + "\n" +
 				`site.yaml:7: check.expect_ips[2]: "203.0.113.10" is listed twice; expected each address once`},
+		{"bad bootstrap URL", []string{"check: {rdap_bootstrap: data.iana.org/rdap/dns.json}"},
+			`site.yaml:7: check.rdap_bootstrap: "data.iana.org/rdap/dns.json" is not a URL (has no scheme); expected ` + expectRDAPBoot},
+		{"rdap not a mapping", []string{"check: {rdap: [cn]}"},
+			"site.yaml:7: check.rdap: got a list; expected " + expectRDAPMap},
+		{"bad rdap entries", []string{"check:", "  rdap:", "    .cn: https://rdap.example.cn/", "    cn: ftp://rdap.example.cn/",
+			"    hk:", "    net: https://rdap.example.net/", "    NET: https://rdap.example.net/", "    org: [https://rdap.example.org/]"},
+			`site.yaml:9: check.rdap..cn: ".cn" is not a domain suffix (has an empty label); expected ` + expectSuffix + "\n" +
+				`site.yaml:10: check.rdap.cn: "ftp://rdap.example.cn/" is not a URL (scheme ftp); expected ` + expectRDAPURL + "\n" +
+				"site.yaml:11: check.rdap.hk: empty; expected " + expectRDAPURL + "\n" +
+				"site.yaml:13: check.rdap.NET: repeats check.rdap.net; expected each suffix once\n" +
+				"site.yaml:14: check.rdap.org: got a list; expected " + expectRDAPURL},
+		{"bad registrars", []string{"check:", "  registrars: [\"Example Registrar\", \" \", example  registrar, [x]]"},
+			`site.yaml:8: check.registrars[1]: " " is blank; expected ` + expectRegistr + "\n" +
+				`site.yaml:8: check.registrars[2]: "example  registrar" repeats check.registrars[0]; expected each registrar once` + "\n" +
+				"site.yaml:8: check.registrars[3]: got a list; expected " + expectRegistr},
 		{"negative interval", []string{"check: {interval: -1m}"},
 			`site.yaml:7: check.interval: "-1m" is negative; expected a number with a unit (ms, s, m, h or d), e.g. 30s, 5m, 7d or 1d12h`},
 	}

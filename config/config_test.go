@@ -339,7 +339,7 @@ func TestDefaults(t *testing.T) {
 		Admin:  Admin{Listen: "127.0.0.1:9080", TokenFile: "/var/lib/icpedge/client/admin.token"},
 		TLS:    TLS{Mode: "off"},
 		Policy: Policy{Defaults: true},
-		Check:  Check{Pages: 10, Timeout: 15 * time.Second},
+		Check:  Check{Pages: 10, Timeout: 15 * time.Second, RDAPBootstrap: DefaultRDAPBootstrap},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
