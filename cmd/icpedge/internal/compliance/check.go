@@ -39,6 +39,7 @@ type Status string
 
 const (
 	OK   Status = "ok"
+	Warn Status = "warn" // passed, but needs attention soon
 	Fail Status = "fail"
 	Skip Status = "skip" // the check needs configuration, or does not apply
 )
@@ -62,14 +63,29 @@ type Result struct {
 	// whole body (reachable only).
 	HTTPStatus int   `json:"http_status,omitempty"`
 	Millis     int64 `json:"ms,omitempty"`
-	// DaysLeft is the certificate's remaining validity (tls only).
+	// DaysLeft is the certificate's remaining validity (tls), or the
+	// domain's registration's (domain-expiry).
 	DaysLeft *int `json:"days_left,omitempty"`
+	// Expires is when the domain's registration expires, RFC 3339
+	// (domain-expiry only).
+	Expires string `json:"expires,omitempty"`
+	// DomainStatus are the domain's RDAP status values (domain-status
+	// only).
+	DomainStatus []string `json:"domain_status,omitempty"`
+	// Registrar, IANAID and Country describe the domain's registrar:
+	// Country is an ISO 3166 code when known, else the name it gave
+	// (domain-registrar only).
+	Registrar string `json:"registrar,omitempty"`
+	IANAID    string `json:"iana_id,omitempty"`
+	Country   string `json:"country,omitempty"`
 }
 
-// Report is the outcome of a whole check.
+// Report is the outcome of a whole check. OK is true when nothing
+// failed; warnings do not count against it.
 type Report struct {
 	OK       bool     `json:"ok"`
 	Problems int      `json:"problems"`
+	Warnings int      `json:"warnings"`
 	Skipped  int      `json:"skipped"`
 	Results  []Result `json:"results"`
 }
@@ -80,6 +96,8 @@ func (r *Report) Add(rs ...Result) {
 		switch x.Status {
 		case Fail:
 			r.Problems++
+		case Warn:
+			r.Warnings++
 		case Skip:
 			r.Skipped++
 		}
@@ -142,8 +160,18 @@ type Options struct {
 	// SkipTLS, when set, is the reason the TLS check is skipped for every
 	// site.
 	SkipTLS string
-	// Now is the clock for certificate lifetimes. Default time.Now.
+	// Now is the clock for certificate and domain lifetimes. Default
+	// time.Now.
 	Now func() time.Time
+	// RDAP looks up the domains' registrations for Domains. Nil skips the
+	// domain checks, giving RDAPSkip as the reason.
+	RDAP *RDAP
+	// RDAPSkip is the reason shown when RDAP is nil.
+	RDAPSkip string
+	// Registrars are registrars accepted wherever they are, by name (case
+	// and spacing aside) or IANA ID: the domain-registrar check passes
+	// for them.
+	Registrars []string
 }
 
 // Checker runs checks. It is safe for concurrent use.

@@ -23,15 +23,15 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	for _, x := range r.Results {
 		status := string(x.Status)
-		if x.Status == Fail {
-			status = "FAIL"
+		if x.Status == Fail || x.Status == Warn {
+			status = strings.ToUpper(status)
 		}
 		row := []string{x.Site, x.Check, status, oneLine(x.Detail)}
 		if multi {
 			row = append([]string{x.Config}, row...)
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
-		if x.Status == Fail && x.Fix != "" {
+		if (x.Status == Fail || x.Status == Warn) && x.Fix != "" {
 			pad := "\t\t\t"
 			if multi {
 				pad += "\t"
@@ -46,7 +46,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	if !r.OK {
 		verdict = "problems found"
 	}
-	_, err := fmt.Fprintf(w, "\n%s: %d checks, %d problems, %d skipped\n", verdict, len(r.Results), r.Problems, r.Skipped)
+	_, err := fmt.Fprintf(w, "\n%s: %d checks, %d problems, %d warnings, %d skipped\n", verdict, len(r.Results), r.Problems, r.Warnings, r.Skipped)
 	return err
 }
 
