@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -45,6 +46,7 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 	dnsServer := fs.String("dns", "", "ask this DNS server (`host:port`, UDP) for the DNS check instead of the system resolver")
 	caFile := fs.String("ca", "", "trust the roots in this PEM `file` instead of the system roots")
 	pages := fs.Int("pages", -1, "linked pages checked per site besides the home page (default check.pages, or 10)")
+	rdapBoot := fs.String("rdap-bootstrap", "", "read the RDAP servers of TLDs from the bootstrap file at this `URL` (default check.rdap_bootstrap, or IANA's)")
 	urls, ok, code := parseInterleaved(fs, args, stdout)
 	if !ok {
 		return code
@@ -96,7 +98,12 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 		return fail("nothing to check: give --config FILE, --config-dir DIR or URLs")
 	}
 
-	env := checkEnv{pages: *pages}
+	env := checkEnv{pages: *pages, rdapBootstrap: *rdapBoot, logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if *rdapBoot != "" {
+		if u, err := url.Parse(*rdapBoot); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fail("--rdap-bootstrap %q: expected an http or https URL, e.g. %s", *rdapBoot, compliance.DefaultRDAPBootstrap)
+		}
+	}
 	var err error
 	if env.dial, err = compliance.ResolveDialer(resolve, 15*time.Second); err != nil {
 		return fail("%v", err)
@@ -130,8 +137,10 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 				}
 			}
 		}
-		opts := env.apply(checkOptions(cfg, onEdge(cfg)))
-		r := compliance.New(opts).Run(ctx, sites)
+		edge := onEdge(cfg)
+		opts := env.apply(checkOptions(cfg, edge))
+		opts.RDAP = compliance.NewRDAP(env.applyRDAP(rdapOptions(cfg, edge)))
+		r := runChecks(ctx, compliance.New(opts), sites, cfg.Hosts)
 		for _, x := range r.Results {
 			if *dir != "" {
 				x.Config = strings.TrimSuffix(filepath.Base(cfg.File), filepath.Ext(cfg.File))
@@ -139,14 +148,20 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 			rep.Add(x)
 		}
 	}
-	var rest []compliance.Site
+	var (
+		rest      []compliance.Site
+		restHosts []string
+	)
 	for i, u := range targets {
 		if !used[i] {
 			rest = append(rest, compliance.Site{URL: u})
+			restHosts = append(restHosts, u.Hostname())
 		}
 	}
 	if len(rest) > 0 {
-		r := compliance.New(env.apply(checkOptions(nil, false))).Run(ctx, rest)
+		opts := env.apply(checkOptions(nil, false))
+		opts.RDAP = compliance.NewRDAP(env.applyRDAP(rdapOptions(nil, false)))
+		r := runChecks(ctx, compliance.New(opts), rest, restHosts)
 		rep.Add(r.Results...)
 	}
 
@@ -164,6 +179,20 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 		return checkProblems
 	}
 	return checkPassed
+}
+
+// runChecks checks sites, and the domains behind hosts at the same time.
+func runChecks(ctx context.Context, c *compliance.Checker, sites []compliance.Site, hosts []string) compliance.Report {
+	var domains []compliance.Result
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		domains = c.Domains(ctx, hosts)
+	}()
+	rep := c.Run(ctx, sites)
+	<-done
+	rep.Add(domains...)
+	return rep
 }
 
 // parseInterleaved parses flags that may come before, between or after
@@ -201,10 +230,12 @@ func parseFlagsOnly(fs *flag.FlagSet, args []string, stdout io.Writer) (bool, in
 
 // checkEnv holds what the command line overrides in every config's check.
 type checkEnv struct {
-	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
-	resolver *net.Resolver
-	roots    *x509.CertPool
-	pages    int // -1: the config's
+	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
+	resolver      *net.Resolver
+	roots         *x509.CertPool
+	pages         int    // -1: the config's
+	rdapBootstrap string // "": the config's
+	logger        *slog.Logger
 }
 
 func (e checkEnv) apply(o compliance.Options) compliance.Options {
@@ -214,6 +245,14 @@ func (e checkEnv) apply(o compliance.Options) compliance.Options {
 		if e.pages == 0 {
 			o.Pages = -1 // compliance: none
 		}
+	}
+	return o
+}
+
+func (e checkEnv) applyRDAP(o compliance.RDAPOptions) compliance.RDAPOptions {
+	o.Dial, o.RootCAs, o.Logger = e.dial, e.roots, e.logger
+	if e.rdapBootstrap != "" {
+		o.BootstrapURL = e.rdapBootstrap
 	}
 	return o
 }
@@ -255,13 +294,14 @@ func checkOptions(cfg *config.Config, onEdge bool) compliance.Options {
 		}
 	}
 	o := compliance.Options{
-		ICP:       cfg.Notice.ICP,
-		Police:    cfg.Notice.Police,
-		MainHosts: cfg.Hosts,
-		Pages:     cfg.Check.Pages,
-		Timeout:   cfg.Check.Timeout,
-		Blocked:   blockFunc(blockRules(cfg.Policy)),
-		ApexSkip:  "no apex configured: the root domain must show content too; set apex.host and point it here",
+		ICP:        cfg.Notice.ICP,
+		Police:     cfg.Notice.Police,
+		MainHosts:  cfg.Hosts,
+		Pages:      cfg.Check.Pages,
+		Timeout:    cfg.Check.Timeout,
+		Blocked:    blockFunc(blockRules(cfg.Policy)),
+		ApexSkip:   "no apex configured: the root domain must show content too; set apex.host and point it here",
+		Registrars: cfg.Check.Registrars,
 	}
 	if o.Pages == 0 {
 		o.Pages = -1 // the config's 0 means the home page only
@@ -277,6 +317,22 @@ func checkOptions(cfg *config.Config, onEdge bool) compliance.Options {
 		} else {
 			o.DNSSkip = "no check.expect_ips, and this host has no public address on its interfaces (behind NAT?); set check.expect_ips"
 		}
+	}
+	return o
+}
+
+// rdapOptions maps a config onto the RDAP client's options; a nil cfg
+// uses the defaults. The bootstrap file is kept in the state directory on
+// the edge, else in the user's cache directory.
+func rdapOptions(cfg *config.Config, onEdge bool) compliance.RDAPOptions {
+	var o compliance.RDAPOptions
+	if cfg != nil {
+		o.BootstrapURL, o.Servers, o.Timeout = cfg.Check.RDAPBootstrap, cfg.Check.RDAP, cfg.Check.Timeout
+	}
+	if onEdge {
+		o.BootstrapDir = cfg.StateDir
+	} else if dir, err := os.UserCacheDir(); err == nil {
+		o.BootstrapDir = filepath.Join(dir, "icpedge")
 	}
 	return o
 }

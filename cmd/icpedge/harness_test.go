@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "icpedge")
+	// icpedge check keeps files in the user's cache directory when it runs
+	// away from a client's state directory: keep them out of the real one.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
 	if os.Getenv("ICPEDGE_E2E_NORACE") != "" {
 		build = exec.Command("go", "build", "-o", binPath, ".")

@@ -55,16 +55,12 @@ func (c *Checker) Domains(ctx context.Context, hosts []string) []Result {
 	for _, h := range hosts {
 		h = strings.TrimSuffix(strings.ToLower(h), ".")
 		d, reason := registrableDomain(h)
-		key := d
-		if reason != "" {
-			key = h
-		}
-		if seen[key] {
+		if seen[d] {
 			continue
 		}
-		seen[key] = true
+		seen[d] = true
 		if reason != "" {
-			out = append(out, skipDomain(h, "", reason)...)
+			out = append(out, skipDomain(d, "", reason)...)
 			continue
 		}
 		domains = append(domains, d)
@@ -281,26 +277,35 @@ var specialUse = []string{"test", "example", "invalid", "localhost", "local", "o
 // label below its ICANN public suffix (client.com.cn for
 // icp.client.com.cn). Suffixes from the Public Suffix List's private
 // section (github.io, say) are not registries and are skipped over. A
-// non-empty reason says why host has none.
+// non-empty reason says why host has none; domain is then what to report
+// it under (example.test for icp.example.test).
 func registrableDomain(host string) (domain, reason string) {
 	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return "", "an IP address has no domain registration"
-	}
-	if !strings.Contains(host, ".") {
-		return "", "a single-label name has no domain registration"
+		return host, "an IP address has no domain registration"
 	}
 	for _, s := range specialUse {
 		if host == s || strings.HasSuffix(host, "."+s) {
-			return "", "." + s + " is a special-use name: no registry holds it"
+			return labelBelow(host, s), "." + s + " is a special-use name: no registry holds it"
 		}
+	}
+	if !strings.Contains(host, ".") {
+		return host, "a single-label name has no domain registration"
 	}
 	suffix, icann := publicsuffix.PublicSuffix(host)
 	for !icann && strings.Contains(suffix, ".") {
 		suffix, icann = publicsuffix.PublicSuffix(suffix[strings.IndexByte(suffix, '.')+1:])
 	}
 	if host == suffix {
-		return "", "." + suffix + " is a public suffix, not a registered domain"
+		return host, "." + suffix + " is a public suffix, not a registered domain"
+	}
+	return labelBelow(host, suffix), ""
+}
+
+// labelBelow returns suffix with the label of host just below it.
+func labelBelow(host, suffix string) string {
+	if host == suffix {
+		return host
 	}
 	rest := strings.TrimSuffix(host, "."+suffix)
-	return rest[strings.LastIndexByte(rest, '.')+1:] + "." + suffix, ""
+	return rest[strings.LastIndexByte(rest, '.')+1:] + "." + suffix
 }

@@ -25,14 +25,16 @@ func TestRegistrableDomain(t *testing.T) {
 		{"www.client.cn", "client.cn", ""},
 		{"a.b.client.co.uk", "client.co.uk", ""},
 		{"www.xn--fsqu00a.xn--fiqs8s", "xn--fsqu00a.xn--fiqs8s", ""}, // www.例子.中国
-		{"client.github.io", "github.io", ""},                         // a private suffix is no registry
+		{"client.github.io", "github.io", ""},                        // a private suffix is no registry
 		{"intranet.corp.unknowntld", "corp.unknowntld", ""},
-		{"icp.example.test", "", ".test is a special-use name: no registry holds it"},
-		{"router.home.arpa", "", ".home.arpa is a special-use name: no registry holds it"},
-		{"127.0.0.1", "", "an IP address has no domain registration"},
-		{"[::1]", "", "an IP address has no domain registration"},
-		{"localhost", "", "a single-label name has no domain registration"},
-		{"com.cn", "", ".com.cn is a public suffix, not a registered domain"},
+		{"icp.example.test", "example.test", ".test is a special-use name: no registry holds it"},
+		{"router.home.arpa", "router.home.arpa", ".home.arpa is a special-use name: no registry holds it"},
+		{"test", "test", ".test is a special-use name: no registry holds it"},
+		{"127.0.0.1", "127.0.0.1", "an IP address has no domain registration"},
+		{"[::1]", "[::1]", "an IP address has no domain registration"},
+		{"localhost", "localhost", ".localhost is a special-use name: no registry holds it"},
+		{"intranet", "intranet", "a single-label name has no domain registration"},
+		{"com.cn", "com.cn", ".com.cn is a public suffix, not a registered domain"},
 	}
 	for _, tt := range tests {
 		d, reason := registrableDomain(tt.host)
@@ -48,7 +50,7 @@ func rdapChecker(srv *rdaptest.Server, dir string, o Options, ro RDAPOptions) *C
 	if ro.BootstrapURL == "" {
 		ro.BootstrapURL = srv.BootstrapURL()
 	}
-	ro.BootstrapFile = filepath.Join(dir, "rdap-dns.json")
+	ro.BootstrapDir = dir
 	if srv.Certificate() != nil {
 		ro.RootCAs = x509.NewCertPool()
 		ro.RootCAs.AddCert(srv.Certificate())
@@ -75,7 +77,7 @@ func TestDomains(t *testing.T) {
 	c := rdapChecker(srv, t.TempDir(), Options{}, RDAPOptions{})
 	rs := c.Domains(context.Background(), []string{
 		"icp.client.com.cn", "client.com.cn", "www.expiring.cn", "www.held.cn", "www.client-global.com",
-		"www.client.hk", "www.unknown.cn", "www.broken.xyz", "icp.example.test", "127.0.0.1",
+		"www.client.hk", "www.unknown.cn", "www.broken.xyz", "icp.example.test", "example.test", "127.0.0.1",
 	})
 	got := bySiteCheck(rs)
 	if len(got) != len(rs) {
@@ -103,7 +105,7 @@ func TestDomains(t *testing.T) {
 		{"client.hk", CheckDomainRegistrar, Skip, "no RDAP server for .hk", ""},
 		{"unknown.cn", CheckDomainStatus, Skip, registry + "unknown.cn: the server does not know the domain (404)", ""},
 		{"broken.xyz", CheckDomainExpiry, Skip, srv.URL + `/broken/domain/broken.xyz: the answer is "text/html; charset=utf-8", not RDAP JSON`, ""},
-		{"icp.example.test", CheckDomainRegistrar, Skip, ".test is a special-use name", ""},
+		{"example.test", CheckDomainRegistrar, Skip, ".test is a special-use name", ""},
 		{"127.0.0.1", CheckDomainExpiry, Skip, "an IP address has no domain registration", ""},
 	}
 	for _, tt := range tests {
@@ -221,7 +223,6 @@ func TestRDAPServersOverride(t *testing.T) {
 func TestBootstrapKept(t *testing.T) {
 	srv := rdaptest.NewServer(t)
 	dir := t.TempDir()
-	file := filepath.Join(dir, "rdap-dns.json")
 	var logBuf syncBuffer
 	lookup := func(ro RDAPOptions) Result {
 		t.Helper()
@@ -234,6 +235,11 @@ func TestBootstrapKept(t *testing.T) {
 	if r := lookup(RDAPOptions{}); r.Status != Fail || fetches() != 1 {
 		t.Fatalf("first run: %s %q, %d fetches; want fail and 1 fetch", r.Status, r.Detail, fetches())
 	}
+	files, _ := filepath.Glob(filepath.Join(dir, "rdap-dns-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("kept files %q; want one, named for the URL", files)
+	}
+	file := files[0]
 	kept, err := os.ReadFile(file)
 	if err != nil || !bytes.Contains(kept, []byte(`"services"`)) {
 		t.Fatalf("bootstrap file not kept: %v %.80q", err, kept)
@@ -258,28 +264,29 @@ func TestBootstrapKept(t *testing.T) {
 	if err := os.Chtimes(file, day, day); err != nil {
 		t.Fatal(err)
 	}
-	gone := RDAPOptions{BootstrapURL: srv.URL + "/gone/dns.json"}
-	if r := lookup(gone); r.Status != Fail {
+	srv.SetBootstrapDown(true)
+	if r := lookup(RDAPOptions{}); r.Status != Fail || fetches() != 3 {
 		t.Errorf("stale copy: %s %q; want it used", r.Status, r.Detail)
 	}
-	if log := logBuf.String(); !strings.Contains(log, `msg="RDAP bootstrap file not refreshed; using the kept copy"`) || !strings.Contains(log, "400 Bad Request") {
+	if log := logBuf.String(); !strings.Contains(log, `msg="RDAP bootstrap file not refreshed; using the kept copy"`) || !strings.Contains(log, "503 Service Unavailable") {
 		t.Errorf("log: %s; want the stale copy and why", log)
 	}
+	srv.SetBootstrapDown(false)
 
 	// Damaged, and the fetch works: replaced.
 	if err := os.WriteFile(file, []byte(`{"version": "1.0", "services": [[["cn"`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := lookup(RDAPOptions{}); r.Status != Fail || fetches() != 3 {
+	if r := lookup(RDAPOptions{}); r.Status != Fail || fetches() != 4 {
 		t.Errorf("damaged copy: %s, %d fetches; want it fetched again", r.Status, fetches())
 	}
 	if b, _ := os.ReadFile(file); !bytes.Equal(b, kept) {
 		t.Errorf("damaged copy not replaced: %.80q", b)
 	}
 
-	// No copy, and the fetch fails: skipped with the reason.
-	os.Remove(file)
-	r := lookup(gone)
+	// Another URL, whose file is not kept, and the fetch fails: skipped
+	// with the reason; the other URL's copy is not used.
+	r := lookup(RDAPOptions{BootstrapURL: srv.URL + "/gone/dns.json"})
 	if want := "the RDAP bootstrap file " + srv.URL + "/gone/dns.json could not be read: answered 400 Bad Request"; r.Status != Skip || r.Detail != want {
 		t.Errorf("no bootstrap: %s %q; want skip %q", r.Status, r.Detail, want)
 	}
@@ -377,5 +384,20 @@ func TestWarnInReport(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table:\n%s\nwant it to contain %q", b.String(), want)
 		}
+	}
+}
+
+func TestBootstrapFileName(t *testing.T) {
+	dir := t.TempDir()
+	if got, want := NewRDAP(RDAPOptions{BootstrapDir: dir}).bootstrapFile(), filepath.Join(dir, "rdap-dns.json"); got != want {
+		t.Errorf("IANA's: %s; want %s", got, want)
+	}
+	a := NewRDAP(RDAPOptions{BootstrapDir: dir, BootstrapURL: "https://mirror.example/dns.json"}).bootstrapFile()
+	b := NewRDAP(RDAPOptions{BootstrapDir: dir, BootstrapURL: "https://mirror.example/dns2.json"}).bootstrapFile()
+	if a == b || !strings.HasPrefix(filepath.Base(a), "rdap-dns-") {
+		t.Errorf("other URLs: %s and %s; want a file for each", a, b)
+	}
+	if got := NewRDAP(RDAPOptions{}).bootstrapFile(); got != "" {
+		t.Errorf("no directory: %q; want none", got)
 	}
 }

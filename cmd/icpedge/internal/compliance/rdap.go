@@ -2,7 +2,9 @@ package compliance
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -28,11 +30,12 @@ type RDAPOptions struct {
 	// BootstrapURL is the bootstrap file that names each TLD's RDAP
 	// server (RFC 9224). Default DefaultRDAPBootstrap.
 	BootstrapURL string
-	// BootstrapFile is where the bootstrap file is kept between runs. It
-	// is fetched again when it is a day old, and a stale copy is used
-	// when fetching fails. Empty keeps it in memory only, for the
-	// client's life.
-	BootstrapFile string
+	// BootstrapDir is the directory the bootstrap file is kept in between
+	// runs, as rdap-dns.json (IANA's) or rdap-dns-<hash of the URL>.json
+	// (another), made when missing. The file is fetched again when it is
+	// a day old, and a stale copy is used when fetching fails. Empty keeps
+	// it in memory only, for the client's life.
+	BootstrapDir string
 	// Servers map domain suffixes (a TLD such as "cn", or "com.cn";
 	// lower-case, xn-- form) to the base URL of the RDAP server to ask
 	// instead of the bootstrap file's, ending in "/". The longest
@@ -220,7 +223,8 @@ func (r *RDAP) bootstrap(ctx context.Context) (*bootstrap, error) {
 		kept    *bootstrap
 		keptAge time.Duration
 	)
-	if f := r.opts.BootstrapFile; f != "" {
+	f := r.bootstrapFile()
+	if f != "" {
 		if data, mtime, err := readCapped(f, maxBootstrapBytes); err == nil {
 			if b, err := parseBootstrap(data); err == nil {
 				kept, keptAge = b, r.opts.Now().Sub(mtime)
@@ -243,7 +247,7 @@ func (r *RDAP) bootstrap(ctx context.Context) (*bootstrap, error) {
 	switch {
 	case err == nil:
 		r.boot = fresh
-		if f := r.opts.BootstrapFile; f != "" {
+		if f != "" {
 			if werr := writeAtomic(f, data); werr != nil {
 				r.opts.Logger.Warn("RDAP bootstrap file not kept; it is fetched again next time", "file", f, "err", werr)
 			}
@@ -255,6 +259,20 @@ func (r *RDAP) bootstrap(ctx context.Context) (*bootstrap, error) {
 		r.bootErr = fmt.Errorf("the RDAP bootstrap file %s could not be read: %w", r.opts.BootstrapURL, err)
 	}
 	return r.boot, r.bootErr
+}
+
+// bootstrapFile is where the bootstrap file is kept, or "". A file from
+// another URL is never taken for this one's.
+func (r *RDAP) bootstrapFile() string {
+	if r.opts.BootstrapDir == "" {
+		return ""
+	}
+	name := "rdap-dns.json"
+	if r.opts.BootstrapURL != DefaultRDAPBootstrap {
+		sum := sha256.Sum256([]byte(r.opts.BootstrapURL))
+		name = "rdap-dns-" + hex.EncodeToString(sum[:6]) + ".json"
+	}
+	return filepath.Join(r.opts.BootstrapDir, name)
 }
 
 // getBootstrap fetches the bootstrap file.
@@ -360,6 +378,9 @@ func readCapped(name string, limit int64) ([]byte, time.Time, error) {
 // writeAtomic replaces name with data, so that a reader, or a crash, never
 // sees half a file.
 func writeAtomic(name string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
 	if err != nil {
 		return err

@@ -43,6 +43,7 @@ type Server struct {
 	requests map[string]int // path → requests
 	tmpl     *template.Template
 	quit     chan struct{} // closed when the test ends: /slow/ gives up
+	bootDown bool          // the bootstrap file is answered 503
 }
 
 // NewServer starts a plain-HTTP RDAP server, closed when the test ends.
@@ -105,6 +106,14 @@ func (s *Server) Requests(path string) int {
 	return s.requests[path]
 }
 
+// SetBootstrapDown makes the bootstrap file answer 503 Service
+// Unavailable, or answer again.
+func (s *Server) SetBootstrapDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bootDown = down
+}
+
 // Total returns how many requests the server has had.
 func (s *Server) Total() int {
 	s.mu.Lock()
@@ -119,12 +128,17 @@ func (s *Server) Total() int {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[r.URL.Path]++
+	bootDown := s.bootDown
 	s.mu.Unlock()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		rdapError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 		return
 	}
 	if r.URL.Path == "/bootstrap/dns.json" {
+		if bootDown {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
 		s.render(w, "application/json", "bootstrap.json")
 		return
 	}
