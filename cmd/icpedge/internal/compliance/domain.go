@@ -101,7 +101,7 @@ func (c *Checker) domain(ctx context.Context, d string) []Result {
 		return skipDomain(d, asked, err.Error())
 	}
 	out := []Result{
-		c.expiryResult(d, reg),
+		c.expiryResult(d, reg, note),
 		statusResult(d, reg),
 		c.registrarResult(d, reg, note),
 	}
@@ -120,10 +120,13 @@ func skipDomain(site, url, reason string) []Result {
 }
 
 // expiryResult judges the days left before the domain expires.
-func (c *Checker) expiryResult(d string, reg registration) Result {
+func (c *Checker) expiryResult(d string, reg registration, note string) Result {
 	r := Result{Check: CheckDomainExpiry}
 	if reg.expires.IsZero() {
 		r.Status, r.Detail = Skip, "the registry publishes no expiration date"
+		if note != "" {
+			r.Detail += "; " + note
+		}
 		return r
 	}
 	now := c.opts.Now()
@@ -140,6 +143,9 @@ func (c *Checker) expiryResult(d string, reg registration) Result {
 	case !reg.expires.After(now):
 		r.Status, r.Fix = Fail, fix
 		r.Detail = fmt.Sprintf("expired on %s (%s ago)", date, countDays(-days))
+	case days == 0:
+		r.Status, r.Fix = Fail, fix
+		r.Detail = fmt.Sprintf("expires today, %s", reg.expires.Format("2006-01-02 15:04 MST"))
 	case days < expiryFailDays:
 		r.Status, r.Fix = Fail, fix
 		r.Detail = fmt.Sprintf("expires on %s, in %s", date, countDays(days))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -163,14 +164,15 @@ func TestDomainExpiryThresholds(t *testing.T) {
 		{341, Warn, "in 59 days"},
 		{386, Warn, "in 14 days"},
 		{387, Fail, "in 13 days"},
+		{400, Fail, "expires today, " + dateIn(400) + " "},
 		{401, Fail, "expired on " + dateIn(400) + " (1 day ago)"},
 	}
 	for _, tt := range tests {
 		now := time.Now().Add(time.Duration(tt.later) * 24 * time.Hour)
 		c := rdapChecker(srv, dir, Options{Now: func() time.Time { return now }}, RDAPOptions{})
 		r := bySiteCheck(c.Domains(context.Background(), []string{"client.com.cn"}))["client.com.cn "+CheckDomainExpiry]
-		if r.Status != tt.status || !strings.HasSuffix(r.Detail, tt.detail) {
-			t.Errorf("%d days later: got %s %q; want %s …%q", tt.later, r.Status, r.Detail, tt.status, tt.detail)
+		if r.Status != tt.status || !strings.Contains(r.Detail, tt.detail) {
+			t.Errorf("%d days later: got %s %q; want %s with %q", tt.later, r.Status, r.Detail, tt.status, tt.detail)
 		}
 	}
 }
@@ -399,5 +401,50 @@ func TestBootstrapFileName(t *testing.T) {
 	}
 	if got := NewRDAP(RDAPOptions{}).bootstrapFile(); got != "" {
 		t.Errorf("no directory: %q; want none", got)
+	}
+}
+
+// TestRelatedFails: when the registrar's servers fail, at most two are
+// asked, and the checks say why they lack what the registrar would give.
+func TestRelatedFails(t *testing.T) {
+	var mu sync.Mutex
+	asked := 0
+	registrar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked++
+		mu.Unlock()
+		http.NotFound(w, r)
+	}))
+	defer registrar.Close()
+	var links []any
+	for i := range 4 {
+		links = append(links, map[string]any{"rel": "related", "type": "application/rdap+json", "href": fmt.Sprintf("%s/r%d/domain/thin.com", registrar.URL, i)})
+	}
+	registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rdap+json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"objectClassName": "domain",
+			"status":          []string{"active"},
+			"entities":        []any{map[string]any{"roles": []string{"registrar"}, "vcardArray": []any{"vcard", []any{[]any{"fn", map[string]any{}, "text", "Thin Registrar"}}}}},
+			"links":           links,
+		})
+	}))
+	defer registry.Close()
+	c := New(Options{RDAP: NewRDAP(RDAPOptions{Servers: map[string]string{"com": registry.URL}})})
+	got := bySiteCheck(c.Domains(context.Background(), []string{"www.thin.com"}))
+	note := "the registrar's RDAP server: " + registrar.URL + "/r1/domain/thin.com: the server does not know the domain (404)"
+	if r := got["thin.com "+CheckDomainExpiry]; r.Status != Skip || !strings.HasSuffix(r.Detail, note) {
+		t.Errorf("expiry: got %s %q; want skipped, ending %q", r.Status, r.Detail, note)
+	}
+	if r := got["thin.com "+CheckDomainRegistrar]; r.Status != Warn || !strings.HasPrefix(r.Detail, "Thin Registrar: no country published; "+note[:30]) {
+		t.Errorf("registrar: got %s %q", r.Status, r.Detail)
+	}
+	if r := got["thin.com "+CheckDomainStatus]; r.Status != OK {
+		t.Errorf("status: got %s %q; want ok from the registry", r.Status, r.Detail)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked != maxRelatedTries {
+		t.Errorf("registrar servers asked %d times; want %d", asked, maxRelatedTries)
 	}
 }

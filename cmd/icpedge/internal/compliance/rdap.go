@@ -72,9 +72,14 @@ const (
 	bootstrapMaxAge = 24 * time.Hour
 	// maxRDAPBytes bounds one RDAP answer (a domain's is a few KB).
 	maxRDAPBytes = 1 << 20
+	// maxRelatedTries bounds the registrar servers asked for one domain.
+	maxRelatedTries = 2
 	// rdapMediaType is RDAP's media type (RFC 7480 §4.2, RFC 9083 §10.1).
 	rdapMediaType = "application/rdap+json"
 )
+
+// errNotFound is a 404 (RFC 7480 §5.3): the server has no such object.
+var errNotFound = errors.New("the server does not know the domain (404)")
 
 // NewRDAP returns an RDAP client for opts.
 func NewRDAP(opts RDAPOptions) *RDAP {
@@ -99,8 +104,11 @@ func NewRDAP(opts RDAPOptions) *RDAP {
 		TLSHandshakeTimeout:   opts.Timeout,
 		ResponseHeaderTimeout: opts.Timeout,
 		MaxIdleConnsPerHost:   2,
-		ForceAttemptHTTP2:     true,
-		TLSClientConfig:       tlsClientConfig(opts.RootCAs, ""),
+		// A client lives for one check; its connections must not
+		// outlive it by long.
+		IdleConnTimeout:   30 * time.Second,
+		ForceAttemptHTTP2: true,
+		TLSClientConfig:   tlsClientConfig(opts.RootCAs, ""),
 	}
 	return &RDAP{opts: opts, client: &http.Client{
 		Transport: t,
@@ -130,6 +138,9 @@ func (r *RDAP) lookup(ctx context.Context, domain string) (reg registration, ask
 	}
 	asked = base + "domain/" + domain
 	data, err := r.get(ctx, asked)
+	if errors.Is(err, errNotFound) {
+		return registration{}, asked, "", fmt.Errorf("%w; if it is registered, its registry may not publish it over RDAP", err)
+	}
 	if err != nil {
 		return registration{}, asked, "", err
 	}
@@ -140,6 +151,7 @@ func (r *RDAP) lookup(ctx context.Context, domain string) (reg registration, ask
 	if !reg.thin() {
 		return reg, asked, "", nil
 	}
+	tried := 0
 	for _, href := range reg.related {
 		u, err := url.Parse(href)
 		switch {
@@ -149,6 +161,10 @@ func (r *RDAP) lookup(ctx context.Context, domain string) (reg registration, ask
 			// Not taken over a weaker channel than the registry's.
 			continue
 		}
+		if tried == maxRelatedTries {
+			break
+		}
+		tried++
 		more, err := r.get(ctx, href)
 		if err == nil {
 			var o registration
@@ -315,8 +331,7 @@ func (r *RDAP) get(ctx context.Context, u string) ([]byte, error) {
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		// RFC 7480 §5.3: the server has no such object.
-		return nil, fmt.Errorf("%s: the server does not know the domain (404); if it is registered, its registry may not publish it over RDAP", u)
+		return nil, fmt.Errorf("%s: %w", u, errNotFound)
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return nil, fmt.Errorf("%s: rate limited (429); it is asked again at the next check", u)
 	case resp.StatusCode != http.StatusOK:
