@@ -75,8 +75,15 @@ func (e *edgeRuntime) startAudits(ctx context.Context, reg prometheus.Registerer
 			}
 			if ctx.Err() == nil {
 				// Clients removed by a reload, or no longer audited,
-				// take their outcomes with them.
+				// take their outcomes with them, and start afresh if
+				// they come back.
 				series.keepOnly(func(client string) bool { return audited[client] })
+				for name := range domains {
+					if !audited[name] {
+						delete(domains, name)
+						delete(last, name)
+					}
+				}
 			}
 			select {
 			case <-ctx.Done():
