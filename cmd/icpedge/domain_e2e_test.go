@@ -277,7 +277,7 @@ check:
 		t.Errorf("%d domain audits; want 1", n)
 	}
 
-	metrics := scrapeMetrics(t, e)
+	metrics := metricsOf(t, e)
 	for _, want := range []string{
 		`icpedge_compliance_ok{check="domain-status",host="held.cn"} 0`,
 		`icpedge_compliance_ok{check="domain-expiry",host="held.cn"} 1`,
@@ -305,8 +305,8 @@ check:
 	}
 }
 
-// scrapeMetrics returns the edge's /metrics.
-func scrapeMetrics(t *testing.T, e *edgeProc) string {
+// metricsOf returns the edge's /metrics.
+func metricsOf(t *testing.T, e *edgeProc) string {
 	t.Helper()
 	token, err := os.ReadFile(filepath.Join(e.dir, "state", "admin.token"))
 	if err != nil {
