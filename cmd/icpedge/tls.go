@@ -124,14 +124,18 @@ func serverTLSConfig(base *tls.Config) *tls.Config {
 // off it is the edge itself. Otherwise requests for this instance's hosts
 // are redirected to HTTPS with 308, which keeps the method and body
 // (RFC 9110 §15.4.9), except ACME HTTP-01 challenges in acme mode, which
-// are answered here; other paths under the challenge prefix, and hosts
-// that are not ours, go to the edge, which answers them as it would.
+// are answered here; challenges for tokens this edge did not issue, and
+// hosts that are not ours, go to the edge, which answers them as it
+// would. Only a well-formed challenge path is exempt from the redirect
+// (isACMEChallenge): anything else under the prefix, such as
+// "/.well-known/acme-challenge/..%2f..%2fadmin", is redirected like any
+// other path and never proxied over plain HTTP.
 func (t *edgeTLS) HTTPHandler(next http.Handler) http.Handler {
 	if t.Config == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, acmeChallengePrefix) {
+		if isACMEChallenge(r) {
 			if t.acme != nil && t.acme.issuer.HandleHTTPChallenge(w, r) {
 				return
 			}
@@ -154,6 +158,23 @@ func (t *edgeTLS) HTTPHandler(next http.Handler) http.Handler {
 			fmt.Fprintln(w, "moved to", target)
 		}
 	})
+}
+
+// isACMEChallenge reports whether r asks for an HTTP-01 challenge:
+// exactly the challenge prefix and a token of base64url characters
+// (RFC 8555 §8.1 and §8.3), written without percent-encoding.
+func isACMEChallenge(r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.URL.Path, acmeChallengePrefix)
+	if !ok || token == "" || r.URL.RawPath != "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // HTTPSHandler wraps the edge for the HTTPS listener, adding

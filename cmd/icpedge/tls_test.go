@@ -65,6 +65,14 @@ func TestTLSRedirect(t *testing.T) {
 		{"challenge path is not redirected", "manual", ":443", tlsTestHost, "/.well-known/acme-challenge/tok", 418, "", false},
 		{"unknown challenge goes to the edge in acme mode", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/tok", 418, "", false},
 		{"acme redirects too", "acme", ":443", tlsTestHost, "/x", 308, "https://icp.example.test/x", true},
+		// Only a base64url token is a challenge: anything else under the
+		// prefix is redirected like any path, never proxied over HTTP.
+		{"challenge path hiding a traversal", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/..%2f..%2fecho", 308, "https://icp.example.test/.well-known/acme-challenge/..%2f..%2fecho", true},
+		{"challenge path with a dot segment", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/../../admin", 308, "https://icp.example.test/.well-known/acme-challenge/../../admin", true},
+		{"challenge path with two segments", "manual", ":443", tlsTestHost, "/.well-known/acme-challenge/tok/x", 308, "https://icp.example.test/.well-known/acme-challenge/tok/x", true},
+		{"challenge path with an escape", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/t%6Fk", 308, "https://icp.example.test/.well-known/acme-challenge/t%6Fk", true},
+		{"challenge path without a token", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/", 308, "https://icp.example.test/.well-known/acme-challenge/", true},
+		{"base64url token goes to the edge", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", 418, "", false},
 		{"off serves plain HTTP", "off", "", tlsTestHost, "/x", 418, "", false},
 	}
 	for _, tt := range tests {
@@ -338,6 +346,42 @@ func TestTLSManualE2E(t *testing.T) {
 	e.signal(syscall.SIGHUP)
 	waitFor(t, 10*time.Second, "the SIGHUP reload", func() bool { return servedSerial(t, e.Addr("https"), roots) == 3 })
 	assertAlive(t, e)
+}
+
+// Over plain HTTP with TLS on, only a well-formed challenge path escapes
+// the redirect to HTTPS; nothing else under the prefix reaches the origin
+// over HTTP.
+func TestTLSChallengePathNotProxied(t *testing.T) {
+	origin := newTestOrigin(t)
+	dir := t.TempDir()
+	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	path := writeConfig(t, tlsEdgeConfig(origin.URL, freePort(t), freePort(t), fmt.Sprintf("tls:\n  mode: manual\n  cert_file: %s\n  key_file: %s\n", certFile, keyFile)))
+	e := startEdge(t, path)
+	e.waitListening(2, 20*time.Second)
+
+	for _, target := range []string{
+		"/.well-known/acme-challenge/..%2f..%2fecho",
+		"/.well-known/acme-challenge/../../echo",
+		"/.well-known/acme-challenge/x/../../../echo",
+		"/.well-known/acme-challenge/%2e%2e/%2e%2e/echo",
+	} {
+		raw := "POST " + target + " HTTP/1.1\r\nHost: " + tlsTestHost + "\r\nContent-Length: 1\r\n\r\nx"
+		if status := rawStatus(t, e.Addr("http"), raw); status != http.StatusPermanentRedirect {
+			t.Errorf("POST %s over HTTP: status %d; want 308 to HTTPS", target, status)
+		}
+		raw = "GET " + target + " HTTP/1.1\r\nHost: " + tlsTestHost + "\r\n\r\n"
+		if status := rawStatus(t, e.Addr("http"), raw); status != http.StatusPermanentRedirect {
+			t.Errorf("GET %s over HTTP: status %d; want 308 to HTTPS", target, status)
+		}
+	}
+	if n := origin.TotalHits(); n != 0 {
+		t.Fatalf("origin got %d requests over plain HTTP; want none", n)
+	}
+	// A token the edge did not issue goes to the edge, as before.
+	r := httpGet(t, e.Addr("http"), "/.well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0")
+	if r.StatusCode == http.StatusPermanentRedirect {
+		t.Errorf("well-formed challenge: got 308; want it answered over HTTP")
+	}
 }
 
 // --- the binary against Pebble ---
