@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -73,7 +74,19 @@ func (p Purge) matcher() (func(key string) bool, error) {
 	case p.All:
 		return func(string) bool { return true }, nil
 	case p.Prefix != "":
-		prefix := p.Prefix
+		// Keys hold canonical paths (canonicalPath); so must the prefix.
+		pathPart, query, hasQuery := strings.Cut(p.Prefix, "?")
+		u, err := url.Parse("http://prefix" + pathPart)
+		if err != nil || !strings.HasPrefix(pathPart, "/") {
+			return nil, fmt.Errorf("purge prefix %q: expected a path beginning with /", p.Prefix)
+		}
+		prefix, err := canonicalPath(u.EscapedPath())
+		if err != nil {
+			return nil, fmt.Errorf("purge prefix %q: %w", p.Prefix, err)
+		}
+		if hasQuery {
+			prefix += "?" + query
+		}
 		return func(key string) bool {
 			_, pq := keyParts(key)
 			return strings.HasPrefix(pq, prefix)
@@ -87,6 +100,9 @@ func (p Purge) matcher() (func(key string) bool, error) {
 		pq := u.EscapedPath()
 		if pq == "" {
 			pq = "/"
+		}
+		if pq, err = canonicalPath(pq); err != nil {
+			return nil, fmt.Errorf("purge url %q: %w", p.URL, err)
 		}
 		if u.RawQuery != "" {
 			pq += "?" + u.RawQuery

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"syscall"
@@ -36,6 +37,39 @@ var overrideHeaders = []string{
 	"X-Http-Method",
 	"X-Method-Override",
 	"Front-End-Https",
+}
+
+// clientIPHeaders are the request fields that common origin software and
+// CDNs read as the client's address (nginx's realip module, Akamai and
+// Cloudflare's True-Client-IP, and the older Client-IP and X-Client-IP).
+// The edge removes them unless a trusted proxy sent them, and sets
+// X-Real-IP itself.
+var clientIPHeaders = []string{"X-Real-Ip", "True-Client-Ip", "Client-Ip", "X-Client-Ip"}
+
+// clientOf finds the client's address in a trusted proxy's
+// X-Forwarded-For chain: the last address that is not one of
+// TrustedProxies (as nginx's real_ip_recursive does), else the first.
+func (h *Handler) clientOf(forwardedFor []string, peer string) string {
+	var chain []string
+	for _, v := range forwardedFor {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				chain = append(chain, a)
+			}
+		}
+	}
+	known := peer
+	for i := len(chain) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(chain[i])
+		if err != nil {
+			return known // not an address: the nearest one known
+		}
+		known = addr.Unmap().String()
+		if !h.trusted(addr) {
+			break
+		}
+	}
+	return known
 }
 
 // outgoing builds the origin request for r: the origin's URL, OriginHost as
@@ -69,12 +103,24 @@ func (h *Handler) outgoing(ctx context.Context, r *http.Request, edge rewrite.Ed
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		peer = host
 	}
+	forwardedFor, realIP := peer, peer
 	if h.trustedPeer(r) {
-		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
-			peer = strings.Join(prior, ", ") + ", " + peer
+		prior := r.Header.Values("X-Forwarded-For")
+		if len(prior) > 0 {
+			forwardedFor = strings.Join(prior, ", ") + ", " + peer
+		}
+		if ip := r.Header.Get("X-Real-Ip"); ip != "" {
+			realIP = ip // the trusted proxy knows the client
+		} else {
+			realIP = h.clientOf(prior, peer)
 		}
 	} else {
+		// Only a trusted proxy may say who the client is: origins log and
+		// rate-limit by these fields, and some authorise by them.
 		out.Header.Del("Forwarded")
+		for _, name := range clientIPHeaders {
+			out.Header.Del(name)
+		}
 	}
 	// Fields some origins and frameworks act on to override the URL, host
 	// or method. They are not part of the cache key, so a visitor could use
@@ -82,7 +128,12 @@ func (h *Handler) outgoing(ctx context.Context, r *http.Request, edge rewrite.Ed
 	for _, name := range overrideHeaders {
 		out.Header.Del(name)
 	}
-	out.Header.Set("X-Forwarded-For", peer)
+	// The edge has read the body already (bufferRequestBody) and answered
+	// the visitor's 100-continue itself; waiting for the origin's would
+	// only delay it.
+	out.Header.Del("Expect")
+	out.Header.Set("X-Forwarded-For", forwardedFor)
+	out.Header.Set("X-Real-Ip", realIP)
 	out.Header.Set("X-Forwarded-Proto", edge.Scheme)
 	out.Header.Set("X-Forwarded-Host", r.Host)
 	if _, ok := out.Header["User-Agent"]; !ok {

@@ -211,6 +211,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.plainError(rec, http.StatusBadRequest, "bad request target")
 		return
 	}
+	// Every decision below, and the origin, see the canonical path.
+	cr, err := withCanonicalPath(r)
+	if err != nil {
+		h.log.Debug("request path refused", "id", info.id, "path", r.URL.EscapedPath(), "err", err)
+		h.page(rec, r, http.StatusBadRequest, info.id, "请求的地址无效。", "The address of this request is not valid.")
+		return
+	}
+	r = cr
 	edge := h.edgeOf(r)
 	if strings.HasPrefix(r.URL.Path, assetPrefix) {
 		h.serveAsset(rec, r)
@@ -253,7 +261,12 @@ func (h *Handler) trustedPeer(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	addr := ap.Addr().Unmap()
+	return h.trusted(ap.Addr())
+}
+
+// trusted reports whether addr is in TrustedProxies.
+func (h *Handler) trusted(addr netip.Addr) bool {
+	addr = addr.Unmap()
 	for _, p := range h.opts.TrustedProxies {
 		if p.Contains(addr) {
 			return true

@@ -79,9 +79,22 @@ func DefaultBlockRules() []BlockRule {
 	return rules
 }
 
-// matchPath reports whether a request path matches a rule's glob.
+// matchPath reports whether a request path (in canonical form, see
+// canonicalPath) matches a rule's glob. The path is matched as it is and
+// as lax origins read it (lenientPath), so "/a.torrent;x" and
+// "/a.torrent." don't escape "*.torrent". A glob without "/" matches any
+// segment, so a file served under a trailing slash or with extra path
+// info ("/a.torrent/", "/a.torrent/x") is matched too.
 func matchPath(glob, p string) bool {
 	glob, p = strings.ToLower(glob), strings.ToLower(p)
+	if matchGlob(glob, p) {
+		return true
+	}
+	lp := lenientPath(p)
+	return lp != p && matchGlob(glob, lp)
+}
+
+func matchGlob(glob, p string) bool {
 	switch {
 	case strings.HasSuffix(glob, "/"):
 		return strings.HasPrefix(p, glob)
@@ -89,8 +102,31 @@ func matchPath(glob, p string) bool {
 		ok, _ := path.Match(glob, p)
 		return ok
 	}
-	ok, _ := path.Match(glob, p[strings.LastIndexByte(p, '/')+1:])
-	return ok
+	for seg := range strings.SplitSeq(p, "/") {
+		if ok, _ := path.Match(glob, seg); ok && seg != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// lenientPath is p as origins that are lax about segments read it: each
+// segment without its ";parameters" (Java servlet containers drop them)
+// and without trailing dots and spaces (Windows servers drop them).
+func lenientPath(p string) string {
+	lax := strings.IndexByte(p, ';') >= 0
+	for i := 0; i < len(p) && !lax; i++ {
+		lax = (p[i] == '.' || p[i] == ' ') && (i+1 == len(p) || p[i+1] == '/')
+	}
+	if !lax {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		seg, _, _ = strings.Cut(seg, ";")
+		segs[i] = strings.TrimRight(seg, ". ")
+	}
+	return strings.Join(segs, "/")
 }
 
 // matchType reports whether a Content-Type matches a rule's type.

@@ -39,6 +39,15 @@ func TestMatchRules(t *testing.T) {
 		{"/a.zip", "application/zip", 101, "zip-big"},
 		{"/a.zip", "application/zip", 100, ""},
 		{"/", "text/html", 5, ""},
+		// A file under a trailing slash, with path info, parameters or
+		// the trailing dots Windows servers drop.
+		{"/a.torrent/", "text/html", 5, "default:torrent-file"},
+		{"/a.torrent/details", "text/html", 5, "default:torrent-file"},
+		{"/get/a.TORRENT;jsessionid=1", "text/html", 5, "default:torrent-file"},
+		{"/a.torrent.. ", "text/html", 5, "default:torrent-file"},
+		{"/downloads;x=1/a.pdf", "application/pdf", 1, "dl"},
+		{"/films/a.mp4;x", "video/mp4", 1, "films"},
+		{"/torrent/x.html", "text/html", 5, ""},
 	}
 	for _, tt := range tests {
 		r, ok := Match(rules, tt.path, tt.ctype, tt.size)
