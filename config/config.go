@@ -52,6 +52,7 @@ type Config struct {
 	Notice   Notice
 	Timeouts Timeouts
 	HTML     HTML
+	Limits   Limits
 	Localize Localize // key localize; see localize.go
 	Log      Log
 	Cache    Cache
@@ -92,6 +93,24 @@ type Timeouts struct {
 	// Shutdown is the grace period for in-flight requests on SIGTERM
 	// (key timeouts.shutdown). Default 30s.
 	Shutdown time.Duration
+	// RequestBody is the longest a visitor's request body may go without
+	// sending anything; past it the request is answered 408
+	// (key timeouts.request_body). Default 30s.
+	RequestBody time.Duration
+}
+
+// Limits bound what visitors can make the edge hold.
+type Limits struct {
+	// BufferMemory bounds the memory of bodies buffered at once (pages
+	// being rewritten, bodies being stored, request bodies), for the
+	// whole process (key limits.buffer_memory). Past it responses stream
+	// instead. More than zero. Default 64 MiB. With serve --config-dir
+	// the process's --buffer-memory applies instead.
+	BufferMemory int64
+	// RequestBody is the largest request body accepted; a larger one is
+	// answered 413 (key limits.request_body). More than zero.
+	// Default 64 MiB.
+	RequestBody int64
 }
 
 // HTML controls rewriting of HTML pages.

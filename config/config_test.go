@@ -43,7 +43,7 @@ const (
 	wantDuration = "expected a number with a unit (ms, s, m, h or d), e.g. 30s, 5m, 7d or 1d12h"
 	wantSize     = "expected bytes, or a number with a unit (KB, MB, GB in 1000s; KiB, MiB, GiB in 1024s), e.g. 64MiB"
 	wantAddr     = `expected host:port or :port, e.g. ":80" or "127.0.0.1:8080"`
-	wantTop      = "hosts, origin, origin_host, origin_ca, rewrite_hosts, trusted_proxies, listen, state_dir, notice, timeouts, html, localize, log, cache, admin, tls, apex, policy, check"
+	wantTop      = "hosts, origin, origin_host, origin_ca, rewrite_hosts, trusted_proxies, listen, state_dir, notice, timeouts, html, limits, localize, log, cache, admin, tls, apex, policy, check"
 )
 
 func TestParseProblems(t *testing.T) {
@@ -79,7 +79,7 @@ func TestParseProblems(t *testing.T) {
 		{"list for string", file(map[int]string{6: "  icp: [京ICP备12345678号-1]"}),
 			"site.yaml:6: notice.icp: got a list; expected an ICP number: " + strings.TrimPrefix(wantICP, "expected ")},
 		{"string for mapping", file(nil, "timeouts: 5s"),
-			`site.yaml:7: timeouts: "5s" is a string; expected a mapping with keys connect, response, origin_idle, shutdown`},
+			`site.yaml:7: timeouts: "5s" is a string; expected a mapping with keys connect, response, origin_idle, shutdown, request_body`},
 		{"string for boolean", file(nil, "cache:", "  enabled: yes"),
 			`site.yaml:8: cache.enabled: "yes" is a string; expected true or false`},
 		{"number for address", file(map[int]string{4: "  http: 80"}),
@@ -148,6 +148,22 @@ func TestParseProblems(t *testing.T) {
 			`site.yaml:8: cache.stale_if_error: "-1d" is negative; ` + wantDuration},
 		{"zero timeout", file(nil, "timeouts:", "  shutdown: 0s"),
 			`site.yaml:8: timeouts.shutdown: "0s" is zero; expected a positive duration, e.g. 30s`},
+		{"zero request body timeout", file(nil, "timeouts:", "  request_body: 0s"),
+			`site.yaml:8: timeouts.request_body: "0s" is zero; expected a positive duration, e.g. 30s`},
+		{"request body timeout without unit", file(nil, "timeouts:", "  request_body: 30"),
+			`site.yaml:8: timeouts.request_body: 30 is not a duration; ` + wantDuration},
+
+		// Limits.
+		{"zero buffer memory", file(nil, "limits:", "  buffer_memory: 0"),
+			`site.yaml:8: limits.buffer_memory: 0 is zero; expected a positive size, e.g. 64MiB`},
+		{"fractional buffer memory", file(nil, "limits:", "  buffer_memory: 1.5GiB"),
+			`site.yaml:8: limits.buffer_memory: "1.5GiB" is not a size; ` + wantSize},
+		{"negative request body", file(nil, "limits:", "  request_body: -1"),
+			`site.yaml:8: limits.request_body: -1 is negative; ` + wantSize},
+		{"misspelt limit", file(nil, "limits:", "  request_bdy: 1MiB"),
+			`site.yaml:8: limits.request_bdy: unknown key; did you mean limits.request_body?`},
+		{"limits as a string", file(nil, "limits: 64MiB"),
+			`site.yaml:7: limits: "64MiB" is a string; expected a mapping with keys buffer_memory, request_body`},
 		{"day count after hours", file(map[int]string{4: `  https: ":443"`}, "tls:", "  hsts: 12h1d"),
 			`site.yaml:8: tls.hsts: "12h1d" is not a duration; ` + wantDuration},
 		{"size with unknown unit", file(nil, "cache:", "  max_size: 1gb"),
@@ -293,7 +309,7 @@ func TestExampleHasEveryKey(t *testing.T) {
 	text := string(ExampleYAML())
 	sections := map[string][]string{
 		"": topKeys, "listen": listenKeys, "notice": noticeKeys, "timeouts": timeoutKeys,
-		"html": htmlKeys, "log": logKeys, "cache": cacheKeys, "cache.rules": cacheRuleKey,
+		"html": htmlKeys, "limits": limitKeys, "log": logKeys, "cache": cacheKeys, "cache.rules": cacheRuleKey,
 		"admin": adminKeys, "tls": tlsKeys, "tls.eab": eabKeys,
 		"apex": apexKeys, "policy": policyKeys, "policy.block": blockKeys, "check": checkKeys,
 		"localize": localizeKeys, "localize.google_fonts_mirror": mirrorKeys, "localize.rules": locRuleKeys,
@@ -324,8 +340,9 @@ func TestDefaults(t *testing.T) {
 		Listen:       Listen{HTTP: ":80"},
 		StateDir:     "/var/lib/icpedge/client",
 		Notice:       Notice{ICP: "京ICP备12345678号-1"},
-		Timeouts:     Timeouts{Connect: 5 * time.Second, Response: 60 * time.Second, OriginIdle: 30 * time.Second, Shutdown: 30 * time.Second},
+		Timeouts:     Timeouts{Connect: 5 * time.Second, Response: 60 * time.Second, OriginIdle: 30 * time.Second, Shutdown: 30 * time.Second, RequestBody: 30 * time.Second},
 		HTML:         HTML{MaxSize: 8 << 20, Oversize: "stream"},
+		Limits:       Limits{BufferMemory: 64 << 20, RequestBody: 64 << 20},
 		Localize:     Localize{Trackers: "defer"},
 		Log:          Log{Format: "text", Level: "info"},
 		Cache: Cache{
@@ -393,8 +410,9 @@ func TestValues(t *testing.T) {
 		"  selector: div.copyright",
 		"origin_host: WWW.Client.com",
 		"trusted_proxies: [10.0.0.1, 2001:db8::/32]",
-		"timeouts: {connect: 1d12h, response: 1.5s, origin_idle: 2m}",
+		"timeouts: {connect: 1d12h, response: 1.5s, origin_idle: 2m, request_body: 10s}",
 		"html: {max_size: 1 MB, oversize: pass}",
+		"limits: {buffer_memory: 256MiB, request_body: 10MB}",
 		"cache: {enabled: false, max_size: 2GB, memory: 0, stale_while_revalidate: 30s, bypass_cookies: [PHPSESSID, 'my_app_*', '?sid'], rules: [{path: /static/, ttl: 30d}]}",
 	))
 	if err != nil {
@@ -410,8 +428,9 @@ func TestValues(t *testing.T) {
 		{"RewriteHosts", c.RewriteHosts, []string{"www.client.com"}},
 		{"TrustedProxies", c.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("2001:db8::/32")}},
 		{"Notice", c.Notice, Notice{ICP: "京ICP备12345678号-1", Company: "北京客户科技有限公司", Police: "京公网安备11010502012345号", Selector: "div.copyright"}},
-		{"Timeouts", c.Timeouts, Timeouts{Connect: 36 * time.Hour, Response: 1500 * time.Millisecond, OriginIdle: 2 * time.Minute, Shutdown: 30 * time.Second}},
+		{"Timeouts", c.Timeouts, Timeouts{Connect: 36 * time.Hour, Response: 1500 * time.Millisecond, OriginIdle: 2 * time.Minute, Shutdown: 30 * time.Second, RequestBody: 10 * time.Second}},
 		{"HTML", c.HTML, HTML{MaxSize: 1000000, Oversize: "pass"}},
+		{"Limits", c.Limits, Limits{BufferMemory: 256 << 20, RequestBody: 10000000}},
 		{"Cache.Enabled", c.Cache.Enabled, false},
 		{"Cache.MaxSize", c.Cache.MaxSize, int64(2000000000)},
 		{"Cache.Memory", c.Cache.Memory, int64(0)},

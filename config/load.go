@@ -30,6 +30,9 @@ const (
 	defaultResponse      = 60 * time.Second
 	defaultShutdown      = 30 * time.Second
 	defaultOriginIdle    = 30 * time.Second
+	defaultRequestBodyTO = 30 * time.Second
+	defaultBufferMemory  = 64 << 20
+	defaultRequestBody   = 64 << 20
 	defaultHTMLMax       = 8 << 20
 	defaultCacheMax      = 1 << 30
 	defaultCacheMemory   = 16 << 20
@@ -69,11 +72,12 @@ const (
 
 // The keys each mapping may hold, in the order the example file uses.
 var (
-	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "localize", "log", "cache", "admin", "tls", "apex", "policy", "check"}
+	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "limits", "localize", "log", "cache", "admin", "tls", "apex", "policy", "check"}
 	listenKeys   = []string{"http", "https"}
 	noticeKeys   = []string{"icp", "company", "police", "selector"}
-	timeoutKeys  = []string{"connect", "response", "origin_idle", "shutdown"}
+	timeoutKeys  = []string{"connect", "response", "origin_idle", "shutdown", "request_body"}
 	htmlKeys     = []string{"max_size", "oversize"}
+	limitKeys    = []string{"buffer_memory", "request_body"}
 	logKeys      = []string{"format", "level", "access_file"}
 	cacheKeys    = []string{"enabled", "dir", "max_size", "memory", "stale_if_error", "stale_while_revalidate", "bypass_cookies", "rules"}
 	cacheRuleKey = []string{"path", "ttl"}
@@ -261,6 +265,9 @@ func (p *parser) config(root *yaml.Node) *Config {
 	html := top.sub("html", htmlKeys)
 	c.HTML.MaxSize = p.size(html, "max_size", defaultHTMLMax, false)
 	c.HTML.Oversize = p.enum(html, "oversize", defaultOversize, "an oversize mode", "stream", "pass")
+	limits := top.sub("limits", limitKeys)
+	c.Limits.BufferMemory = p.size(limits, "buffer_memory", defaultBufferMemory, false)
+	c.Limits.RequestBody = p.size(limits, "request_body", defaultRequestBody, false)
 	p.localize(c, top)
 
 	lg := top.sub("log", logKeys)
@@ -422,6 +429,7 @@ func (p *parser) timeouts(c *Config, top *mapping) {
 	c.Timeouts.Response = p.duration(t, "response", defaultResponse, true)
 	c.Timeouts.OriginIdle = p.duration(t, "origin_idle", defaultOriginIdle, true)
 	c.Timeouts.Shutdown = p.duration(t, "shutdown", defaultShutdown, true)
+	c.Timeouts.RequestBody = p.duration(t, "request_body", defaultRequestBodyTO, true)
 }
 
 func (p *parser) cache(c *Config, top *mapping) {

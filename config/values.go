@@ -226,6 +226,12 @@ var sizeUnits = map[string]int64{
 	"GiB": 1 << 30,
 }
 
+// ParseSize parses a size the way the config file writes one: a whole
+// number of bytes, or a whole number with KB, MB, GB (powers of 1000) or
+// KiB, MiB, GiB (powers of 1024), e.g. 64MiB. For flags that set what a
+// key would.
+func ParseSize(s string) (int64, bool) { return parseSize(s) }
+
 // parseSize parses a byte count such as 1048576, 64MiB or 1 GB.
 func parseSize(s string) (int64, bool) {
 	m := sizeRE.FindStringSubmatch(s)

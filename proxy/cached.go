@@ -36,14 +36,18 @@ const (
 var errNothingToPurge = errors.New("nothing to purge: give a URL, a prefix or all")
 
 // sharedEntry is a stored or freshly built response served to several
-// requests at once; the last to release it closes it.
+// requests at once; the last to release it closes it, and frees the
+// budget its bodies hold when they are in memory (see fill).
 type sharedEntry struct {
 	e    *cache.Entry
+	l    *lease // nil for an entry from the store
 	refs atomic.Int32
 }
 
-func share(e *cache.Entry) *sharedEntry {
-	s := &sharedEntry{e: e}
+func share(e *cache.Entry) *sharedEntry { return shareLeased(e, nil) }
+
+func shareLeased(e *cache.Entry, l *lease) *sharedEntry {
+	s := &sharedEntry{e: e, l: l}
 	s.refs.Store(1)
 	return s
 }
@@ -53,6 +57,7 @@ func (s *sharedEntry) acquire() *sharedEntry { s.refs.Add(1); return s }
 func (s *sharedEntry) release() {
 	if s.refs.Add(-1) == 0 {
 		_ = s.e.Close()
+		s.l.free()
 	}
 }
 
@@ -230,38 +235,58 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 	if h.rewritten(ctype) {
 		limit = h.opts.MaxHTMLSize
 	}
-	if ct := strings.TrimSpace(hdr.Get("Content-Encoding")); ct == "" && resp.ContentLength > limit {
+	coding := strings.TrimSpace(hdr.Get("Content-Encoding"))
+	if coding == "" && resp.ContentLength > limit {
 		return unshared("too-large")
 	}
-	body, err := h.decode(resp, hdr.Get("Content-Encoding"), info)
+	body, err := h.decode(resp, coding, info)
 	if err != nil {
 		return unshared("coding")
 	}
-	buf, err := io.ReadAll(io.LimitReader(body, limit+1))
+	// The body is held in memory drawn from the budget while it is
+	// rewritten, compressed and stored, never while a visitor reads it.
+	l := h.budget.lease()
+	hint := int64(-1)
+	if coding == "" {
+		hint = resp.ContentLength
+	}
+	buf, state, err := readBody(body, limit, hint, l)
 	if err != nil {
 		// Nothing has been sent to anyone yet: a stale copy can still
 		// stand in, as for a 5xx.
+		l.free()
 		resp.Body.Close()
 		return failed(fmt.Errorf("reading origin body: %w", err))
 	}
-	if int64(len(buf)) > limit {
-		// Too big to store: the requester streams the rest, decoded.
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(buf), body), resp.Body}
+	// streamed hands the body to the requester alone, unstored: what was
+	// read first, then the rest, decoded.
+	streamed := func(why bufState, detail string) fillOutcome {
+		resp.Body = &closeBoth{ReadCloser: h.handOff(buf, l, body), also: resp.Body}
 		resp.Header.Del("Content-Encoding")
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
-		return unshared("too-large")
+		info.unbuffered = why
+		return unshared(detail)
+	}
+	switch state {
+	case bufOver:
+		return streamed(bufOver, "too-large")
+	case bufNoMemory:
+		h.log.Warn("buffer memory spent; response streamed unstored", "id", info.id, "key", key, "limit", h.budget.Limit())
+		return streamed(bufNoMemory, "buffer-memory")
 	}
 	if err := h.checkStored(r.URL.Path, resp.StatusCode, hdr, int64(len(buf))); err != nil {
 		// Never stored, and a copy stored before the rule goes too.
+		l.free()
 		resp.Body.Close()
 		dropStored()
 		done()
 		h.invalidateKey(key)
 		return fillOutcome{err: err}
+	}
+	if !l.grow(h.buildCost(hdr, buf, resp.StatusCode)) {
+		h.log.Warn("buffer memory spent; response streamed unstored", "id", info.id, "key", key, "limit", h.budget.Limit())
+		return streamed(bufNoMemory, "buffer-memory")
 	}
 	resp.Body.Close()
 	dropStored()
@@ -279,14 +304,44 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 			RequestTime: reqTime, ResponseTime: respTime}
 		index.SetBody(cache.Identity, nil)
 		if !h.put(index, info) {
-			return fillOutcome{entry: share(e), status: status}
+			return fillOutcome{entry: shareLeased(e, l), status: status}
 		}
 		e.Key = key + variantSep + sec
 	}
-	if h.put(e, info) {
-		status += "; stored"
+	if !h.put(e, info) {
+		return fillOutcome{entry: shareLeased(e, l), status: status}
 	}
-	return fillOutcome{entry: share(e), status: status}
+	status += "; stored"
+	// Served from the store from now on, as any hit is: a large body from
+	// its file, so that slow visitors hold no memory, and the buffers go.
+	if se := h.get(e.Key, info); se != nil {
+		l.free()
+		return fillOutcome{entry: share(se), status: status}
+	}
+	return fillOutcome{entry: shareLeased(e, l), status: status}
+}
+
+// buildCost estimates the memory buildEntry needs beyond the body it is
+// given: the rewriter's document tree and output for HTML, its output for
+// a style sheet, and the compressed variants of what is compressible.
+func (h *Handler) buildCost(hdr http.Header, body []byte, status int) int64 {
+	n := int64(len(body))
+	ctype := hdr.Get("Content-Type")
+	if ctype == "" && len(body) > 0 {
+		ctype = http.DetectContentType(body)
+	}
+	var cost int64
+	switch {
+	case !bodyAllowed(http.MethodGet, status):
+	case isHTML(ctype):
+		cost = htmlWorkFactor * n
+	case isCSS(ctype) && h.rw.EditsCSS():
+		cost = cssWorkFactor * n
+	}
+	if compressible(ctype) && n >= minCompressSize {
+		cost += n // the br and gzip variants together take less than the body
+	}
+	return cost
 }
 
 // buildEntry turns an origin response into what the cache stores and

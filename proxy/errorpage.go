@@ -34,7 +34,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, status int, id, z
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
 	hdr.Set("Cache-Control", "no-store")
 	for k := range w.Header() {
-		if k != "X-Request-Id" && k != "Cache-Status" {
+		if k != "X-Request-Id" && k != "Cache-Status" && k != "Connection" {
 			w.Header().Del(k)
 		}
 	}

@@ -259,6 +259,10 @@ func (h *Handler) originFailed(w http.ResponseWriter, r *http.Request, info *req
 		h.refuse(w, r, info, be)
 		return
 	}
+	if b := info.body; b != nil && (errors.Is(b.err, errBodyTooLarge) || errors.Is(b.err, errBodyTimeout)) {
+		h.refuseBody(w, r, info, b.err, -1)
+		return
+	}
 	status := statusForError(err)
 	h.log.Warn("origin request failed", "id", info.id, "status", status, "err", err)
 	h.errorPage(w, r, status, info.id)

@@ -80,6 +80,15 @@ func New(opts Options) (*Handler, error) {
 	if opts.MaxCacheObject <= 0 {
 		opts.MaxCacheObject = defaultMaxCacheObject
 	}
+	if opts.Budget == nil {
+		opts.Budget = NewBudget(DefaultBufferMemory)
+	}
+	if opts.RequestBodyTimeout <= 0 {
+		opts.RequestBodyTimeout = defaultRequestBodyTimeout
+	}
+	if opts.MaxRequestBody <= 0 {
+		opts.MaxRequestBody = defaultMaxRequestBody
+	}
 	h := &Handler{
 		opts:         opts,
 		rw:           rw,
@@ -92,6 +101,7 @@ func New(opts Options) (*Handler, error) {
 		unshared:     make(map[string]time.Time),
 		bypass:       newCookieMatcher(opts.BypassCookies),
 		fingerprint:  fingerprint(opts),
+		budget:       opts.Budget,
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	var prefix [5]byte
@@ -167,10 +177,19 @@ func canonicalHost(hostport string) string {
 	return strings.TrimSuffix(strings.ToLower(host), ".")
 }
 
-// reqInfo collects what the access log reports about one request.
+// reqInfo collects what the access log reports about one request, and
+// what the steps of serving it tell each other.
 type reqInfo struct {
 	id           string
 	originStatus int
+	// body, when set, is the visitor's body being streamed to the origin
+	// (see bufferRequestBody), whose limits may be why the origin request
+	// failed.
+	body *bodyReader
+	// unbuffered is set when a fill found the body too large to buffer
+	// (bufOver) or the budget spent (bufNoMemory): respond streams the
+	// body instead of buffering it again.
+	unbuffered bufState
 }
 
 // newRequestID returns an ID unique to this process run: a random prefix
@@ -232,6 +251,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(rec, r, info, &blockedError{rule: rule, reason: "path " + r.URL.Path})
 		return
 	}
+	br, done, ok := h.bufferRequestBody(rec, r, info)
+	if !ok {
+		return
+	}
+	defer done()
+	r = br
 	if ok, detail := h.cacheable(r); !ok {
 		h.setCacheStatus(rec, "fwd="+detail)
 		h.forward(rec, r, edge, info)

@@ -73,6 +73,22 @@ type Options struct {
 	// MaxCacheObject is the largest non-HTML body, in bytes, buffered to
 	// be stored; larger responses stream through unstored. Default 16 MiB.
 	MaxCacheObject int64
+	// Budget bounds the memory of buffered bodies; see Budget. Share one
+	// among every Handler of a process. Nil: a Budget of
+	// DefaultBufferMemory for this Handler alone.
+	Budget *Budget
+	// SpoolDir is where bodies that are not kept in memory are written
+	// while they wait: request bodies over 64 KiB, and what was buffered
+	// of a response that turned out too large to buffer whole. The files
+	// are unlinked as soon as they are made. Default: os.TempDir().
+	SpoolDir string
+	// RequestBodyTimeout is the longest a visitor's request body may go
+	// without sending anything; past it the request is answered 408.
+	// Default 30s.
+	RequestBodyTimeout time.Duration
+	// MaxRequestBody is the largest request body, in bytes; a larger one
+	// is answered 413. Default 64 MiB.
+	MaxRequestBody int64
 	// Block is the content policy: a successful origin response matching
 	// any rule is answered 451 and never stored; rules on the path alone
 	// are applied before the origin is asked. Nil blocks nothing. See
@@ -104,6 +120,7 @@ type Handler struct {
 	now          func() time.Time
 	policy       cache.Policy
 	fingerprint  string // see fingerprint; stamped on every stored entry
+	budget       *Budget
 
 	// ctx ends background work (refreshes, detached fills) on Close.
 	ctx    context.Context

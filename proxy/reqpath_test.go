@@ -34,10 +34,10 @@ func TestCanonicalPath(t *testing.T) {
 		{"/.well-known/acme-challenge/x", "/.well-known/acme-challenge/x"},
 		{"/...", "/..."},
 		{"/a..b/c.", "/a..b/c."},
-		{"/%61%62%2Dc%7e", "/ab-c~"},    // unreserved characters decoded (§6.2.2.2)
-		{"/a%2ejs", "/a.js"},            // an encoded dot inside a name is a dot
-		{"/%e4%b8%ad", "/%E4%B8%AD"},    // hex digits upper-cased (§6.2.2.1)
-		{"/a%20b%3Bc", "/a%20b%3Bc"},    // reserved and other characters stay encoded
+		{"/%61%62%2Dc%7e", "/ab-c~"}, // unreserved characters decoded (§6.2.2.2)
+		{"/a%2ejs", "/a.js"},         // an encoded dot inside a name is a dot
+		{"/%e4%b8%ad", "/%E4%B8%AD"}, // hex digits upper-cased (§6.2.2.1)
+		{"/a%20b%3Bc", "/a%20b%3Bc"}, // reserved and other characters stay encoded
 		{"/a;jsessionid=1/b", "/a;jsessionid=1/b"},
 		{"/static/..%2faccount", ""},
 		{"/x/..%2Fdownloads/x.zip", ""},

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -42,6 +41,11 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 	}
 
 	ctype := hdr.Get("Content-Type")
+	// The decoded length, when the origin gave it.
+	hint := int64(-1)
+	if strings.TrimSpace(hdr.Get("Content-Encoding")) == "" {
+		hint = resp.ContentLength
+	}
 	// A 206 carries a piece of the origin's bytes: nothing in it can be
 	// rewritten consistently with the rest, so it passes through as it is.
 	if (ctype == "" || isHTML(ctype)) && resp.StatusCode != http.StatusPartialContent {
@@ -56,7 +60,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 				ctype = http.DetectContentType(peek)
 			}
 			if isHTML(ctype) {
-				h.respondHTML(w, r, resp.StatusCode, hdr, ctype, br, edge, info)
+				h.respondHTML(w, r, resp.StatusCode, hdr, ctype, br, hint, edge, info)
 				return
 			}
 			// Not HTML after all, and partly read: stream what's decoded.
@@ -71,7 +75,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 	if isCSS(ctype) && h.rw.EditsCSS() && resp.StatusCode != http.StatusPartialContent {
 		if body, err := h.decode(resp, hdr.Get("Content-Encoding"), info); err == nil {
 			defer body.Close()
-			h.respondCSS(w, r, resp.StatusCode, hdr, body, edge, info)
+			h.respondCSS(w, r, resp.StatusCode, hdr, body, hint, edge, info)
 			return
 		}
 	}
@@ -80,37 +84,56 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 
 // respondCSS buffers a style sheet up to MaxHTMLSize and moves its url()
 // and @import URLs onto the edge or localizes them (rewrite.Rewriter.CSS).
-// A larger one streams through, decoded, as it is.
-func (h *Handler) respondCSS(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body io.Reader, edge rewrite.Edge, info *reqInfo) {
-	buf, ok := h.bufferForRewrite(w, r, hdr, body, info)
+// A larger one, or one that finds the budget spent, streams through,
+// decoded, as it is.
+func (h *Handler) respondCSS(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body io.Reader, hint int64, edge rewrite.Edge, info *reqInfo) {
+	buf, l, state, ok := h.bufferForRewrite(w, r, hdr, body, hint, info)
 	if !ok {
 		return
 	}
-	if int64(len(buf)) > h.opts.MaxHTMLSize {
-		h.log.Warn("large style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+	if state == bufComplete && !l.grow(cssWorkFactor*int64(len(buf))) {
+		state = bufNoMemory
+	}
+	if state != bufComplete {
+		if state == bufOver {
+			h.log.Warn("large style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+		} else {
+			h.log.Warn("buffer memory spent; style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.budget.Limit())
+		}
+		rest := h.handOff(buf, l, body)
+		defer rest.Close()
 		addVary(hdr, "Accept-Encoding")
-		h.stream(w, r, status, hdr, io.MultiReader(bytes.NewReader(buf), body), info)
+		h.stream(w, r, status, hdr, rest, info)
 		return
 	}
-	h.writeBody(w, r, status, hdr, h.rw.CSS(buf, edge))
+	h.writeLeased(w, r, status, hdr, h.rw.CSS(buf, edge), l)
 }
 
 // bufferForRewrite prepares hdr for a body the edge will rewrite (its
-// length, coding and strong validator no longer hold) and reads the decoded
-// body up to MaxHTMLSize+1 bytes, so a result longer than MaxHTMLSize means
-// more follows in body. A failed read is answered with a 502 and ok false.
-func (h *Handler) bufferForRewrite(w http.ResponseWriter, r *http.Request, hdr http.Header, body io.Reader, info *reqInfo) (buf []byte, ok bool) {
+// length, coding and strong validator no longer hold) and reads the
+// decoded body, up to MaxHTMLSize+1 bytes, into memory drawn from the
+// budget: state bufOver means the body is longer than MaxHTMLSize and
+// bufNoMemory that the budget was spent, with more to follow in body in
+// both cases. hint is the decoded length if known, else -1. The lease
+// holds the buffer. A failed read is answered with a 502 and ok false.
+func (h *Handler) bufferForRewrite(w http.ResponseWriter, r *http.Request, hdr http.Header, body io.Reader, hint int64, info *reqInfo) (buf []byte, l *lease, state bufState, ok bool) {
 	hdr.Del("Content-Encoding")
 	hdr.Del("Content-Length")
 	hdr.Del("Content-MD5")
 	weakenETag(hdr)
-	buf, err := io.ReadAll(io.LimitReader(body, h.opts.MaxHTMLSize+1))
+	l = h.budget.lease()
+	if info.unbuffered != bufComplete {
+		// A fill read as much as it could already; the rest streams.
+		return nil, l, info.unbuffered, true
+	}
+	buf, state, err := readBody(body, h.opts.MaxHTMLSize, hint, l)
 	if err != nil {
+		l.free()
 		h.log.Warn("reading origin body failed", "id", info.id, "err", err)
 		h.errorPage(w, r, http.StatusBadGateway, info.id)
-		return nil, false
+		return nil, nil, state, false
 	}
-	return buf, true
+	return buf, l, state, true
 }
 
 // rewritten reports whether responses of this type get a body other than
@@ -120,18 +143,24 @@ func (h *Handler) rewritten(ctype string) bool {
 }
 
 // respondHTML buffers an HTML body up to MaxHTMLSize and rewrites it. A
-// larger body is rewritten while streaming, or passed through.
-func (h *Handler) respondHTML(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, ctype string, body io.Reader, edge rewrite.Edge, info *reqInfo) {
-	buf, ok := h.bufferForRewrite(w, r, hdr, body, info)
+// larger body, or one that finds the budget spent, is rewritten while
+// streaming, or passed through.
+func (h *Handler) respondHTML(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, ctype string, body io.Reader, hint int64, edge rewrite.Edge, info *reqInfo) {
+	buf, l, state, ok := h.bufferForRewrite(w, r, hdr, body, hint, info)
 	if !ok {
 		return
 	}
-	if int64(len(buf)) > h.opts.MaxHTMLSize {
-		h.respondLargeHTML(w, r, status, hdr, ctype, io.MultiReader(bytes.NewReader(buf), body), edge, info)
+	if state == bufComplete && !l.grow(htmlWorkFactor*int64(len(buf))) {
+		state = bufNoMemory
+	}
+	if state != bufComplete {
+		rest := h.handOff(buf, l, body)
+		defer rest.Close()
+		h.respondLargeHTML(w, r, status, hdr, ctype, rest, state == bufNoMemory, edge, info)
 		return
 	}
 	out, _ := h.rewriteHTML(buf, ctype, hdr, edge, r.URL.Path, info)
-	h.writeBody(w, r, status, hdr, out)
+	h.writeLeased(w, r, status, hdr, out, l)
 }
 
 // rewriteHTML runs a buffered page through the rewriter and sets the
@@ -154,22 +183,32 @@ func (h *Handler) rewriteHTML(buf []byte, ctype string, hdr http.Header, edge re
 	return res.Body, true
 }
 
-// respondLargeHTML handles HTML over the buffering cap in constant memory.
-func (h *Handler) respondLargeHTML(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, ctype string, body io.Reader, edge rewrite.Edge, info *reqInfo) {
-	if h.opts.PassOversize {
+// respondLargeHTML handles HTML over the buffering cap in constant
+// memory, or any HTML when noMemory says the budget is spent.
+func (h *Handler) respondLargeHTML(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, ctype string, body io.Reader, noMemory bool, edge rewrite.Edge, info *reqInfo) {
+	switch {
+	case h.opts.PassOversize && !noMemory:
 		h.log.Warn("large html passed through without the notice", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
 		h.stream(w, r, status, hdr, body, info)
 		return
+	case noMemory:
+		h.log.Warn("buffer memory spent; html rewritten while streaming", "id", info.id, "path", r.URL.Path, "limit", h.budget.Limit())
+	default:
+		h.log.Info("large html rewritten while streaming", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
 	}
-	h.log.Info("large html rewritten while streaming", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
-	enc := negotiateEncoding(r.Header.Get("Accept-Encoding"))
+	l := h.budget.lease()
+	defer l.free()
+	enc := streamEncoding(r.Header.Get("Accept-Encoding"), l)
 	addVary(hdr, "Accept-Encoding")
 	if enc != "" {
 		hdr.Set("Content-Encoding", enc)
 	}
 	copyHeader(w.Header(), hdr)
 	w.WriteHeader(status)
-	cw := newEncoder(w, enc)
+	if r.Method == http.MethodHead {
+		return
+	}
+	cw := newStreamEncoder(w, enc)
 	sw := h.rw.Stream(cw, ctype, edge)
 	if _, err := io.Copy(sw, body); err != nil {
 		h.abort(info, "streaming large html failed", err)
@@ -247,18 +286,55 @@ func (h *Handler) abort(info *reqInfo, msg string, err error) {
 // writeBody sends a complete body, compressed to the visitor's
 // Accept-Encoding, with a correct Content-Length.
 func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body []byte) {
+	h.writeLeased(w, r, status, hdr, body, nil)
+}
+
+// writeLeased is writeBody for a body whose memory l holds (nil when
+// none). l is freed once the body is no longer needed: a body of more
+// than pinMax bytes, after compression, goes to a spool file first, so
+// that a slow visitor holds no budget.
+func (h *Handler) writeLeased(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body []byte, l *lease) {
+	defer l.free()
 	addVary(hdr, "Accept-Encoding")
 	if enc := negotiateEncoding(r.Header.Get("Accept-Encoding")); enc != "" && len(body) >= minCompressSize {
 		body = h.enc.compress(enc, body)
 		hdr.Set("Content-Encoding", enc)
 	}
+	// What the rewriter and compressor worked with is garbage now: only
+	// the body to send is held.
+	l.free()
+	l.charge(int64(len(body)))
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	copyHeader(w.Header(), hdr)
 	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
+	if r.Method == http.MethodHead {
+		return
 	}
+	if l != nil && len(body) > pinMax {
+		f, err := h.spill(body)
+		if err == nil {
+			defer f.Close()
+			l.free()
+			body = nil
+			buf := h.copyBufs.Get().(*[]byte)
+			_, _ = io.CopyBuffer(w, f, *buf)
+			h.copyBufs.Put(buf)
+			return
+		}
+		h.log.Warn("response kept in memory while it is sent", "err", err)
+	}
+	_, _ = w.Write(body)
 }
+
+// What rewriting takes beyond the body itself, as multiples of the body's
+// length, drawn from the budget before it starts: the document tree, the
+// output and the garbage made on the way (measured: an HTML rewrite
+// allocates about 7 times the page, a style sheet about 5 times, much of
+// it short-lived).
+const (
+	htmlWorkFactor = 4
+	cssWorkFactor  = 3
+)
 
 // minCompressSize is the smallest body worth compressing.
 const minCompressSize = 256
@@ -273,11 +349,34 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// newEncoder returns a writer that encodes to enc ("br", "gzip" or "").
-func newEncoder(w io.Writer, enc string) io.WriteCloser {
+// Streaming compressors hold their state for the whole response, however
+// slowly the visitor reads, so they are drawn from the budget, and gzip is
+// preferred: a brotli writer holds eight times as much.
+const (
+	brotliStreamWindow = 18 // 256 KiB
+	brotliStreamCost   = 8 << 20
+	gzipStreamCost     = 1 << 20
+)
+
+// streamEncoding picks the coding of a streamed response from an
+// Accept-Encoding field: gzip, then br, when the budget has room for its
+// compressor (taken into l), else "" for identity.
+func streamEncoding(accept string, l *lease) string {
+	switch {
+	case acceptsEncoding(accept, "gzip") && l.grow(gzipStreamCost):
+		return "gzip"
+	case acceptsEncoding(accept, "br") && l.grow(brotliStreamCost):
+		return "br"
+	}
+	return ""
+}
+
+// newStreamEncoder returns a writer that encodes to enc ("br", "gzip" or
+// "").
+func newStreamEncoder(w io.Writer, enc string) io.WriteCloser {
 	switch enc {
 	case "br":
-		return brotli.NewWriterLevel(w, brotliLevel)
+		return brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: brotliLevel, LGWin: brotliStreamWindow})
 	case "gzip":
 		gw, _ := gzip.NewWriterLevel(w, gzipLevel)
 		return gw

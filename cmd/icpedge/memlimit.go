@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/icpedge/icpedge/config"
 )
@@ -24,6 +25,11 @@ const gcPercent = 400
 // operator configured rather than growing to twice the live data as the
 // default collector allows, and then relaxes GOGC under that limit.
 // GOMEMLIMIT and GOGC in the environment win.
+//
+// Bodies buffered at once (limits.buffer_memory) are not part of the
+// limit: they are held for milliseconds, and while they push the heap
+// past it the collector runs more often instead of letting garbage pile
+// up to the sum, so the process stays near its live memory.
 func setMemoryLimit(cfgs []*config.Config, logger *slog.Logger) {
 	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {
 		return
@@ -31,12 +37,32 @@ func setMemoryLimit(cfgs []*config.Config, logger *slog.Logger) {
 	if _, ok := os.LookupEnv("GOGC"); !ok {
 		debug.SetGCPercent(gcPercent)
 	}
+	limit := memoryLimit(cfgs)
+	debug.SetMemoryLimit(limit)
+	logger.Debug("memory limit set", "bytes", limit)
+}
+
+// memoryLimit is the memory limit setMemoryLimit sets.
+func memoryLimit(cfgs []*config.Config) int64 {
 	limit := int64(memoryHeadroom)
 	for _, c := range cfgs {
 		if c.Cache.Enabled {
 			limit += c.Cache.Memory
 		}
 	}
-	debug.SetMemoryLimit(limit)
-	logger.Debug("memory limit set", "bytes", limit)
+	return limit
+}
+
+// sizeString writes a byte count the way the config file would, in the
+// largest binary unit that divides it.
+func sizeString(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }

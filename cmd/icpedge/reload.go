@@ -190,8 +190,12 @@ func (e *edgeRuntime) buildSite(ctx context.Context, cfg *config.Config, prev *s
 	default:
 		s.store = openCache(cfg, logger)
 	}
+	popts.Budget = e.budget
 	if s.store != nil {
 		popts.Cache = s.store
+		// The cache's disk holds bodies waiting too: not /tmp, which is
+		// often memory.
+		popts.SpoolDir = cfg.Cache.Dir
 	}
 
 	if prev != nil && prev.tls != nil && sameTLS(prev.cfg, cfg) {

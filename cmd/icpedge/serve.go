@@ -34,7 +34,7 @@ import (
 
 // dirModeFlags are the serve flags that only --config-dir takes: in
 // single-file mode the file says these things itself.
-var dirModeFlags = []string{"listen-http", "listen-https", "admin", "admin-token-file", "log-format", "log-level"}
+var dirModeFlags = []string{"listen-http", "listen-https", "admin", "admin-token-file", "log-format", "log-level", "buffer-memory"}
 
 func serveMain(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", "serve --config FILE | --config-dir DIR [flags]", stdout, stderr)
@@ -47,6 +47,7 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("admin-token-file", "/var/lib/icpedge/admin.token", "with --config-dir: the admin bearer token `file`, created on first start")
 	logFormat := fs.String("log-format", "text", "with --config-dir: text or json")
 	logLevel := fs.String("log-level", "info", "with --config-dir: debug, info, warn or error")
+	bufferMemory := fs.String("buffer-memory", "64MiB", "with --config-dir: the memory `size` bodies buffered at once may take, for the process and all its clients; the files' limits.buffer_memory is not used")
 	if ok, code := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -73,6 +74,14 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	}
 
 	opts := runOptions{notify: notify, cacheRoot: *cacheRoot, level: new(slog.LevelVar)}
+	if *dir != "" {
+		n, ok := config.ParseSize(*bufferMemory)
+		if !ok || n <= 0 {
+			fmt.Fprintf(stderr, "icpedge serve: --buffer-memory %q: expected a positive size, e.g. 64MiB\n", *bufferMemory)
+			return 2
+		}
+		opts.bufferMemory = n
+	}
 	if *path != "" {
 		opts.single = true
 		opts.load = func() ([]*config.Config, map[string]error, error) {
@@ -130,11 +139,19 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "icpedge validate: --config FILE is required")
 		return 2
 	}
-	if _, err := config.Load(*path); err != nil {
+	cfg, err := config.Load(*path)
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", *path)
+	// What the process will hold in memory, roughly.
+	cacheMemory := "cache off"
+	if cfg.Cache.Enabled {
+		cacheMemory = "cache.memory " + sizeString(cfg.Cache.Memory)
+	}
+	fmt.Fprintf(stdout, "memory: %s + %s for the runtime = %s (the Go memory limit), and bodies buffered at once up to limits.buffer_memory %s, for the whole process\n",
+		cacheMemory, sizeString(memoryHeadroom), sizeString(memoryLimit([]*config.Config{cfg})), sizeString(cfg.Limits.BufferMemory))
 	return 0
 }
 
@@ -180,17 +197,19 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error
 			RewriteHosts: cfg.RewriteHosts,
 			Localize:     localize,
 		},
-		TrustedProxies:    cfg.TrustedProxies,
-		ConnectTimeout:    cfg.Timeouts.Connect,
-		ResponseTimeout:   cfg.Timeouts.Response,
-		OriginIdleTimeout: cfg.Timeouts.OriginIdle,
-		MaxHTMLSize:       cfg.HTML.MaxSize,
-		CachePolicy:       cachePolicy(cfg.Cache),
-		BypassCookies:     cfg.Cache.BypassCookies,
-		PassOversize:      cfg.HTML.Oversize == "pass",
-		Block:             blockRules(cfg.Policy),
-		Landing:           landingFor(cfg),
-		Logger:            logger,
+		TrustedProxies:     cfg.TrustedProxies,
+		ConnectTimeout:     cfg.Timeouts.Connect,
+		ResponseTimeout:    cfg.Timeouts.Response,
+		OriginIdleTimeout:  cfg.Timeouts.OriginIdle,
+		RequestBodyTimeout: cfg.Timeouts.RequestBody,
+		MaxRequestBody:     cfg.Limits.RequestBody,
+		MaxHTMLSize:        cfg.HTML.MaxSize,
+		CachePolicy:        cachePolicy(cfg.Cache),
+		BypassCookies:      cfg.Cache.BypassCookies,
+		PassOversize:       cfg.HTML.Oversize == "pass",
+		Block:              blockRules(cfg.Policy),
+		Landing:            landingFor(cfg),
+		Logger:             logger,
 	}, nil
 }
 
@@ -216,7 +235,10 @@ type runOptions struct {
 	admin  config.Admin
 	// cacheRoot, when set, moves each default cache.dir to cacheRoot/name.
 	cacheRoot string
-	logger    *slog.Logger
+	// bufferMemory is the budget for buffered bodies with --config-dir;
+	// with --config the file's limits.buffer_memory is used.
+	bufferMemory int64
+	logger       *slog.Logger
 	// level is the main log's level, which a reload may change; nil
 	// when fixed. logFormat is the format the log was made with.
 	level     *slog.LevelVar
@@ -231,7 +253,10 @@ type runOptions struct {
 type edgeRuntime struct {
 	runOptions
 	metrics *proxy.Metrics
-	cur     atomic.Pointer[routes]
+	// budget bounds the memory of buffered bodies, shared by every
+	// client and kept across reloads.
+	budget *proxy.Budget
+	cur    atomic.Pointer[routes]
 	// bg is the context of background work that outlives a reload
 	// (certificate maintenance, closing retired sites); retiring counts
 	// the retired sites not yet closed.
@@ -256,6 +281,10 @@ func runEdge(ctx context.Context, initial []*config.Config, broken map[string]er
 		return err
 	}
 	e.applyCacheRoot(initial)
+	if e.single {
+		e.bufferMemory = initial[0].Limits.BufferMemory
+	}
+	e.budget = proxy.NewBudget(e.bufferMemory)
 	setMemoryLimit(initial, logger)
 	if err := e.apply(initial, broken); err != nil {
 		return err
@@ -504,6 +533,7 @@ func (e *edgeRuntime) restartNeeded(cfg *config.Config) {
 	warn("admin.listen", e.admin.Listen, cfg.Admin.Listen)
 	warn("admin.token_file", e.admin.TokenFile, cfg.Admin.TokenFile)
 	warn("log.format", e.logFormat, cfg.Log.Format)
+	warn("limits.buffer_memory", sizeString(e.budget.Limit()), sizeString(cfg.Limits.BufferMemory))
 	if e.level != nil {
 		var level slog.Level
 		if err := level.UnmarshalText([]byte(cfg.Log.Level)); err == nil && level != e.level.Level() {

@@ -1,0 +1,252 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/icpedge/icpedge/rewrite"
+)
+
+// bodyOrigin records what request bodies reach it.
+type bodyOrigin struct {
+	mu   sync.Mutex
+	seen []string // "METHOD content-length bytes sha256"
+}
+
+func (o *bodyOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := sha256.New()
+	n, _ := io.Copy(h, r.Body)
+	rec := fmt.Sprintf("%s %d %d %x", r.Method, r.ContentLength, n, h.Sum(nil)[:4])
+	o.mu.Lock()
+	o.seen = append(o.seen, rec)
+	o.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, rec)
+}
+
+func (o *bodyOrigin) requests() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.seen...)
+}
+
+func newBodyEdge(t *testing.T, opts Options) (*httptest.Server, *bodyOrigin, *Handler) {
+	t.Helper()
+	o := &bodyOrigin{}
+	origin := httptest.NewServer(o)
+	t.Cleanup(origin.Close)
+	u, _ := url.Parse(origin.URL)
+	opts.Hosts = []string{"icp.example.test"}
+	opts.Origin = u
+	opts.Rewrite = rewrite.Options{Notice: rewrite.Notice{ICP: "京ICP备12345678号-1"}}
+	h, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	edge := httptest.NewUnstartedServer(h)
+	edge.EnableHTTP2 = true
+	edge.StartTLS()
+	t.Cleanup(edge.Close)
+	return edge, o, h
+}
+
+// rawExchange writes head (and then body, unless nil) on a new connection
+// to the edge and returns the first response, waiting up to 30s for it.
+func rawExchange(t *testing.T, edge *httptest.Server, head string, body []byte) (*http.Response, string) {
+	t.Helper()
+	conn, err := tlsDialH1(edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		if _, err := conn.Write(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	for err == nil && resp.StatusCode == http.StatusContinue {
+		resp, err = http.ReadResponse(br, nil)
+	}
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// tlsDialH1 opens a TLS connection to the edge speaking HTTP/1.1.
+func tlsDialH1(edge *httptest.Server) (net.Conn, error) {
+	cfg := edge.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	return tlsDial(edge.Listener.Addr().String(), cfg)
+}
+
+func TestRequestBodyLimits(t *testing.T) {
+	spool := t.TempDir()
+	edge, o, _ := newBodyEdge(t, Options{
+		MaxRequestBody:     100 << 10,
+		RequestBodyTimeout: 300 * time.Millisecond,
+		SpoolDir:           spool,
+	})
+	host := "Host: icp.example.test\r\n"
+
+	t.Run("announced too large: 413 before the body is sent", func(t *testing.T) {
+		// With Expect: 100-continue the client waits; it must get the 413
+		// instead of a 100.
+		resp, _ := rawExchange(t, edge, "POST /up HTTP/1.1\r\n"+host+"Content-Length: 200000\r\nExpect: 100-continue\r\n\r\n", nil)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d; want 413", resp.StatusCode)
+		}
+		if !resp.Close {
+			t.Error("the connection stays open; want it closed after the refused body")
+		}
+	})
+	t.Run("chunked too large: 413", func(t *testing.T) {
+		var body bytes.Buffer
+		for range 30 {
+			fmt.Fprintf(&body, "1000\r\n%s\r\n", bytes.Repeat([]byte("x"), 0x1000))
+		}
+		body.WriteString("0\r\n\r\n")
+		resp, _ := rawExchange(t, edge, "POST /up HTTP/1.1\r\n"+host+"Transfer-Encoding: chunked\r\n\r\n", body.Bytes())
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d; want 413", resp.StatusCode)
+		}
+	})
+	t.Run("a body that stops arriving: 408", func(t *testing.T) {
+		resp, page := rawExchange(t, edge, "POST /up HTTP/1.1\r\n"+host+"Content-Length: 1000\r\n\r\n", []byte("only some of it"))
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("status %d; want 408", resp.StatusCode)
+		}
+		mustHave(t, page, "beian.miit.gov.cn")
+	})
+	t.Run("a chunked body that stops arriving: 408", func(t *testing.T) {
+		resp, _ := rawExchange(t, edge, "POST /up HTTP/1.1\r\n"+host+"Transfer-Encoding: chunked\r\n\r\n", []byte("5\r\nhello\r\n"))
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("status %d; want 408", resp.StatusCode)
+		}
+	})
+	// None of these reached the origin: the body is read whole first, so
+	// a visitor who trickles it holds no origin connection.
+	if seen := o.requests(); len(seen) != 0 {
+		t.Fatalf("origin got %q; want nothing", seen)
+	}
+
+	t.Run("bodies within the limits arrive whole with a length", func(t *testing.T) {
+		small := []byte("a=1&b=2")
+		large := bytes.Repeat([]byte("0123456789abcdef"), 90<<10/16) // spooled to disk
+		for _, tt := range []struct {
+			name    string
+			body    []byte
+			chunked bool
+		}{
+			{"small", small, false},
+			{"small chunked", small, true},
+			{"large chunked", large, true},
+			{"large", large, false},
+		} {
+			var head, body string
+			if tt.chunked {
+				head = "POST /up HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+				body = fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(tt.body), tt.body)
+			} else {
+				head = fmt.Sprintf("PUT /up HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n", host, len(tt.body))
+				body = string(tt.body)
+			}
+			resp, got := rawExchange(t, edge, head, []byte(body))
+			sum := sha256.Sum256(tt.body)
+			method := "PUT"
+			if tt.chunked {
+				method = "POST"
+			}
+			want := fmt.Sprintf("%s %d %d %x", method, len(tt.body), len(tt.body), sum[:4])
+			if resp.StatusCode != 200 || got != want {
+				t.Errorf("%s: %d %q; want 200 %q (a Content-Length and the whole body)", tt.name, resp.StatusCode, got, want)
+			}
+		}
+		if files, _ := os.ReadDir(spool); len(files) != 0 {
+			t.Errorf("spool directory holds %d files; want none left", len(files))
+		}
+	})
+}
+
+// Over HTTP/2 the same limits hold, per stream.
+func TestRequestBodyLimitsHTTP2(t *testing.T) {
+	edge, o, _ := newBodyEdge(t, Options{MaxRequestBody: 64 << 10, RequestBodyTimeout: 300 * time.Millisecond})
+	c := edge.Client()
+	c.Timeout = 30 * time.Second
+
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte("the start of a body that never ends"))
+	req, _ := http.NewRequest("POST", edge.URL+"/up", pr)
+	req.Host = "icp.example.test"
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("stalled body: %s %d; want HTTP/2 408", resp.Proto, resp.StatusCode)
+	}
+
+	req, _ = http.NewRequest("POST", edge.URL+"/up", io.LimitReader(neverEnding('x'), 1<<20))
+	req.Host = "icp.example.test"
+	req.ContentLength = -1 // no length: counted as it comes
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized body: %d; want 413", resp.StatusCode)
+	}
+
+	req, _ = http.NewRequest("POST", edge.URL+"/up", strings.NewReader("x=1"))
+	req.Host = "icp.example.test"
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "POST 3 3 ") {
+		t.Fatalf("small body: %d %q; want 200 and the origin seeing 3 bytes", resp.StatusCode, b)
+	}
+	if seen := o.requests(); len(seen) != 1 {
+		t.Fatalf("origin got %q; want only the small body", seen)
+	}
+}
+
+type neverEnding byte
+
+func (b neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+func tlsDial(addr string, cfg *tls.Config) (net.Conn, error) {
+	return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
+}
