@@ -1,7 +1,8 @@
-// Command icpedge-bench measures icpedge on loopback against three
+// Command icpedge-bench measures icpedge on loopback against four
 // targets: cache hits as fast as a plain net/http server serving the same
-// bytes, a bounded resident set with a full cache, and at most one origin
-// request per never-seen URL.
+// bytes, a bounded resident set with a full cache, at most one origin
+// request per never-seen URL, and a bounded resident set while slow
+// visitors read large bodies and gzip bombs.
 //
 // It runs the real "icpedge serve" as a child process in front of an
 // in-process origin, drives it with its own lean HTTP/1.1 load generator,
@@ -9,7 +10,7 @@
 // process it started. Exit status: 0 when every target is met, 1 when one
 // is not, 2 when the run could not be made.
 //
-//	go run ./cmd/icpedge-bench                        # all three, 10s, 64 connections
+//	go run ./cmd/icpedge-bench                        # all four, 10s, 64 connections
 //	go run ./cmd/icpedge-bench --only hits --duration 30s
 package main
 
@@ -29,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/icpedge/icpedge/config"
 )
 
 // Targets.
@@ -37,6 +40,7 @@ const (
 	targetHitP99     = 1.5      // edge p99 at most this times the plain server's
 	targetPeakRSS    = 64 << 20 // the edge's VmHWM with a full cache, bytes
 	targetOriginPerM = 1.0      // origin requests per never-seen URL
+	// targetBuffersRSS is in buffers.go.
 )
 
 // options are the command's flags.
@@ -46,7 +50,13 @@ type options struct {
 	Entries  int           // URLs cached in memory
 	Misses   int           // never-seen URLs in misses
 	Icpedge  string        // the icpedge binary; "" builds one
-	Only     string        // "", "hits", "memory" or "misses"
+	Only     string        // "", "hits", "memory", "misses" or "buffers"
+	// SlowReaders and Bombs are the slow clients of the buffers scenario;
+	// BigSize and BombSize the sizes of what they read, as written in
+	// the flags (bigSize and bombSize in bytes).
+	SlowReaders, Bombs int
+	BigSize, BombSize  string
+	bigSize, bombSize  int64
 	// CacheMemory is the edge's cache.memory setting, as written in its
 	// config.
 	CacheMemory string
@@ -71,7 +81,11 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.IntVar(&o.Entries, "entries", 10000, "distinct URLs cached before the memory load")
 	fs.IntVar(&o.Misses, "misses", 2000, "never-seen URLs sent in the misses scenario")
 	fs.StringVar(&o.Icpedge, "icpedge", "", "icpedge `binary` to run (default: go build ./cmd/icpedge into a temp dir)")
-	fs.StringVar(&o.Only, "only", "", "run one scenario: hits, memory or misses")
+	fs.StringVar(&o.Only, "only", "", "run one scenario: hits, memory, misses or buffers")
+	fs.IntVar(&o.SlowReaders, "slow-readers", 50, "buffers: slow clients of the large script, each on its own URL")
+	fs.IntVar(&o.Bombs, "bombs", 16, "buffers: slow clients of a gzip bomb, each on its own URL")
+	fs.StringVar(&o.BigSize, "big-size", "46MB", "buffers: the large script's `size`")
+	fs.StringVar(&o.BombSize, "bomb-size", "1GiB", "buffers: what the gzip bomb inflates to, a `size`")
 	fs.StringVar(&o.CacheMemory, "cache-memory", "16MiB", "the edge's cache.memory `size`: its in-memory tier (0 turns it off; 16MiB is the product default)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: icpedge-bench [flags]\n\nLoads icpedge on loopback and prints its figures against the targets.\n\n")
@@ -102,7 +116,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-func (o options) validate() error {
+func (o *options) validate() error {
 	var errs []error
 	if o.Duration <= 0 {
 		errs = append(errs, fmt.Errorf("--duration %v: want a positive duration", o.Duration))
@@ -120,9 +134,19 @@ func (o options) validate() error {
 		errs = append(errs, fmt.Errorf("--cache-memory %q: want a size such as 64MiB or 0", o.CacheMemory))
 	}
 	switch o.Only {
-	case "", "hits", "memory", "misses":
+	case "", "hits", "memory", "misses", "buffers":
 	default:
-		errs = append(errs, fmt.Errorf("--only %q: want hits, memory or misses", o.Only))
+		errs = append(errs, fmt.Errorf("--only %q: want hits, memory, misses or buffers", o.Only))
+	}
+	if o.SlowReaders < 0 || o.Bombs < 0 || o.SlowReaders+o.Bombs > 4096 {
+		errs = append(errs, fmt.Errorf("--slow-readers %d, --bombs %d: want 0 to 4096 in all", o.SlowReaders, o.Bombs))
+	}
+	var ok bool
+	if o.bigSize, ok = config.ParseSize(o.BigSize); !ok || o.bigSize <= 0 || o.bigSize > 1<<30 {
+		errs = append(errs, fmt.Errorf("--big-size %q: want a size up to 1GiB such as 46MB", o.BigSize))
+	}
+	if o.bombSize, ok = config.ParseSize(o.BombSize); !ok || o.bombSize < 1<<10 || o.bombSize > 16<<30 {
+		errs = append(errs, fmt.Errorf("--bomb-size %q: want a size from 1KiB to 16GiB such as 1GiB", o.BombSize))
 	}
 	return errors.Join(errs...)
 }
@@ -151,6 +175,7 @@ type report struct {
 	hits    *hitsReport
 	memory  *memoryReport
 	misses  *missesReport
+	buffers *buffersReport
 	targets []verdict
 }
 
@@ -216,6 +241,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (*report, err
 			return nil, fmt.Errorf("misses: %w", err)
 		}
 		rep.targets = append(rep.targets, printMisses(stdout, o, rep.misses)...)
+	}
+	if o.runs("buffers") {
+		if rep.buffers, err = b.buffers(ctx); err != nil {
+			return nil, fmt.Errorf("buffers: %w", err)
+		}
+		rep.targets = append(rep.targets, printBuffers(stdout, o, rep.buffers)...)
 	}
 	printTargets(stdout, rep.targets)
 	return rep, nil

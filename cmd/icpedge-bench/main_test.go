@@ -32,7 +32,12 @@ func TestTinyRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, progress bytes.Buffer
-	rep, err := run(ctx, options{Duration: time.Second, Conns: 4, Entries: 50, Misses: 50, CacheMemory: "16MiB"}, &out, &progress)
+	o := options{Duration: time.Second, Conns: 4, Entries: 50, Misses: 50, CacheMemory: "16MiB",
+		SlowReaders: 4, Bombs: 2, BigSize: "4MB", BombSize: "64MiB"}
+	if err := o.validate(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := run(ctx, o, &out, &progress)
 	if err != nil {
 		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
 	}
@@ -77,6 +82,21 @@ func TestTinyRun(t *testing.T) {
 		t.Errorf("misses: got %d origin requests for %d URLs (%.3f per URL, most %d for one); want at most 1 per URL", ms.originReqs, ms.unique, ms.perURL(), ms.maxPerURL)
 	}
 
+	bf := rep.buffers
+	if bf.failed != 0 || bf.hwm <= 0 || bf.read <= 0 || bf.originBig != 4 {
+		t.Errorf("buffers: got %d failed clients, VmHWM %d, %d bytes read, %d origin requests for the script; want 0, positive, positive, 4", bf.failed, bf.hwm, bf.read, bf.originBig)
+	}
+	answered := 0
+	for _, s := range bf.statuses {
+		if !strings.HasPrefix(s.key, "200 icpedge; ") {
+			t.Errorf("buffers: %d answers %q; want 200 with a Cache-Status", s.n, s.key)
+		}
+		answered += s.n
+	}
+	if answered != 6 {
+		t.Errorf("buffers: %d answers; want 6", answered)
+	}
+
 	// The printed report: every section, a PASS or FAIL beside each
 	// target, and a final count that matches.
 	text := out.String()
@@ -95,6 +115,8 @@ func TestTinyRun(t *testing.T) {
 		regexp.MustCompile(`(?m)^edge peak RSS \(VmHWM\): [1-9][0-9.]* MiB +(PASS|FAIL) \(≤ 64\.0 MiB\)$`),
 		regexp.MustCompile(`(?m)^== misses: 50 never-seen URLs`),
 		regexp.MustCompile(`(?m)^origin requests per unique URL: 50 / 50 = 1\.000 +PASS \(≤ 1\.0\)$`),
+		regexp.MustCompile(`(?m)^== buffers: 4 slow readers of a 3\.8 MiB cacheable script`),
+		regexp.MustCompile(`(?m)^edge peak RSS \(VmHWM\): [1-9][0-9.]* MiB +(PASS|FAIL) \(< 128\.0 MiB, `),
 		regexp.MustCompile(`(?m)^\d+ PASS, \d+ FAIL; load average`),
 	} {
 		if !want.MatchString(text) {

@@ -29,6 +29,19 @@ type origin struct {
 	total atomic.Int64
 	mu    sync.Mutex
 	count map[string]int // requests per path, under mu
+	// extra, when set, answers the paths a scenario adds; it reports
+	// false for the others.
+	extra atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
+}
+
+// setExtra sets (or, with nil, clears) the handler of a scenario's own
+// paths.
+func (o *origin) setExtra(f func(http.ResponseWriter, *http.Request) bool) {
+	if f == nil {
+		o.extra.Store(nil)
+		return
+	}
+	o.extra.Store(&f)
 }
 
 func startOrigin() *origin {
@@ -48,6 +61,9 @@ func (o *origin) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	o.count[r.URL.Path]++
 	o.mu.Unlock()
+	if f := o.extra.Load(); f != nil && (*f)(w, r) {
+		return
+	}
 
 	body := o.page(r.URL.Path)
 	h := w.Header()
