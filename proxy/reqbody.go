@@ -128,10 +128,14 @@ func (h *Handler) refuseBody(w http.ResponseWriter, r *http.Request, info *reqIn
 	if !tooLarge && !timedOut && r.Context().Err() != nil {
 		return
 	}
-	// The rest of the body is not read: the connection can't be reused,
-	// and the server must not wait for the body before closing it (an
-	// expired read deadline ends its attempt to drain it).
-	w.Header().Set("Connection", "close")
+	// The rest of the body is not read: an HTTP/1 connection can't be
+	// reused (over HTTP/2 only the stream ends; Connection: close there
+	// would shut the whole connection down), and the server must not wait
+	// for the body (an expired read deadline ends its attempt to drain
+	// it).
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 	if tooLarge || timedOut {
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}

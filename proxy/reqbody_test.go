@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strings"
@@ -196,10 +198,16 @@ func TestRequestBodyLimitsHTTP2(t *testing.T) {
 	c := edge.Client()
 	c.Timeout = 30 * time.Second
 
+	// Every request is traced: a refused body ends its stream, not the
+	// connection the others share.
+	var conns sync.Map
+	trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { conns.Store(ci.Conn.LocalAddr().String(), true) }}
+	ctx := httptrace.WithClientTrace(context.Background(), trace)
+
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	go pw.Write([]byte("the start of a body that never ends"))
-	req, _ := http.NewRequest("POST", edge.URL+"/up", pr)
+	req, _ := http.NewRequestWithContext(ctx, "POST", edge.URL+"/up", pr)
 	req.Host = "icp.example.test"
 	resp, err := c.Do(req)
 	if err != nil {
@@ -210,7 +218,7 @@ func TestRequestBodyLimitsHTTP2(t *testing.T) {
 		t.Fatalf("stalled body: %s %d; want HTTP/2 408", resp.Proto, resp.StatusCode)
 	}
 
-	req, _ = http.NewRequest("POST", edge.URL+"/up", io.LimitReader(neverEnding('x'), 1<<20))
+	req, _ = http.NewRequestWithContext(ctx, "POST", edge.URL+"/up", io.LimitReader(neverEnding('x'), 1<<20))
 	req.Host = "icp.example.test"
 	req.ContentLength = -1 // no length: counted as it comes
 	resp, err = c.Do(req)
@@ -222,7 +230,7 @@ func TestRequestBodyLimitsHTTP2(t *testing.T) {
 		t.Fatalf("oversized body: %d; want 413", resp.StatusCode)
 	}
 
-	req, _ = http.NewRequest("POST", edge.URL+"/up", strings.NewReader("x=1"))
+	req, _ = http.NewRequestWithContext(ctx, "POST", edge.URL+"/up", strings.NewReader("x=1"))
 	req.Host = "icp.example.test"
 	resp, err = c.Do(req)
 	if err != nil {
@@ -235,6 +243,11 @@ func TestRequestBodyLimitsHTTP2(t *testing.T) {
 	}
 	if seen := o.requests(); len(seen) != 1 {
 		t.Fatalf("origin got %q; want only the small body", seen)
+	}
+	n := 0
+	conns.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Errorf("the requests after the refused bodies used %d connections; want the one they share", n)
 	}
 }
 
