@@ -314,7 +314,7 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 	status += "; stored"
 	// Served from the store from now on, as any hit is: a large body from
 	// its file, so that slow visitors hold no memory, and the buffers go.
-	if se := h.get(e.Key, info); se != nil {
+	if se, err := h.opts.Cache.Reread(e.Key); err == nil {
 		l.free()
 		return fillOutcome{entry: share(se), status: status}
 	}

@@ -319,14 +319,24 @@ func blocks(n int64) int64 { return (n + blockSize - 1) / blockSize * blockSize 
 // Get returns the entry stored under key, or ErrNotFound. The caller must
 // Close the entry. A damaged file is logged, removed and reported as
 // ErrNotFound; other read errors are returned as they are.
-func (s *Store) Get(key string) (*Entry, error) { return s.get(key, false) }
+func (s *Store) Get(key string) (*Entry, error) { return s.get(key, false, true) }
 
 // GetShared is Get for a caller that only reads the entry's Header: a hit
 // from memory then shares the stored header instead of copying it. The
 // Header must not be modified; replace it with a copy to change it.
-func (s *Store) GetShared(key string) (*Entry, error) { return s.get(key, true) }
+func (s *Store) GetShared(key string) (*Entry, error) { return s.get(key, true, true) }
 
-func (s *Store) get(key string, shared bool) (*Entry, error) {
+// Reread is GetShared for an entry the caller has just stored, to serve
+// it from the store rather than from its own copy: it is not counted in
+// Stats as a lookup.
+func (s *Store) Reread(key string) (*Entry, error) { return s.get(key, true, false) }
+
+// get looks key up; counted says whether the lookup goes into Stats.
+func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
+	var one int64
+	if counted {
+		one = 1
+	}
 	now := s.opts.Now()
 	s.mu.Lock()
 	if s.closed {
@@ -335,7 +345,7 @@ func (s *Store) get(key string, shared bool) (*Entry, error) {
 	}
 	it := s.index[key]
 	if it == nil {
-		s.stats.Misses++
+		s.stats.Misses += one
 		s.mu.Unlock()
 		return nil, ErrNotFound
 	}
@@ -346,8 +356,8 @@ func (s *Store) get(key string, shared bool) (*Entry, error) {
 	}
 	if m := it.mem; m != nil {
 		s.memMoveToFront(m)
-		s.stats.Hits++
-		s.stats.MemoryHits++
+		s.stats.Hits += one
+		s.stats.MemoryHits += one
 		e := m.entry(key, shared)
 		s.mu.Unlock()
 		if touch {
@@ -361,7 +371,7 @@ func (s *Store) get(key string, shared bool) (*Entry, error) {
 	e, m, err := s.load(key, verified)
 	if err != nil {
 		s.mu.Lock()
-		s.stats.Misses++
+		s.stats.Misses += one
 		s.mu.Unlock()
 		switch {
 		case errors.Is(err, errCorrupt):
@@ -375,7 +385,7 @@ func (s *Store) get(key string, shared bool) (*Entry, error) {
 		return nil, fmt.Errorf("reading cache entry: %w", err)
 	}
 	s.mu.Lock()
-	s.stats.Hits++
+	s.stats.Hits += one
 	if s.index[key] == it && it.gen == gen && !s.closed {
 		it.verified = true
 		if m != nil && it.mem == nil {

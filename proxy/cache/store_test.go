@@ -782,3 +782,31 @@ func TestGetSharedSharesHeader(t *testing.T) {
 		t.Errorf("a Get copy's change reached the shared header")
 	}
 }
+
+// Reread serves what the caller just stored without counting a lookup:
+// a miss that fills the cache is one miss, not a miss and a hit.
+func TestStoreRereadNotCounted(t *testing.T) {
+	for _, memory := range []int64{0, -1} {
+		s := openStore(t, Options{Memory: memory})
+		body := content("reread", 300<<10) // read from its file without a memory tier
+		if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: body})); err != nil {
+			t.Fatal(err)
+		}
+		e, err := s.Reread("k")
+		if err != nil {
+			t.Fatalf("memory %d: Reread: %v", memory, err)
+		}
+		r, _ := e.Body(Identity)
+		got, _ := io.ReadAll(r)
+		e.Close()
+		if !bytes.Equal(got, body) {
+			t.Errorf("memory %d: Reread body differs", memory)
+		}
+		if _, err := s.Reread("absent"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("memory %d: Reread of an absent key: %v; want ErrNotFound", memory, err)
+		}
+		if st := s.Stats(); st.Hits != 0 || st.Misses != 0 || st.MemoryHits != 0 {
+			t.Errorf("memory %d: stats %+v; want no lookups counted", memory, st)
+		}
+	}
+}
