@@ -56,6 +56,10 @@ func memOrigin(t *testing.T) *httptest.Server {
 	blob := make([]byte, 2<<20)
 	rand.New(rand.NewSource(7)).Read(blob)
 	page := bigPage(1 << 20)
+	var large bytes.Buffer // 8 MiB of HTML, compressed about tenfold
+	lw := gzip.NewWriter(&large)
+	lw.Write(bigPage(8 << 20))
+	lw.Close()
 	var bomb bytes.Buffer
 	gw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
 	gw.Write([]byte("<!DOCTYPE html><html><body>"))
@@ -88,6 +92,11 @@ func memOrigin(t *testing.T) *httptest.Server {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-store")
 			w.Write(page)
+		case "/large": // HTML too large to buffer
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			w.Write(large.Bytes())
 		case "/bomb":
 			w.Header().Set("Content-Type", "text/html")
 			w.Header().Set("Content-Encoding", "gzip")
@@ -202,16 +211,19 @@ func TestSlowReaderHoldsNoBuffer(t *testing.T) {
 	h, srv := newMemEdge(t, origin.URL, budget, Options{MaxCacheObject: 4 << 20, MaxHTMLSize: 2 << 20})
 	for _, tt := range []struct {
 		path, accept, status string
+		code                 int
 	}{
-		{"/blob", "", "icpedge; fwd=miss; stored"},
-		{"/blob.gz", "", "icpedge; fwd=miss; detail=too-large"},
-		{"/private", "", "icpedge; fwd=miss; detail=no-store"},
-		{"/bomb", "", "icpedge; fwd=miss; detail=too-large"},
+		{"/blob", "", "icpedge; fwd=miss; stored", 200},
+		{"/blob.gz", "", "icpedge; fwd=miss; detail=too-large", 200},
+		{"/private", "", "icpedge; fwd=miss; detail=no-store", 200},
+		{"/large", "", "icpedge; fwd=miss; detail=too-large", 200},
+		// Cut off once it inflates past html.max_size a hundredfold.
+		{"/bomb", "", "icpedge; fwd=miss", 502},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
 			resp, rest := slowGet(t, srv, tt.path, tt.accept)
-			if cs := resp.Header.Get("Cache-Status"); cs != tt.status {
-				t.Errorf("Cache-Status %q; want %q", cs, tt.status)
+			if cs := resp.Header.Get("Cache-Status"); resp.StatusCode != tt.code || cs != tt.status {
+				t.Errorf("%d, Cache-Status %q; want %d, %q", resp.StatusCode, cs, tt.code, tt.status)
 			}
 			// The handler is still sending (the visitor has 1 KiB of it)
 			// and holds no budget.
@@ -226,9 +238,13 @@ func TestSlowReaderHoldsNoBuffer(t *testing.T) {
 				if len(body) != 6<<20 {
 					t.Errorf("%d bytes; want 6 MiB", len(body))
 				}
-			case "/bomb":
+			case "/large":
 				if len(body) < 8<<20 || countNoticesIn(body) != 1 {
 					t.Errorf("%d bytes, %d notices; want 8 MiB and one notice", len(body), countNoticesIn(body))
+				}
+			case "/bomb":
+				if countNoticesIn(body) != 1 {
+					t.Errorf("the 502 page has %d notices; want one", countNoticesIn(body))
 				}
 			default:
 				if countNoticesIn(body) != 1 || !bytes.HasSuffix(bytes.TrimSpace(body), []byte("</html>")) {
