@@ -131,7 +131,7 @@ type buffersReport struct {
 	hwm            int64 // the edge's VmHWM at the end, bytes
 	rssMax         int64 // largest VmRSS sampled
 	read           int64 // body bytes the clients read
-	statuses       []kv  // status and Cache-Status of the answers
+	statuses       []kv  // "script: " or "bomb: ", then status and Cache-Status of the answers
 	originBig      int   // origin requests for /big.js
 	failed         int   // clients that got no answer
 	notes          []string
@@ -166,6 +166,7 @@ func (b *bench) buffers(ctx context.Context) (*buffersReport, error) {
 
 	b.progress("buffers: %d slow readers of /big.js?c=N and %d of /bomb?b=N, %s/s each, for %v", rep.readers, rep.bombs, mib(slowRate), rep.duration)
 	type result struct {
+		kind   string
 		status string
 		read   int64
 		err    error
@@ -173,13 +174,13 @@ func (b *bench) buffers(ctx context.Context) (*buffersReport, error) {
 	results := make(chan result, rep.readers+rep.bombs)
 	var wg sync.WaitGroup
 	for i := range rep.readers + rep.bombs {
-		path := "/big.js?c=" + strconv.Itoa(i)
+		kind, path := "script", "/big.js?c="+strconv.Itoa(i)
 		if i >= rep.readers {
-			path = "/bomb?b=" + strconv.Itoa(i-rep.readers)
+			kind, path = "bomb", "/bomb?b="+strconv.Itoa(i-rep.readers)
 		}
 		wg.Go(func() {
 			status, n, err := slowRead(ctx, edge.addr, path, rep.duration)
-			results <- result{status, n, err}
+			results <- result{kind, status, n, err}
 		})
 	}
 	wg.Wait()
@@ -204,7 +205,7 @@ func (b *bench) buffers(ctx context.Context) (*buffersReport, error) {
 			}
 			continue
 		}
-		counts[r.status]++
+		counts[r.kind+": "+r.status]++
 	}
 	for k, n := range counts {
 		rep.statuses = append(rep.statuses, kv{k, n})
@@ -279,7 +280,7 @@ func printBuffers(w io.Writer, o options, r *buffersReport) []verdict {
 	for _, s := range r.statuses {
 		cs = append(cs, fmt.Sprintf("%q ×%d", s.key, s.n))
 	}
-	fmt.Fprintf(w, "answers (status Cache-Status): %s\n", strings.Join(cs, ", "))
+	fmt.Fprintf(w, "answers (status, Cache-Status): %s\n", strings.Join(cs, ", "))
 	fmt.Fprintf(w, "origin requests for /big.js: %d; body bytes read by the clients: %s; largest VmRSS sampled: %s\n", r.originBig, mib(r.read), mib(r.rssMax))
 	ok := r.hwm > 0 && r.hwm < targetBuffersRSS && r.failed == 0
 	fmt.Fprintf(w, "edge peak RSS (VmHWM): %s   %s (< %s, with cache memory %s and the default limits.buffer_memory)\n", mib(r.hwm), passFail(ok), mib(targetBuffersRSS), o.CacheMemory)
