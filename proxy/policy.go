@@ -102,9 +102,21 @@ func matchGlob(glob, p string) bool {
 		ok, _ := path.Match(glob, p)
 		return ok
 	}
+	// "*.ext", the usual glob, is a suffix: no path.Match per segment on
+	// every request.
+	suffix, isSuffix := strings.CutPrefix(glob, "*")
+	isSuffix = isSuffix && !strings.ContainsAny(suffix, `*?[\`)
 	for seg := range strings.SplitSeq(p, "/") {
-		if ok, _ := path.Match(glob, seg); ok && seg != "" {
-			return true
+		switch {
+		case seg == "":
+		case isSuffix:
+			if strings.HasSuffix(seg, suffix) {
+				return true
+			}
+		default:
+			if ok, _ := path.Match(glob, seg); ok {
+				return true
+			}
 		}
 	}
 	return false
