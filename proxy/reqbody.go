@@ -16,6 +16,9 @@ const (
 	// requestBodyMemory is the most of a request body held in memory (from
 	// the budget); a longer body goes to a spool file.
 	requestBodyMemory = 64 << 10
+	// refusedBodyLinger bounds how long the rest of a body refused as too
+	// large is drained after the 413 (at most 256 KiB, net/http's limit).
+	refusedBodyLinger = 2 * time.Second
 )
 
 // A visitor's request body is read whole before the origin is asked, as
@@ -130,14 +133,20 @@ func (h *Handler) refuseBody(w http.ResponseWriter, r *http.Request, info *reqIn
 	}
 	// The rest of the body is not read: an HTTP/1 connection can't be
 	// reused (over HTTP/2 only the stream ends; Connection: close there
-	// would shut the whole connection down), and the server must not wait
-	// for the body (an expired read deadline ends its attempt to drain
-	// it).
+	// would shut the whole connection down). After the answer the server
+	// drains what it can of the body before closing; a read deadline
+	// bounds that: at once for a body that stalled, and after
+	// refusedBodyLinger for one too large, whose sender is likely still
+	// sending, so that it reads the 413 rather than a connection reset
+	// (closing with unread data sends a reset).
 	if r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
 	}
-	if tooLarge || timedOut {
+	switch {
+	case timedOut:
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	case tooLarge:
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refusedBodyLinger))
 	}
 	switch {
 	case tooLarge:

@@ -124,6 +124,12 @@ func TestRequestBodyLimits(t *testing.T) {
 			t.Error("the connection stays open; want it closed after the refused body")
 		}
 	})
+	t.Run("announced too large and sent anyway: 413, not a reset", func(t *testing.T) {
+		resp, _ := rawExchange(t, edge, "POST /up HTTP/1.1\r\n"+host+"Content-Length: 200000\r\n\r\n", bytes.Repeat([]byte("x"), 200000))
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d; want 413", resp.StatusCode)
+		}
+	})
 	t.Run("chunked too large: 413", func(t *testing.T) {
 		var body bytes.Buffer
 		for range 30 {
