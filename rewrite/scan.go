@@ -102,246 +102,336 @@ var headElements = map[atom.Atom]bool{
 	atom.Template: true, atom.Basefont: true, atom.Bgsound: true, atom.Noframes: true,
 }
 
+// scanner is the state of one scan: where the tokenizer is in the
+// document's structure, and what it has learnt so far.
+type scanner struct {
+	r   *Rewriter
+	src []byte
+	z   *html.Tokenizer
+	u   urlRewriter
+	s   *scanResult
+
+	inRaw atom.Atom // raw-text element whose content we are in
+	// strip is the edit removing the start tag of the raw-text element
+	// we are in, to be run through its end tag; -1 if none.
+	strip    int
+	fs       []fnode // open elements since the outermost <svg>/<math>
+	tmpl     int     // <template> depth
+	tables   int
+	selects  int
+	scopes   int // object, applet, marquee
+	inHead   bool
+	miit     bool // inside <a href=MIIT>
+	miitText []byte
+	attrs    []attr
+	// lastComment is set when the last token is an unterminated comment.
+	lastComment bool
+	// afterBody is set when a </body> was seen and nothing has reopened
+	// the body.
+	afterBody bool
+}
+
 // scan tokenizes src[from:] once: it records every token, asks editTag for
 // each start tag's edits and rewrites inline style sheets, and notes the
-// facts placement needs.
+// facts placement needs. Each token goes to the step for its kind: text
+// (scanner.text), the content and end of a raw-text element
+// (scanner.rawText, scanner.rawEnd), start tags (scanner.startTag) and end
+// tags (scanner.endTag).
 func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 	s := &scanResult{lastFooter: -1, lastBodyEnd: -1, bodyOpen: -1}
 	s.toks = make([]token, 0, len(src)/32)
-	u := &urlRewriter{hosts: r.hosts, prefix: prefix, loc: r.loc, out: &s.edits}
-	z := html.NewTokenizer(bytes.NewReader(src[from:]))
+	sc := &scanner{
+		r:      r,
+		src:    src,
+		z:      html.NewTokenizer(bytes.NewReader(src[from:])),
+		u:      urlRewriter{hosts: r.hosts, prefix: prefix, loc: r.loc, out: &s.edits},
+		s:      s,
+		strip:  -1,
+		inHead: true,
+	}
 	off := from
-	var (
-		inRaw       atom.Atom // raw-text element whose content we are in
-		rawName     []byte
-		fs          []fnode // open elements since the outermost <svg>/<math>
-		tmpl        int     // <template> depth
-		tables      int
-		selects     int
-		scopes      int // object, applet, marquee
-		inHead      = true
-		miit        bool // inside <a href=MIIT>
-		miitText    []byte
-		attrs       []attr
-		lastComment bool // last token is an unterminated comment
-		afterBody   bool // a </body> was seen and nothing has reopened the body
-		// strip is the edit removing the start tag of the raw-text
-		// element we are in, to be run through its end tag; -1 if none.
-		strip = -1
-	)
-	risky := func() bool { return tables > 0 || selects > 0 || scopes > 0 || tmpl > 0 }
 	for {
-		z.AllowCDATA(len(fs) > 0 && fs[len(fs)-1].ns != 'h')
-		tt := z.Next()
+		sc.z.AllowCDATA(sc.inForeign())
+		tt := sc.z.Next()
 		if tt == html.ErrorToken {
 			break
 		}
-		n := len(z.Raw())
-		t := token{start: off, end: off + n, typ: tt, template: tmpl > 0}
+		n := len(sc.z.Raw())
+		t := token{start: off, end: off + n, typ: tt, template: sc.tmpl > 0}
 		off += n
 		raw := src[t.start:t.end]
-		lastComment = false
+		sc.lastComment = false
 		switch tt {
 		case html.TextToken:
-			if inRaw != 0 {
-				t.inRaw = true
-				if inRaw == atom.Style && u.active() {
-					u.css(raw, t.start)
-				}
-				break
-			}
-			t.foreign = len(fs) > 0 && fs[len(fs)-1].ns != 'h' && !fs[len(fs)-1].integ
-			if miit && len(miitText) < 1024 {
-				miitText = append(miitText, z.Text()...)
-			}
-			if len(bytes.TrimLeft(raw, " \t\n\r\f")) > 0 && tmpl == 0 && !t.foreign {
-				if s.bodyOpen < 0 {
-					s.bodyOpen = len(s.toks)
-				}
-				inHead, afterBody = false, false
+			if sc.inRaw != 0 {
+				sc.rawText(&t, raw)
+			} else {
+				sc.text(&t, raw)
 			}
 		case html.CommentToken, html.DoctypeToken:
-			lastComment = !terminated(raw)
+			sc.lastComment = !terminated(raw)
 		case html.StartTagToken, html.SelfClosingTagToken:
-			name, _ := z.TagName()
-			t.name = atom.Lookup(name)
-			selfClosing := tt == html.SelfClosingTagToken
-			st := startTag{raw: raw, base: t.start, name: name}
-			attrs = lexAttrs(raw, attrs[:0])
-			st.attrs = attrs
-
-			// SVG and MathML, after HTML "tree construction dispatcher".
-			foreign := false
-			if len(fs) > 0 {
-				top := fs[len(fs)-1]
-				foreign = top.ns != 'h' &&
-					!(top.integ && !top.text) &&
-					!(top.text && t.name != atom.Mglyph && t.name != atom.Malignmark) &&
-					!(top.axml && t.name == atom.Svg)
-				if foreign && (breakout[t.name] || t.name == atom.Font && fontBreaks(&st)) {
-					for len(fs) > 0 && fs[len(fs)-1].ns != 'h' && !fs[len(fs)-1].integ {
-						fs = fs[:len(fs)-1]
-					}
-					foreign = false
-				}
-			}
-			t.foreign = foreign
-			through := editTag(&st, u, !foreign)
-			if foreign {
-				z.NextIsNotRawText()
-				if !selfClosing {
-					f := fnode{name: append([]byte(nil), name...), ns: fs[len(fs)-1].ns}
-					f.integ, f.text, f.axml = integration(f.ns, name, &st)
-					fs = append(fs, f)
-				}
-				break
-			}
-			switch {
-			case t.name == atom.Svg || t.name == atom.Math:
-				if !selfClosing {
-					ns := byte('s')
-					if t.name == atom.Math {
-						ns = 'm'
-					}
-					fs = append(fs, fnode{name: append([]byte(nil), name...), ns: ns})
-				}
-			case rawText[t.name]:
-				inRaw, rawName = t.name, append(rawName[:0], name...)
-				if through {
-					strip = len(s.edits) - 1
-				}
-			case len(fs) > 0 && !voidElements[t.name]:
-				fs = append(fs, fnode{name: append([]byte(nil), name...), ns: 'h'})
-			}
-			// Our own block counts even inside a <template>: a page cut
-			// off in an open template with a construct at the end that
-			// would swallow an appended block gets it inside the template,
-			// and must not get a second one when it comes through again.
-			if id, ok := st.get("id"); ok && string(id) == NoticeID {
-				s.hasNotice = true
-			}
-			if t.template {
-				if t.name == atom.Template {
-					tmpl++
-				}
-				break
-			}
-			if !headElements[t.name] {
-				inHead, afterBody = false, false
-			}
-			if s.bodyOpen < 0 && !headElements[t.name] {
-				s.bodyOpen = len(s.toks)
-			}
-			switch t.name {
-			case atom.Template:
-				tmpl++
-			case atom.Table:
-				tables++
-			case atom.Select:
-				selects++
-			case atom.Object, atom.Applet, atom.Marquee:
-				scopes++
-			case atom.Frameset:
-				s.complex = true
-			case atom.Footer:
-				if len(fs) == 0 {
-					s.lastFooter = len(s.toks)
-					if risky() {
-						s.complex = true
-					}
-				}
-			case atom.Meta:
-				if inHead && s.meta == "" {
-					// A label that names no encoding changes nothing,
-					// and a later <meta> may still (HTML "in head").
-					if l := metaCharset(&st); l != "" {
-						if _, ok := lookupCharset(l); ok {
-							s.meta = l
-						}
-					}
-				}
-			case atom.A:
-				if miit {
-					s.hasNotice = s.hasNotice || bytes.Contains(miitText, r.icpKey)
-				}
-				href, _ := st.get("href")
-				miit, miitText = miitLink(href), miitText[:0]
-			}
+			sc.startTag(&t, raw, tt == html.SelfClosingTagToken)
 		case html.EndTagToken:
-			name, _ := z.TagName()
+			name, _ := sc.z.TagName()
 			t.name = atom.Lookup(name)
-			if inRaw != 0 {
+			if sc.inRaw != 0 {
 				// The tokenizer only ends raw text at the matching end tag.
-				t.inRaw = true
-				inRaw = 0
-				if strip >= 0 {
-					s.edits[strip].end = t.end
-					strip = -1
-				}
-				break
-			}
-			if len(fs) > 0 {
-				t.foreign = fs[len(fs)-1].ns != 'h'
-				var sure bool
-				fs, sure = popForeign(fs, name)
-				if !sure {
-					s.complex = true
-				}
-			}
-			if t.template && !(t.name == atom.Template && tmpl == 1) {
-				if t.name == atom.Template {
-					tmpl--
-				}
-				break
-			}
-			switch t.name {
-			case atom.Template:
-				if tmpl > 0 {
-					tmpl--
-				}
-			case atom.Table:
-				tables = max(tables-1, 0)
-			case atom.Select:
-				selects = max(selects-1, 0)
-			case atom.Object, atom.Applet, atom.Marquee:
-				scopes = max(scopes-1, 0)
-			case atom.Body, atom.Html:
-				// In the body, </html> acts as </body> (HTML "in body"); after
-				// it, both only move on to the next insertion mode.
-				if !afterBody {
-					s.lastBodyEnd = len(s.toks)
-					s.riskyAtBodyEnd = risky()
-				}
-				afterBody = true
-			case atom.A:
-				if miit {
-					s.hasNotice = s.hasNotice || bytes.Contains(miitText, r.icpKey)
-					miit = false
-				}
+				sc.rawEnd(&t)
+			} else {
+				sc.endTag(&t, name)
 			}
 		}
 		s.toks = append(s.toks, t)
 	}
-	_ = rawName
-	if strip >= 0 {
+	sc.finish(off)
+	return s
+}
+
+// inForeign reports whether the current node is SVG or MathML, where
+// CDATA sections are markup.
+func (sc *scanner) inForeign() bool {
+	return len(sc.fs) > 0 && sc.fs[len(sc.fs)-1].ns != 'h'
+}
+
+// risky reports whether a table, select, object, applet, marquee or
+// template is open, any of which can move or hide a block placed there.
+func (sc *scanner) risky() bool {
+	return sc.tables > 0 || sc.selects > 0 || sc.scopes > 0 || sc.tmpl > 0
+}
+
+// text notes a text token outside raw-text elements: the text of a MIIT
+// link, and the start of the body at the first text that is not
+// whitespace.
+func (sc *scanner) text(t *token, raw []byte) {
+	t.foreign = sc.inForeign() && !sc.fs[len(sc.fs)-1].integ
+	if sc.miit && len(sc.miitText) < 1024 {
+		sc.miitText = append(sc.miitText, sc.z.Text()...)
+	}
+	if len(bytes.TrimLeft(raw, " \t\n\r\f")) > 0 && sc.tmpl == 0 && !t.foreign {
+		if sc.s.bodyOpen < 0 {
+			sc.s.bodyOpen = len(sc.s.toks)
+		}
+		sc.inHead, sc.afterBody = false, false
+	}
+}
+
+// enterRaw notes the start of a raw-text element. through is editTag's
+// word that its start tag is removed (localize's strip), in which case
+// the removal runs through its end tag.
+func (sc *scanner) enterRaw(name atom.Atom, through bool) {
+	sc.inRaw = name
+	if through {
+		sc.strip = len(sc.s.edits) - 1
+	}
+}
+
+// rawText handles the content of a raw-text element: nothing may be
+// inserted in it, and an inline style sheet's URLs are rewritten.
+func (sc *scanner) rawText(t *token, raw []byte) {
+	t.inRaw = true
+	if sc.inRaw == atom.Style && sc.u.active() {
+		sc.u.css(raw, t.start)
+	}
+}
+
+// rawEnd handles the end tag of a raw-text element.
+func (sc *scanner) rawEnd(t *token) {
+	t.inRaw = true
+	sc.inRaw = 0
+	if sc.strip >= 0 {
+		sc.s.edits[sc.strip].end = t.end
+		sc.strip = -1
+	}
+}
+
+// startTag handles a start tag: its edits (editTag), SVG and MathML
+// content, raw-text elements, and the elements placement cares about.
+func (sc *scanner) startTag(t *token, raw []byte, selfClosing bool) {
+	name, _ := sc.z.TagName()
+	t.name = atom.Lookup(name)
+	st := startTag{raw: raw, base: t.start, name: name}
+	sc.attrs = lexAttrs(raw, sc.attrs[:0])
+	st.attrs = sc.attrs
+
+	foreign := sc.foreignStart(t.name, &st)
+	t.foreign = foreign
+	through := editTag(&st, &sc.u, !foreign)
+	if foreign {
+		sc.z.NextIsNotRawText()
+		if !selfClosing {
+			f := fnode{name: append([]byte(nil), name...), ns: sc.fs[len(sc.fs)-1].ns}
+			f.integ, f.text, f.axml = integration(f.ns, name, &st)
+			sc.fs = append(sc.fs, f)
+		}
+		return
+	}
+	switch {
+	case t.name == atom.Svg || t.name == atom.Math:
+		if !selfClosing {
+			ns := byte('s')
+			if t.name == atom.Math {
+				ns = 'm'
+			}
+			sc.fs = append(sc.fs, fnode{name: append([]byte(nil), name...), ns: ns})
+		}
+	case rawText[t.name]:
+		sc.enterRaw(t.name, through)
+	case len(sc.fs) > 0 && !voidElements[t.name]:
+		sc.fs = append(sc.fs, fnode{name: append([]byte(nil), name...), ns: 'h'})
+	}
+	// Our own block counts even inside a <template>: a page cut off in an
+	// open template with a construct at the end that would swallow an
+	// appended block gets it inside the template, and must not get a
+	// second one when it comes through again.
+	if id, ok := st.get("id"); ok && string(id) == NoticeID {
+		sc.s.hasNotice = true
+	}
+	if t.template {
+		if t.name == atom.Template {
+			sc.tmpl++
+		}
+		return
+	}
+	if !headElements[t.name] {
+		sc.inHead, sc.afterBody = false, false
+		if sc.s.bodyOpen < 0 {
+			sc.s.bodyOpen = len(sc.s.toks)
+		}
+	}
+	sc.open(t.name, &st)
+}
+
+// foreignStart reports whether a start tag is SVG or MathML content,
+// after HTML "tree construction dispatcher"; a tag that breaks out of it
+// closes the foreign elements first.
+func (sc *scanner) foreignStart(name atom.Atom, st *startTag) bool {
+	if len(sc.fs) == 0 {
+		return false
+	}
+	top := sc.fs[len(sc.fs)-1]
+	foreign := top.ns != 'h' &&
+		!(top.integ && !top.text) &&
+		!(top.text && name != atom.Mglyph && name != atom.Malignmark) &&
+		!(top.axml && name == atom.Svg)
+	if foreign && (breakout[name] || name == atom.Font && fontBreaks(st)) {
+		for len(sc.fs) > 0 && sc.fs[len(sc.fs)-1].ns != 'h' && !sc.fs[len(sc.fs)-1].integ {
+			sc.fs = sc.fs[:len(sc.fs)-1]
+		}
+		return false
+	}
+	return foreign
+}
+
+// open notes an HTML element opening outside templates: the elements
+// that make placement risky, the last footer, the head's charset and MIIT
+// links.
+func (sc *scanner) open(name atom.Atom, st *startTag) {
+	s := sc.s
+	switch name {
+	case atom.Template:
+		sc.tmpl++
+	case atom.Table:
+		sc.tables++
+	case atom.Select:
+		sc.selects++
+	case atom.Object, atom.Applet, atom.Marquee:
+		sc.scopes++
+	case atom.Frameset:
+		s.complex = true
+	case atom.Footer:
+		if len(sc.fs) == 0 {
+			s.lastFooter = len(s.toks)
+			if sc.risky() {
+				s.complex = true
+			}
+		}
+	case atom.Meta:
+		if sc.inHead && s.meta == "" {
+			// A label that names no encoding changes nothing, and a
+			// later <meta> may still (HTML "in head").
+			if l := metaCharset(st); l != "" {
+				if _, ok := lookupCharset(l); ok {
+					s.meta = l
+				}
+			}
+		}
+	case atom.A:
+		sc.endMIIT()
+		href, _ := st.get("href")
+		sc.miit, sc.miitText = miitLink(href), sc.miitText[:0]
+	}
+}
+
+// endMIIT ends a MIIT link, if one is open: a link whose text holds the
+// filing number is the notice already.
+func (sc *scanner) endMIIT() {
+	if sc.miit {
+		sc.s.hasNotice = sc.s.hasNotice || bytes.Contains(sc.miitText, sc.r.icpKey)
+	}
+}
+
+// endTag handles an end tag outside raw-text elements.
+func (sc *scanner) endTag(t *token, name []byte) {
+	s := sc.s
+	if len(sc.fs) > 0 {
+		t.foreign = sc.inForeign()
+		var sure bool
+		sc.fs, sure = popForeign(sc.fs, name)
+		if !sure {
+			s.complex = true
+		}
+	}
+	if t.template && !(t.name == atom.Template && sc.tmpl == 1) {
+		if t.name == atom.Template {
+			sc.tmpl--
+		}
+		return
+	}
+	switch t.name {
+	case atom.Template:
+		if sc.tmpl > 0 {
+			sc.tmpl--
+		}
+	case atom.Table:
+		sc.tables = max(sc.tables-1, 0)
+	case atom.Select:
+		sc.selects = max(sc.selects-1, 0)
+	case atom.Object, atom.Applet, atom.Marquee:
+		sc.scopes = max(sc.scopes-1, 0)
+	case atom.Body, atom.Html:
+		// In the body, </html> acts as </body> (HTML "in body"); after
+		// it, both only move on to the next insertion mode.
+		if !sc.afterBody {
+			s.lastBodyEnd = len(s.toks)
+			s.riskyAtBodyEnd = sc.risky()
+		}
+		sc.afterBody = true
+	case atom.A:
+		sc.endMIIT()
+		sc.miit = false
+	}
+}
+
+// finish notes what the end of the document, at off, leaves open.
+func (sc *scanner) finish(off int) {
+	s := sc.s
+	if sc.strip >= 0 {
 		// Cut short inside the element: its content runs to the end.
-		s.edits[strip].end = len(src)
+		s.edits[sc.strip].end = len(sc.src)
 	}
-	if miit {
-		s.hasNotice = s.hasNotice || bytes.Contains(miitText, r.icpKey)
-	}
+	sc.endMIIT()
 	s.eof = off
 	// A text token ending the document may end in a construct cut short
 	// ("</", "<!", "<a") that an appended block would complete.
 	lastText := len(s.toks) > 0 && s.toks[len(s.toks)-1].typ == html.TextToken &&
-		bytes.IndexByte(src[s.toks[len(s.toks)-1].start:s.toks[len(s.toks)-1].end], '<') >= 0
-	s.eofOK = inRaw == 0 && !lastComment && !lastText
-	s.riskyAtEOF = risky()
-	if selects > 0 {
+		bytes.IndexByte(sc.src[s.toks[len(s.toks)-1].start:s.toks[len(s.toks)-1].end], '<') >= 0
+	s.eofOK = sc.inRaw == 0 && !sc.lastComment && !lastText
+	s.riskyAtEOF = sc.risky()
+	if sc.selects > 0 {
 		s.eofClose = "</select>"
 	}
-	s.eofClose += strings.Repeat("</template>", tmpl)
-	return s
+	s.eofClose += strings.Repeat("</template>", sc.tmpl)
 }
 
 // terminated reports whether a comment or doctype token was closed, rather
