@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -42,75 +41,4 @@ func edgeHost(hostport, scheme string) string {
 		return host
 	}
 	return host + ":" + port
-}
-
-// keyParts splits a cache key into its host (without port) and its path
-// and query; a variant's secondary key is dropped.
-func keyParts(key string) (host, pathQuery string) {
-	key, _, _ = strings.Cut(key, variantSep)
-	_, rest, ok := strings.Cut(key, "://")
-	if !ok {
-		return "", key
-	}
-	hostport, pq, _ := strings.Cut(rest, "/")
-	return canonicalHost(hostport), "/" + pq
-}
-
-// Purge says what to remove from the cache.
-type Purge struct {
-	// URL removes every stored variant of one URL, whatever scheme or port
-	// it was fetched with. A bare path ("/a?b=1") matches on every host;
-	// an absolute URL matches on its host only.
-	URL string
-	// Prefix removes every URL whose path starts with it.
-	Prefix string
-	// All removes everything.
-	All bool
-}
-
-// matcher returns the key predicate for p.
-func (p Purge) matcher() (func(key string) bool, error) {
-	switch {
-	case p.All:
-		return func(string) bool { return true }, nil
-	case p.Prefix != "":
-		// Keys hold canonical paths (canonicalPath); so must the prefix.
-		pathPart, query, hasQuery := strings.Cut(p.Prefix, "?")
-		u, err := url.Parse("http://prefix" + pathPart)
-		if err != nil || !strings.HasPrefix(pathPart, "/") {
-			return nil, fmt.Errorf("purge prefix %q: expected a path beginning with /", p.Prefix)
-		}
-		prefix, err := canonicalPath(u.EscapedPath())
-		if err != nil {
-			return nil, fmt.Errorf("purge prefix %q: %w", p.Prefix, err)
-		}
-		if hasQuery {
-			prefix += "?" + query
-		}
-		return func(key string) bool {
-			_, pq := keyParts(key)
-			return strings.HasPrefix(pq, prefix)
-		}, nil
-	case p.URL != "":
-		u, err := url.Parse(p.URL)
-		if err != nil {
-			return nil, err
-		}
-		host := canonicalHost(u.Host)
-		pq := u.EscapedPath()
-		if pq == "" {
-			pq = "/"
-		}
-		if pq, err = canonicalPath(pq); err != nil {
-			return nil, fmt.Errorf("purge url %q: %w", p.URL, err)
-		}
-		if u.RawQuery != "" {
-			pq += "?" + u.RawQuery
-		}
-		return func(key string) bool {
-			kh, kpq := keyParts(key)
-			return kpq == pq && (host == "" || kh == host)
-		}, nil
-	}
-	return nil, errNothingToPurge
 }

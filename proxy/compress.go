@@ -4,9 +4,20 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/andybalholm/brotli"
+)
+
+// minCompressSize is the smallest body worth compressing.
+const minCompressSize = 256
+
+// Compression levels that keep a miss cheap.
+const (
+	brotliLevel = 4
+	gzipLevel   = 5
 )
 
 // brotliWindow is the base-2 logarithm of the brotli window for whole
@@ -62,3 +73,102 @@ func (e *encoders) compress(enc string, body []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// compressible reports whether a media type gains from compression.
+func compressible(ctype string) bool {
+	mt := strings.ToLower(strings.TrimSpace(strings.Split(ctype, ";")[0]))
+	switch {
+	case strings.HasPrefix(mt, "text/"):
+		return true
+	case strings.HasSuffix(mt, "+json"), strings.HasSuffix(mt, "+xml"):
+		return true
+	}
+	switch mt {
+	case "application/javascript", "application/json", "application/xml", "application/x-javascript",
+		"image/svg+xml", "application/wasm", "application/manifest+json", "font/ttf", "font/otf",
+		"application/vnd.ms-fontobject", "image/x-icon", "image/vnd.microsoft.icon":
+		return true
+	}
+	return false
+}
+
+// negotiateEncoding picks br, then gzip, from an Accept-Encoding field,
+// honouring q-values (RFC 9110 §12.5.3). "" means identity.
+func negotiateEncoding(accept string) string {
+	if acceptsEncoding(accept, "br") {
+		return "br"
+	}
+	if acceptsEncoding(accept, "gzip") {
+		return "gzip"
+	}
+	return ""
+}
+
+// acceptsEncoding reports whether an Accept-Encoding field allows coding
+// (RFC 9110 §12.5.3). It runs on every hit, so it doesn't allocate.
+func acceptsEncoding(accept, coding string) bool {
+	star := false
+	for accept != "" {
+		var part string
+		part, accept, _ = strings.Cut(accept, ",")
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.TrimSpace(name)
+		q := 1.0
+		for params != "" {
+			var p string
+			p, params, _ = strings.Cut(params, ";")
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		switch {
+		case strings.EqualFold(name, coding) || (coding == "gzip" && strings.EqualFold(name, "x-gzip")):
+			return q > 0
+		case name == "*":
+			star = q > 0
+		}
+	}
+	return star
+}
+
+// Streaming compressors hold their state for the whole response, however
+// slowly the visitor reads, so they are drawn from the budget, and gzip is
+// preferred: a brotli writer holds eight times as much.
+const (
+	brotliStreamWindow = 18 // 256 KiB
+	brotliStreamCost   = 8 << 20
+	gzipStreamCost     = 1 << 20
+)
+
+// streamEncoding picks the coding of a streamed response from an
+// Accept-Encoding field: gzip, then br, when the budget has room for its
+// compressor (taken into l), else "" for identity.
+func streamEncoding(accept string, l *lease) string {
+	switch {
+	case acceptsEncoding(accept, "gzip") && l.grow(gzipStreamCost):
+		return "gzip"
+	case acceptsEncoding(accept, "br") && l.grow(brotliStreamCost):
+		return "br"
+	}
+	return ""
+}
+
+// newStreamEncoder returns a writer that encodes to enc ("br", "gzip" or
+// "").
+func newStreamEncoder(w io.Writer, enc string) io.WriteCloser {
+	switch enc {
+	case "br":
+		return brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: brotliLevel, LGWin: brotliStreamWindow})
+	case "gzip":
+		gw, _ := gzip.NewWriterLevel(w, gzipLevel)
+		return gw
+	}
+	return nopCloser{w}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }

@@ -6,13 +6,53 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"syscall"
 
 	"github.com/icpedge/icpedge/rewrite"
 )
+
+// forward proxies r to the origin and writes the origin's response.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, info *reqInfo) {
+	out := h.outgoing(r.Context(), r, edge)
+	resp, err := h.roundTrip(out)
+	if err != nil {
+		h.originFailed(w, r, info, err)
+		return
+	}
+	defer resp.Body.Close()
+	info.originStatus = resp.StatusCode
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		h.switchProtocols(w, r, resp, info)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hdr := resp.Header.Clone()
+		h.rewriteHeaders(hdr, edge)
+		h.invalidate(r, edge, resp.StatusCode, hdr)
+	}
+	h.respond(w, r, resp, edge, info)
+}
+
+// originFailed answers a request whose origin fetch failed.
+func (h *Handler) originFailed(w http.ResponseWriter, r *http.Request, info *reqInfo, err error) {
+	if r.Context().Err() != nil {
+		h.log.Debug("client went away", "id", info.id, "err", err)
+		return
+	}
+	if be := asBlocked(err); be != nil {
+		h.refuse(w, r, info, be)
+		return
+	}
+	if b := info.body; b != nil && (errors.Is(b.err, errBodyTooLarge) || errors.Is(b.err, errBodyTimeout)) {
+		h.refuseBody(w, r, info, b.err, -1)
+		return
+	}
+	status := statusForError(err)
+	h.log.Warn("origin request failed", "id", info.id, "status", status, "err", err)
+	h.errorPage(w, r, status, info.id)
+}
 
 // originAcceptEncoding is what the edge asks the origin for: compressed
 // bodies save the thin cross-border link, and the edge decodes them itself.
@@ -45,32 +85,6 @@ var overrideHeaders = []string{
 // The edge removes them unless a trusted proxy sent them, and sets
 // X-Real-IP itself.
 var clientIPHeaders = []string{"X-Real-Ip", "True-Client-Ip", "Client-Ip", "X-Client-Ip"}
-
-// clientOf finds the client's address in a trusted proxy's
-// X-Forwarded-For chain: the last address that is not one of
-// TrustedProxies (as nginx's real_ip_recursive does), else the first.
-func (h *Handler) clientOf(forwardedFor []string, peer string) string {
-	var chain []string
-	for _, v := range forwardedFor {
-		for _, a := range strings.Split(v, ",") {
-			if a = strings.TrimSpace(a); a != "" {
-				chain = append(chain, a)
-			}
-		}
-	}
-	known := peer
-	for i := len(chain) - 1; i >= 0; i-- {
-		addr, err := netip.ParseAddr(chain[i])
-		if err != nil {
-			return known // not an address: the nearest one known
-		}
-		known = addr.Unmap().String()
-		if !h.trusted(addr) {
-			break
-		}
-	}
-	return known
-}
 
 // outgoing builds the origin request for r: the origin's URL, OriginHost as
 // Host, hop-by-hop fields removed and X-Forwarded-* set truthfully.
@@ -225,45 +239,4 @@ func statusForError(err error) int {
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadGateway
-}
-
-// forward proxies r to the origin and writes the origin's response.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, info *reqInfo) {
-	out := h.outgoing(r.Context(), r, edge)
-	resp, err := h.roundTrip(out)
-	if err != nil {
-		h.originFailed(w, r, info, err)
-		return
-	}
-	defer resp.Body.Close()
-	info.originStatus = resp.StatusCode
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		h.switchProtocols(w, r, resp, info)
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		hdr := resp.Header.Clone()
-		h.rewriteHeaders(hdr, edge)
-		h.invalidate(r, edge, resp.StatusCode, hdr)
-	}
-	h.respond(w, r, resp, edge, info)
-}
-
-// originFailed answers a request whose origin fetch failed.
-func (h *Handler) originFailed(w http.ResponseWriter, r *http.Request, info *reqInfo, err error) {
-	if r.Context().Err() != nil {
-		h.log.Debug("client went away", "id", info.id, "err", err)
-		return
-	}
-	if be := asBlocked(err); be != nil {
-		h.refuse(w, r, info, be)
-		return
-	}
-	if b := info.body; b != nil && (errors.Is(b.err, errBodyTooLarge) || errors.Is(b.err, errBodyTimeout)) {
-		h.refuseBody(w, r, info, b.err, -1)
-		return
-	}
-	status := statusForError(err)
-	h.log.Warn("origin request failed", "id", info.id, "status", status, "err", err)
-	h.errorPage(w, r, status, info.id)
 }

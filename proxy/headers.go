@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"mime"
 	"net/http"
 	"strings"
 
@@ -44,3 +45,42 @@ func (h *Handler) rewriteCookieDomain(cookie, edgeHost string) string {
 	}
 	return strings.Join(parts, ";")
 }
+
+// weakenETag marks a strong validator weak: a rewritten or re-encoded body
+// is no longer byte-identical to the origin's (RFC 9110 §8.8.3).
+func weakenETag(h http.Header) {
+	// "Etag" is the field's canonical key; indexing by it skips
+	// canonicalising "ETag" on every hit.
+	if v := h["Etag"]; len(v) > 0 && v[0] != "" && !strings.HasPrefix(v[0], "W/") {
+		h["Etag"] = []string{"W/" + v[0]}
+	}
+}
+
+func addVary(h http.Header, name string) {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, name) {
+				return
+			}
+		}
+	}
+	h.Add("Vary", name)
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		dst[k] = append(dst[k][:0:0], vv...)
+	}
+}
+
+func mediaType(ctype string) string {
+	mt, _, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		mt = strings.ToLower(strings.TrimSpace(strings.Split(ctype, ";")[0]))
+	}
+	return mt
+}
+
+func isHTML(ctype string) bool { return mediaType(ctype) == "text/html" }
+
+func isCSS(ctype string) bool { return mediaType(ctype) == "text/css" }

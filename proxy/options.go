@@ -1,17 +1,11 @@
-// Package proxy is the edge's http.Handler: it routes by host, fetches from
-// the client's origin, decodes and rewrites HTML through package rewrite,
-// caches, and compresses for the visitor.
 package proxy
 
 import (
-	"context"
 	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/icpedge/icpedge/proxy/cache"
@@ -107,41 +101,4 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-}
-
-// Handler is the edge. Create it with New.
-type Handler struct {
-	opts         Options
-	rw           *rewrite.Rewriter
-	hosts        map[string]bool // canonical names served
-	rewriteHosts map[string]bool // the origin's own names
-	transport    http.RoundTripper
-	log          *slog.Logger
-	now          func() time.Time
-	policy       cache.Policy
-	fingerprint  string // see fingerprint; stamped on every stored entry
-	budget       *Budget
-
-	// ctx ends background work (refreshes, detached fills) on Close.
-	ctx    context.Context
-	cancel context.CancelFunc
-	bg     sync.WaitGroup
-
-	enc *encoders // pooled whole-body compressors
-
-	reqPrefix string        // random per Handler, for request IDs
-	reqSeq    atomic.Uint64 // request IDs' counter
-
-	// copyBufs holds buffers for copying stored bodies read from disk.
-	copyBufs sync.Pool
-
-	bypass *cookieMatcher // Options.BypassCookies, defaults applied
-
-	mu      sync.Mutex
-	flights map[string]*flight // cache fills in progress, by key
-	// unshared holds keys whose last fill could not be shared, until
-	// when requests for them go to the origin without waiting for one
-	// another (see hitForMiss).
-	unshared map[string]time.Time
-	closed   bool
 }

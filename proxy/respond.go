@@ -2,17 +2,10 @@ package proxy
 
 import (
 	"bufio"
-	"compress/flate"
-	"compress/gzip"
-	"compress/zlib"
-	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/andybalholm/brotli"
 
 	"github.com/icpedge/icpedge/rewrite"
 )
@@ -80,66 +73,6 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 		}
 	}
 	h.streamThrough(w, r, resp, hdr, info)
-}
-
-// respondCSS buffers a style sheet up to MaxHTMLSize and moves its url()
-// and @import URLs onto the edge or localizes them (rewrite.Rewriter.CSS).
-// A larger one, or one that finds the budget spent, streams through,
-// decoded, as it is.
-func (h *Handler) respondCSS(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body io.Reader, hint int64, edge rewrite.Edge, info *reqInfo) {
-	buf, l, state, ok := h.bufferForRewrite(w, r, hdr, body, hint, info)
-	if !ok {
-		return
-	}
-	if state == bufComplete && !l.grow(cssWorkFactor*int64(len(buf))) {
-		state = bufNoMemory
-	}
-	if state != bufComplete {
-		if state == bufOver {
-			h.log.Warn("large style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
-		} else {
-			h.log.Warn("buffer memory spent; style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.budget.Limit())
-		}
-		rest := h.handOff(buf, l, body)
-		defer rest.Close()
-		addVary(hdr, "Accept-Encoding")
-		h.stream(w, r, status, hdr, rest, info)
-		return
-	}
-	h.writeLeased(w, r, status, hdr, h.rw.CSS(buf, edge), l)
-}
-
-// bufferForRewrite prepares hdr for a body the edge will rewrite (its
-// length, coding and strong validator no longer hold) and reads the
-// decoded body, up to MaxHTMLSize+1 bytes, into memory drawn from the
-// budget: state bufOver means the body is longer than MaxHTMLSize and
-// bufNoMemory that the budget was spent, with more to follow in body in
-// both cases. hint is the decoded length if known, else -1. The lease
-// holds the buffer. A failed read is answered with a 502 and ok false.
-func (h *Handler) bufferForRewrite(w http.ResponseWriter, r *http.Request, hdr http.Header, body io.Reader, hint int64, info *reqInfo) (buf []byte, l *lease, state bufState, ok bool) {
-	hdr.Del("Content-Encoding")
-	hdr.Del("Content-Length")
-	hdr.Del("Content-MD5")
-	weakenETag(hdr)
-	l = h.budget.lease()
-	if info.unbuffered != bufComplete {
-		// A fill read as much as it could already; the rest streams.
-		return nil, l, info.unbuffered, true
-	}
-	buf, state, err := readBody(body, h.opts.MaxHTMLSize, hint, l)
-	if err != nil {
-		l.free()
-		h.log.Warn("reading origin body failed", "id", info.id, "err", err)
-		h.errorPage(w, r, http.StatusBadGateway, info.id)
-		return nil, nil, state, false
-	}
-	return buf, l, state, true
-}
-
-// rewritten reports whether responses of this type get a body other than
-// the origin's: HTML always, style sheets when there is anything to change.
-func (h *Handler) rewritten(ctype string) bool {
-	return isHTML(ctype) || isCSS(ctype) && h.rw.EditsCSS()
 }
 
 // respondHTML buffers an HTML body up to MaxHTMLSize and rewrites it. A
@@ -220,6 +153,76 @@ func (h *Handler) respondLargeHTML(w http.ResponseWriter, r *http.Request, statu
 		h.abort(info, "streaming large html failed", err)
 	}
 }
+
+// respondCSS buffers a style sheet up to MaxHTMLSize and moves its url()
+// and @import URLs onto the edge or localizes them (rewrite.Rewriter.CSS).
+// A larger one, or one that finds the budget spent, streams through,
+// decoded, as it is.
+func (h *Handler) respondCSS(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body io.Reader, hint int64, edge rewrite.Edge, info *reqInfo) {
+	buf, l, state, ok := h.bufferForRewrite(w, r, hdr, body, hint, info)
+	if !ok {
+		return
+	}
+	if state == bufComplete && !l.grow(cssWorkFactor*int64(len(buf))) {
+		state = bufNoMemory
+	}
+	if state != bufComplete {
+		if state == bufOver {
+			h.log.Warn("large style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+		} else {
+			h.log.Warn("buffer memory spent; style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.budget.Limit())
+		}
+		rest := h.handOff(buf, l, body)
+		defer rest.Close()
+		addVary(hdr, "Accept-Encoding")
+		h.stream(w, r, status, hdr, rest, info)
+		return
+	}
+	h.writeLeased(w, r, status, hdr, h.rw.CSS(buf, edge), l)
+}
+
+// bufferForRewrite prepares hdr for a body the edge will rewrite (its
+// length, coding and strong validator no longer hold) and reads the
+// decoded body, up to MaxHTMLSize+1 bytes, into memory drawn from the
+// budget: state bufOver means the body is longer than MaxHTMLSize and
+// bufNoMemory that the budget was spent, with more to follow in body in
+// both cases. hint is the decoded length if known, else -1. The lease
+// holds the buffer. A failed read is answered with a 502 and ok false.
+func (h *Handler) bufferForRewrite(w http.ResponseWriter, r *http.Request, hdr http.Header, body io.Reader, hint int64, info *reqInfo) (buf []byte, l *lease, state bufState, ok bool) {
+	hdr.Del("Content-Encoding")
+	hdr.Del("Content-Length")
+	hdr.Del("Content-MD5")
+	weakenETag(hdr)
+	l = h.budget.lease()
+	if info.unbuffered != bufComplete {
+		// A fill read as much as it could already; the rest streams.
+		return nil, l, info.unbuffered, true
+	}
+	buf, state, err := readBody(body, h.opts.MaxHTMLSize, hint, l)
+	if err != nil {
+		l.free()
+		h.log.Warn("reading origin body failed", "id", info.id, "err", err)
+		h.errorPage(w, r, http.StatusBadGateway, info.id)
+		return nil, nil, state, false
+	}
+	return buf, l, state, true
+}
+
+// rewritten reports whether responses of this type get a body other than
+// the origin's: HTML always, style sheets when there is anything to change.
+func (h *Handler) rewritten(ctype string) bool {
+	return isHTML(ctype) || isCSS(ctype) && h.rw.EditsCSS()
+}
+
+// What rewriting takes beyond the body itself, as multiples of the body's
+// length, drawn from the budget before it starts: the document tree, the
+// output and the garbage made on the way (measured: an HTML rewrite
+// allocates about 7 times the page, a style sheet about 5 times, much of
+// it short-lived).
+const (
+	htmlWorkFactor = 4
+	cssWorkFactor  = 3
+)
 
 // streamThrough passes a non-HTML body through byte-identical. An encoded
 // body goes as it is when the visitor accepts its coding, and is decoded
@@ -326,200 +329,9 @@ func (h *Handler) writeLeased(w http.ResponseWriter, r *http.Request, status int
 	_, _ = w.Write(body)
 }
 
-// What rewriting takes beyond the body itself, as multiples of the body's
-// length, drawn from the budget before it starts: the document tree, the
-// output and the garbage made on the way (measured: an HTML rewrite
-// allocates about 7 times the page, a style sheet about 5 times, much of
-// it short-lived).
-const (
-	htmlWorkFactor = 4
-	cssWorkFactor  = 3
-)
-
-// minCompressSize is the smallest body worth compressing.
-const minCompressSize = 256
-
-// Compression levels that keep a miss cheap.
-const (
-	brotliLevel = 4
-	gzipLevel   = 5
-)
-
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
-
-// Streaming compressors hold their state for the whole response, however
-// slowly the visitor reads, so they are drawn from the budget, and gzip is
-// preferred: a brotli writer holds eight times as much.
-const (
-	brotliStreamWindow = 18 // 256 KiB
-	brotliStreamCost   = 8 << 20
-	gzipStreamCost     = 1 << 20
-)
-
-// streamEncoding picks the coding of a streamed response from an
-// Accept-Encoding field: gzip, then br, when the budget has room for its
-// compressor (taken into l), else "" for identity.
-func streamEncoding(accept string, l *lease) string {
-	switch {
-	case acceptsEncoding(accept, "gzip") && l.grow(gzipStreamCost):
-		return "gzip"
-	case acceptsEncoding(accept, "br") && l.grow(brotliStreamCost):
-		return "br"
-	}
-	return ""
-}
-
-// newStreamEncoder returns a writer that encodes to enc ("br", "gzip" or
-// "").
-func newStreamEncoder(w io.Writer, enc string) io.WriteCloser {
-	switch enc {
-	case "br":
-		return brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: brotliLevel, LGWin: brotliStreamWindow})
-	case "gzip":
-		gw, _ := gzip.NewWriterLevel(w, gzipLevel)
-		return gw
-	}
-	return nopCloser{w}
-}
-
-// decodeBody returns body decoded from the content codings in ce, applied
-// in the order listed (RFC 9110 §8.4).
-func decodeBody(body io.Reader, ce string) (io.ReadCloser, error) {
-	codings := contentCodings(ce)
-	if len(codings) > 2 {
-		return nil, fmt.Errorf("too many content codings: %q", ce)
-	}
-	r := body
-	for i := len(codings) - 1; i >= 0; i-- {
-		switch codings[i] {
-		case "gzip", "x-gzip":
-			gr, err := gzip.NewReader(r)
-			if err != nil {
-				return nil, fmt.Errorf("decoding gzip: %w", err)
-			}
-			r = gr
-		case "br":
-			r = brotli.NewReader(r)
-		case "deflate":
-			r = newDeflateReader(r)
-		default:
-			return nil, fmt.Errorf("unknown content coding %q", codings[i])
-		}
-	}
-	return io.NopCloser(r), nil
-}
-
-// contentCodings lists the codings of a Content-Encoding field, lower-case,
-// without identity.
-func contentCodings(ce string) []string {
-	var codings []string
-	for _, c := range strings.Split(ce, ",") {
-		if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
-			codings = append(codings, c)
-		}
-	}
-	return codings
-}
-
-// newDeflateReader reads "deflate", which RFC 9110 §8.4.1.2 defines as
-// zlib, though some servers send raw DEFLATE.
-func newDeflateReader(r io.Reader) io.Reader {
-	br := bufio.NewReader(r)
-	hdr, err := br.Peek(2)
-	if err == nil && hdr[0]&0x0f == 8 && (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 {
-		if zr, err := zlib.NewReader(br); err == nil {
-			return zr
-		}
-	}
-	return flate.NewReader(br)
-}
-
-// negotiateEncoding picks br, then gzip, from an Accept-Encoding field,
-// honouring q-values (RFC 9110 §12.5.3). "" means identity.
-func negotiateEncoding(accept string) string {
-	if acceptsEncoding(accept, "br") {
-		return "br"
-	}
-	if acceptsEncoding(accept, "gzip") {
-		return "gzip"
-	}
-	return ""
-}
-
-// acceptsEncoding reports whether an Accept-Encoding field allows coding
-// (RFC 9110 §12.5.3). It runs on every hit, so it doesn't allocate.
-func acceptsEncoding(accept, coding string) bool {
-	star := false
-	for accept != "" {
-		var part string
-		part, accept, _ = strings.Cut(accept, ",")
-		name, params, _ := strings.Cut(part, ";")
-		name = strings.TrimSpace(name)
-		q := 1.0
-		for params != "" {
-			var p string
-			p, params, _ = strings.Cut(params, ";")
-			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-		}
-		switch {
-		case strings.EqualFold(name, coding) || (coding == "gzip" && strings.EqualFold(name, "x-gzip")):
-			return q > 0
-		case name == "*":
-			star = q > 0
-		}
-	}
-	return star
-}
-
 func bodyAllowed(method string, status int) bool {
 	if method == http.MethodHead {
 		return false
 	}
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
-}
-
-func isHTML(ctype string) bool { return mediaType(ctype) == "text/html" }
-
-func isCSS(ctype string) bool { return mediaType(ctype) == "text/css" }
-
-func mediaType(ctype string) string {
-	mt, _, err := mime.ParseMediaType(ctype)
-	if err != nil {
-		mt = strings.ToLower(strings.TrimSpace(strings.Split(ctype, ";")[0]))
-	}
-	return mt
-}
-
-// weakenETag marks a strong validator weak: a rewritten or re-encoded body
-// is no longer byte-identical to the origin's (RFC 9110 §8.8.3).
-func weakenETag(h http.Header) {
-	// "Etag" is the field's canonical key; indexing by it skips
-	// canonicalising "ETag" on every hit.
-	if v := h["Etag"]; len(v) > 0 && v[0] != "" && !strings.HasPrefix(v[0], "W/") {
-		h["Etag"] = []string{"W/" + v[0]}
-	}
-}
-
-func addVary(h http.Header, name string) {
-	for _, v := range h.Values("Vary") {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, name) {
-				return
-			}
-		}
-	}
-	h.Add("Vary", name)
-}
-
-func copyHeader(dst, src http.Header) {
-	for k, vv := range src {
-		dst[k] = append(dst[k][:0:0], vv...)
-	}
 }

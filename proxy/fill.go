@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/icpedge/icpedge/proxy/cache"
@@ -33,96 +31,23 @@ const (
 	defaultMaxCacheObject = 16 << 20
 )
 
-var errNothingToPurge = errors.New("nothing to purge: give a URL, a prefix or all")
-
-// sharedEntry is a stored or freshly built response served to several
-// requests at once; the last to release it closes it, and frees the
-// budget its bodies hold when they are in memory (see fill).
-type sharedEntry struct {
-	e    *cache.Entry
-	l    *lease // nil for an entry from the store
-	refs atomic.Int32
-}
-
-func share(e *cache.Entry) *sharedEntry { return shareLeased(e, nil) }
-
-func shareLeased(e *cache.Entry, l *lease) *sharedEntry {
-	s := &sharedEntry{e: e, l: l}
-	s.refs.Store(1)
-	return s
-}
-
-func (s *sharedEntry) acquire() *sharedEntry { s.refs.Add(1); return s }
-
-func (s *sharedEntry) release() {
-	if s.refs.Add(-1) == 0 {
-		_ = s.e.Close()
-		s.l.free()
-	}
-}
-
-// cacheable reports whether r may be answered from or stored in the cache.
-// Requests that carry conditions a cache doesn't evaluate, credentials or
-// an upgrade go to the origin.
-func (h *Handler) cacheable(r *http.Request) (ok bool, detail string) {
-	switch {
-	case h.opts.Cache == nil:
-		return false, "bypass"
-	case r.Method != http.MethodGet && r.Method != http.MethodHead:
-		return false, "method"
-	case upgradeType(r.Header) != "":
-		return false, "request; detail=upgrade"
-	case r.Header.Get("Authorization") != "":
-		// RFC 9111 §3.5; such responses are stored only when the origin
-		// says public, which is rare enough to forward them all.
-		return false, "request; detail=authorization"
-	case r.ContentLength != 0:
-		// RFC 9110 §9.3.1: a body on a GET has no defined meaning, but
-		// an origin may act on it. The key can't cover it, so what it
-		// produced must not be stored for, or served to, anyone else.
-		return false, "bypass; detail=request-body"
-	case h.bypass.match(r.Header):
-		// A logged-in visitor's page, whatever the origin says about it.
-		return false, "bypass; detail=session-cookie"
-	case r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "":
-		return false, "request; detail=precondition" // RFC 9111 §4.3.2
-	}
-	return true, ""
-}
-
-// lookup returns the stored response for r under key (following a Vary
-// index to the variant), or nil.
-func (h *Handler) lookup(key string, r *http.Request, info *reqInfo) *cache.Entry {
-	e := h.get(key, info)
-	if e == nil || e.Header.Get(markerVary) == "" {
-		return e
-	}
-	vary := http.Header{"Vary": e.Header.Values(markerVary)}
-	_ = e.Close()
-	sec, ok := cache.SecondaryKey(vary, r.Header, "Accept-Encoding")
-	if !ok {
-		return nil
-	}
-	return h.get(key+variantSep+sec, info)
-}
-
-func (h *Handler) get(key string, info *reqInfo) *cache.Entry {
-	// Shared: stored headers are only read here; a revalidation replaces
-	// the map rather than changing it (cache.MergeNotModified copies).
-	e, err := h.opts.Cache.GetShared(key)
-	switch {
-	case err == nil && e.Header.Get(markerFingerprint) != h.fingerprint:
-		// Built under other settings (e.g. before a reload changed the
-		// notice): a miss, and never a stale copy to fall back on.
-		_ = e.Close()
-		return nil
-	case err == nil:
-		return e
-	case errors.Is(err, cache.ErrNotFound), errors.Is(err, cache.ErrClosed):
-		return nil
-	}
-	h.log.Error("cache read failed; fetching from the origin", "id", info.id, "key", key, "err", err)
-	return nil
+// fillOutcome is what one origin fetch for the cache produced.
+type fillOutcome struct {
+	// entry, when set, is served to the requester, and to the requests
+	// that waited on the same fill for which it is fresh.
+	entry  *sharedEntry
+	status string // Cache-Status parameters for entry
+	// stale reports that entry is the stored copy, served because the
+	// origin failed (stale-if-error).
+	stale bool
+	// resp, when set, is a response that can't be shared (not storable,
+	// too large): only the requester streams it; the others fetch on
+	// their own. cancel ends its detached context.
+	resp   *http.Response
+	cancel context.CancelFunc
+	detail string
+	// err is the origin failure, when there is nothing to serve.
+	err error
 }
 
 // fill fetches key from the origin for the cache, revalidating stored when
@@ -394,17 +319,6 @@ func (h *Handler) put(e *cache.Entry, info *reqInfo) bool {
 	return false
 }
 
-// sameVariant reports whether e, fetched for another request, may answer r
-// under e's Vary (RFC 9111 §4.1).
-func sameVariant(e *cache.Entry, r *http.Request) bool {
-	sec, ok := cache.SecondaryKey(e.Header, r.Header, "Accept-Encoding")
-	if !ok {
-		return false
-	}
-	_, stored, _ := strings.Cut(e.Key, variantSep)
-	return sec == stored
-}
-
 // varyFields lists the Vary fields that select a variant (not
 // Accept-Encoding, which the edge handles itself).
 func varyFields(h http.Header) []string {
@@ -419,184 +333,41 @@ func varyFields(h http.Header) []string {
 	return out
 }
 
-// hitStatus is the Cache-Status of a response served from the store.
-func hitStatus(d cache.Decision) string {
-	return "hit; ttl=" + strconv.Itoa(int((d.Lifetime - d.Age).Seconds()))
-}
-
-func (h *Handler) setCacheStatus(w http.ResponseWriter, params string) {
-	w.Header().Set("Cache-Status", "icpedge; "+params)
-}
-
-// serveEntry answers r from a stored response: 304 for a matching
-// condition, 206 for a range of the identity body, else the body in the
-// best encoding the visitor accepts. Nothing is parsed or compressed.
-//
-// age is the entry's current age when the caller has it, or negative.
-func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, status string, age time.Duration, info *reqInfo) {
-	hdr := w.Header()
-	for k, v := range e.Header {
-		if k != markerTransformed && k != markerFingerprint {
-			// Shared, never appended to: the fields set below replace
-			// their slices.
-			hdr[k] = v
-		}
-	}
-	if len(e.Header[markerTransformed]) > 0 {
-		weakenETag(hdr)
-	}
-	if age < 0 {
-		age = cache.Age(e.Header, e.RequestTime, e.ResponseTime, h.now())
-	}
-	hdr["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
-	hdr["Cache-Status"] = []string{"icpedge; " + status}
-
-	if cache.NotModified(r, e) {
-		// RFC 9110 §15.4.5: a 304 carries the validators and caching
-		// fields, not the content's.
-		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Content-Disposition"} {
-			hdr.Del(k)
-		}
-		w.WriteHeader(http.StatusNotModified)
+// refreshAsync refreshes key in the background for stale-while-revalidate:
+// one refresh per key at a time, owned by the handler's lifetime.
+func (h *Handler) refreshAsync(key string, r *http.Request, edge rewrite.Edge) {
+	h.mu.Lock()
+	if _, busy := h.flights[key]; busy || h.closed {
+		h.mu.Unlock()
 		return
 	}
+	f := &flight{done: make(chan struct{})}
+	h.flights[key] = f
+	h.bg.Add(1)
+	h.mu.Unlock()
 
-	identity, ok := storedBody(e, cache.Identity)
-	if !ok {
-		h.log.Error("stored entry has no body", "id", info.id, "key", e.Key)
-		h.errorPage(w, r, http.StatusBadGateway, info.id)
-		return
-	}
-	statusCode := e.Status
-	body := identity
-	if rng, res := cache.RequestRange(r, hdr, identity.size); res != cache.RangeIgnore && statusCode == http.StatusOK {
-		delete(hdr, "Content-Encoding")
-		if res == cache.RangeUnsatisfiable {
-			hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(identity.size, 10))
-			hdr.Set("Content-Length", "0")
-			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
-			return
+	req := r.Clone(context.WithoutCancel(r.Context()))
+	req.Method = http.MethodGet
+	go func() {
+		defer h.bg.Done()
+		info := &reqInfo{id: h.newRequestID()}
+		stored := h.lookup(key, req, info)
+		var d cache.Decision
+		if stored != nil {
+			d = h.policy.Decide(req, stored, h.now())
+			d.Action = cache.Revalidate
 		}
-		hdr.Set("Content-Range", rng.ContentRange(identity.size))
-		body = identity.part(rng.Start, rng.Length)
-		statusCode = http.StatusPartialContent
-	} else if name := negotiateEncoding(r.Header.Get("Accept-Encoding")); name != "" {
-		if ce, ok := cache.ParseEncoding(name); ok {
-			if b, ok := storedBody(e, ce); ok {
-				body = b
-				hdr["Content-Encoding"] = []string{name}
-			}
+		out := h.fill(key, req, edge, stored, d, info)
+		h.finishFlight(key, f, req, out)
+		switch {
+		case out.entry != nil:
+			out.entry.release()
+		case out.resp != nil:
+			out.resp.Body.Close()
+			out.cancel()
+		case out.err != nil:
+			h.log.Warn("background refresh failed", "id", info.id, "key", key, "err", out.err)
 		}
-	}
-	if !bodyAllowed(http.MethodGet, statusCode) {
-		w.WriteHeader(statusCode)
-		return
-	}
-	hdr["Content-Length"] = []string{strconv.FormatInt(body.size, 10)}
-	w.WriteHeader(statusCode)
-	if r.Method == http.MethodHead {
-		return
-	}
-	var err error
-	if body.file == nil {
-		_, err = w.Write(body.mem) // a memory-tier hit: one write, no copy
-	} else {
-		buf := h.copyBufs.Get().(*[]byte)
-		_, err = io.CopyBuffer(w, body.file, *buf)
-		h.copyBufs.Put(buf)
-	}
-	if err != nil && r.Context().Err() == nil {
-		h.log.Debug("client write failed", "id", info.id, "err", err)
-	}
-}
-
-// body is a stored body to send: in memory (a memory-tier hit, no
-// reader needed) or in a file.
-type body struct {
-	mem  []byte
-	file *io.SectionReader
-	size int64
-}
-
-// storedBody returns e's body in encoding enc.
-func storedBody(e *cache.Entry, enc cache.Encoding) (body, bool) {
-	if b, ok := e.Bytes(enc); ok {
-		return body{mem: b, size: int64(len(b))}, true
-	}
-	r, ok := e.Body(enc)
-	if !ok {
-		return body{}, false
-	}
-	return body{file: r, size: r.Size()}, true
-}
-
-// part returns n bytes of b from off.
-func (b body) part(off, n int64) body {
-	if b.file == nil {
-		return body{mem: b.mem[off : off+n], size: n}
-	}
-	return body{file: io.NewSectionReader(b.file, off, n), size: n}
-}
-
-// compressible reports whether a media type gains from compression.
-func compressible(ctype string) bool {
-	mt := strings.ToLower(strings.TrimSpace(strings.Split(ctype, ";")[0]))
-	switch {
-	case strings.HasPrefix(mt, "text/"):
-		return true
-	case strings.HasSuffix(mt, "+json"), strings.HasSuffix(mt, "+xml"):
-		return true
-	}
-	switch mt {
-	case "application/javascript", "application/json", "application/xml", "application/x-javascript",
-		"image/svg+xml", "application/wasm", "application/manifest+json", "font/ttf", "font/otf",
-		"application/vnd.ms-fontobject", "image/x-icon", "image/vnd.microsoft.icon":
-		return true
-	}
-	return false
-}
-
-// invalidateKey drops every stored variant of one primary key.
-func (h *Handler) invalidateKey(key string) {
-	if h.opts.Cache == nil {
-		return
-	}
-	_, _ = h.opts.Cache.DeleteFunc(func(k string) bool {
-		return k == key || strings.HasPrefix(k, key+variantSep)
-	})
-}
-
-// invalidate applies RFC 9111 §4.4 after an unsafe request: the target
-// URI, and Location and Content-Location on the same host, are dropped
-// for every scheme and port.
-func (h *Handler) invalidate(r *http.Request, edge rewrite.Edge, status int, hdr http.Header) {
-	if h.opts.Cache == nil {
-		return
-	}
-	target := *r.URL
-	target.Scheme, target.Host = edge.Scheme, edge.Host
-	for _, u := range cache.Invalidations(r.Method, &target, status, hdr) {
-		match, err := Purge{URL: u.String()}.matcher()
-		if err != nil {
-			continue
-		}
-		n, err := h.opts.Cache.DeleteFunc(match)
-		if err != nil {
-			h.log.Error("cache invalidation failed", "url", u.String(), "err", err)
-		} else if n > 0 {
-			h.log.Debug("cache invalidated", "url", u.String(), "entries", n)
-		}
-	}
-}
-
-// Purge removes entries from the cache and returns how many.
-func (h *Handler) Purge(p Purge) (int, error) {
-	if h.opts.Cache == nil {
-		return 0, nil
-	}
-	match, err := p.matcher()
-	if err != nil {
-		return 0, err
-	}
-	return h.opts.Cache.DeleteFunc(match)
+		h.log.Debug("background refresh", "id", info.id, "key", key, "origin_status", info.originStatus)
+	}()
 }

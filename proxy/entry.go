@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/icpedge/icpedge/proxy/cache"
+)
+
+// sharedEntry is a stored or freshly built response served to several
+// requests at once; the last to release it closes it, and frees the
+// budget its bodies hold when they are in memory (see fill).
+type sharedEntry struct {
+	e    *cache.Entry
+	l    *lease // nil for an entry from the store
+	refs atomic.Int32
+}
+
+func share(e *cache.Entry) *sharedEntry { return shareLeased(e, nil) }
+
+func shareLeased(e *cache.Entry, l *lease) *sharedEntry {
+	s := &sharedEntry{e: e, l: l}
+	s.refs.Store(1)
+	return s
+}
+
+func (s *sharedEntry) acquire() *sharedEntry { s.refs.Add(1); return s }
+
+func (s *sharedEntry) release() {
+	if s.refs.Add(-1) == 0 {
+		_ = s.e.Close()
+		s.l.free()
+	}
+}
+
+// serveEntry answers r from a stored response: 304 for a matching
+// condition, 206 for a range of the identity body, else the body in the
+// best encoding the visitor accepts. Nothing is parsed or compressed.
+//
+// age is the entry's current age when the caller has it, or negative.
+func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, status string, age time.Duration, info *reqInfo) {
+	hdr := w.Header()
+	for k, v := range e.Header {
+		if k != markerTransformed && k != markerFingerprint {
+			// Shared, never appended to: the fields set below replace
+			// their slices.
+			hdr[k] = v
+		}
+	}
+	if len(e.Header[markerTransformed]) > 0 {
+		weakenETag(hdr)
+	}
+	if age < 0 {
+		age = cache.Age(e.Header, e.RequestTime, e.ResponseTime, h.now())
+	}
+	hdr["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	hdr["Cache-Status"] = []string{"icpedge; " + status}
+
+	if cache.NotModified(r, e) {
+		// RFC 9110 §15.4.5: a 304 carries the validators and caching
+		// fields, not the content's.
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Content-Disposition"} {
+			hdr.Del(k)
+		}
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+
+	identity, ok := storedBody(e, cache.Identity)
+	if !ok {
+		h.log.Error("stored entry has no body", "id", info.id, "key", e.Key)
+		h.errorPage(w, r, http.StatusBadGateway, info.id)
+		return
+	}
+	statusCode := e.Status
+	body := identity
+	if rng, res := cache.RequestRange(r, hdr, identity.size); res != cache.RangeIgnore && statusCode == http.StatusOK {
+		delete(hdr, "Content-Encoding")
+		if res == cache.RangeUnsatisfiable {
+			hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(identity.size, 10))
+			hdr.Set("Content-Length", "0")
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		hdr.Set("Content-Range", rng.ContentRange(identity.size))
+		body = identity.part(rng.Start, rng.Length)
+		statusCode = http.StatusPartialContent
+	} else if name := negotiateEncoding(r.Header.Get("Accept-Encoding")); name != "" {
+		if ce, ok := cache.ParseEncoding(name); ok {
+			if b, ok := storedBody(e, ce); ok {
+				body = b
+				hdr["Content-Encoding"] = []string{name}
+			}
+		}
+	}
+	if !bodyAllowed(http.MethodGet, statusCode) {
+		w.WriteHeader(statusCode)
+		return
+	}
+	hdr["Content-Length"] = []string{strconv.FormatInt(body.size, 10)}
+	w.WriteHeader(statusCode)
+	if r.Method == http.MethodHead {
+		return
+	}
+	var err error
+	if body.file == nil {
+		_, err = w.Write(body.mem) // a memory-tier hit: one write, no copy
+	} else {
+		buf := h.copyBufs.Get().(*[]byte)
+		_, err = io.CopyBuffer(w, body.file, *buf)
+		h.copyBufs.Put(buf)
+	}
+	if err != nil && r.Context().Err() == nil {
+		h.log.Debug("client write failed", "id", info.id, "err", err)
+	}
+}
+
+// body is a stored body to send: in memory (a memory-tier hit, no
+// reader needed) or in a file.
+type body struct {
+	mem  []byte
+	file *io.SectionReader
+	size int64
+}
+
+// storedBody returns e's body in encoding enc.
+func storedBody(e *cache.Entry, enc cache.Encoding) (body, bool) {
+	if b, ok := e.Bytes(enc); ok {
+		return body{mem: b, size: int64(len(b))}, true
+	}
+	r, ok := e.Body(enc)
+	if !ok {
+		return body{}, false
+	}
+	return body{file: r, size: r.Size()}, true
+}
+
+// part returns n bytes of b from off.
+func (b body) part(off, n int64) body {
+	if b.file == nil {
+		return body{mem: b.mem[off : off+n], size: n}
+	}
+	return body{file: io.NewSectionReader(b.file, off, n), size: n}
+}

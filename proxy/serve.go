@@ -1,0 +1,206 @@
+package proxy
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/icpedge/icpedge/proxy/cache"
+	"github.com/icpedge/icpedge/rewrite"
+)
+
+// cacheable reports whether r may be answered from or stored in the cache.
+// Requests that carry conditions a cache doesn't evaluate, credentials or
+// an upgrade go to the origin.
+func (h *Handler) cacheable(r *http.Request) (ok bool, detail string) {
+	switch {
+	case h.opts.Cache == nil:
+		return false, "bypass"
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		return false, "method"
+	case upgradeType(r.Header) != "":
+		return false, "request; detail=upgrade"
+	case r.Header.Get("Authorization") != "":
+		// RFC 9111 §3.5; such responses are stored only when the origin
+		// says public, which is rare enough to forward them all.
+		return false, "request; detail=authorization"
+	case r.ContentLength != 0:
+		// RFC 9110 §9.3.1: a body on a GET has no defined meaning, but
+		// an origin may act on it. The key can't cover it, so what it
+		// produced must not be stored for, or served to, anyone else.
+		return false, "bypass; detail=request-body"
+	case h.bypass.match(r.Header):
+		// A logged-in visitor's page, whatever the origin says about it.
+		return false, "bypass; detail=session-cookie"
+	case r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "":
+		return false, "request; detail=precondition" // RFC 9111 §4.3.2
+	}
+	return true, ""
+}
+
+// serveCached answers a GET or HEAD through the cache.
+func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, info *reqInfo) {
+	key := cacheKey(edge, r.URL)
+	stored := h.lookup(key, r, info)
+	var d cache.Decision
+	if stored != nil {
+		d = h.policy.Decide(r, stored, h.now())
+		switch d.Action {
+		case cache.Serve:
+			defer stored.Close()
+			h.serveEntry(w, r, stored, hitStatus(d), d.Age, info)
+			return
+		case cache.ServeStale:
+			defer stored.Close()
+			h.serveEntry(w, r, stored, hitStatus(d)+"; detail=stale-while-revalidate", d.Age, info)
+			h.refreshAsync(key, r, edge)
+			return
+		case cache.Miss:
+			_ = stored.Close()
+			stored = nil
+		}
+	}
+	if r.Header.Get("Range") != "" && stored == nil {
+		// A range of something not stored goes to the origin as it is.
+		h.setCacheStatus(w, "fwd=miss; detail=range")
+		h.forward(w, r, edge, info)
+		return
+	}
+
+	if h.hitForMiss(key) {
+		// Fill on its own, storing what may be stored; a fill that can be
+		// shared again lets the next requests wait for one another.
+		out := h.fill(key, r, edge, stored, d, info)
+		now := h.now()
+		if shared, known := h.shareable(r, out, now); known {
+			h.mu.Lock()
+			h.noteShareableLocked(key, shared, now)
+			h.mu.Unlock()
+		}
+		h.serveFilled(w, r, edge, out, info)
+		return
+	}
+	f, leader := h.startFlight(key)
+	if !leader {
+		if stored != nil {
+			_ = stored.Close()
+		}
+		h.log.Debug("waiting for the fill in progress", "id", info.id, "key", key)
+		h.awaitFlight(w, r, edge, f, info)
+		return
+	}
+	out := h.fill(key, r, edge, stored, d, info)
+	h.finishFlight(key, f, r, out)
+	h.serveFilled(w, r, edge, out, info)
+}
+
+// serveFilled answers the request that made a fill with its outcome.
+func (h *Handler) serveFilled(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, out fillOutcome, info *reqInfo) {
+	switch {
+	case out.entry != nil:
+		h.serveEntry(w, r, out.entry.e, out.status, -1, info)
+		out.entry.release()
+	case out.resp != nil:
+		defer out.cancel()
+		defer out.resp.Body.Close()
+		h.setCacheStatus(w, "fwd=miss; detail="+out.detail)
+		if r.Context().Err() == nil {
+			h.respond(w, r, out.resp, edge, info)
+		}
+	default:
+		h.setCacheStatus(w, "fwd=miss")
+		h.originFailed(w, r, info, out.err)
+	}
+}
+
+// awaitFlight waits for another request's fill of the same key and serves
+// its result when that may answer this request too: a stored response,
+// of this request's variant, fresh for it (RFC 9111 §4), or the stored
+// copy the fill fell back on when the origin failed, if this request may
+// have it too (RFC 5861 §4). Anything else (a response that wasn't
+// stored, or that must be validated first: no-cache, max-age=0, a page
+// without freshness) belongs to the request that fetched it, and this one
+// goes to the origin itself.
+func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, f *flight, info *reqInfo) {
+	// Wait even if the visitor leaves: the fill holds a reference for
+	// this request, released below; the fill itself is bounded.
+	<-f.done
+	if f.entry == nil {
+		if r.Context().Err() == nil {
+			h.setCacheStatus(w, "fwd=miss; detail=uncollapsible")
+			h.forward(w, r, edge, info)
+		}
+		return
+	}
+	defer f.entry.release()
+	if r.Context().Err() != nil {
+		return
+	}
+	if !sameVariant(f.entry.e, r) {
+		// The fill fetched another variant (Vary): fetch this one.
+		h.setCacheStatus(w, "fwd=vary-miss")
+		h.forward(w, r, edge, info)
+		return
+	}
+	// Judged as of the moment the fill finished: every waiter asked
+	// before then, and how soon each is scheduled must not matter.
+	d := h.policy.Decide(r, f.entry.e, f.at)
+	if d.Action != cache.Serve && !(f.stale && d.ServeOnError) {
+		h.setCacheStatus(w, "fwd=miss; detail=uncollapsible")
+		h.forward(w, r, edge, info)
+		return
+	}
+	h.serveEntry(w, r, f.entry.e, f.stat+"; collapsed", -1, info)
+}
+
+// lookup returns the stored response for r under key (following a Vary
+// index to the variant), or nil.
+func (h *Handler) lookup(key string, r *http.Request, info *reqInfo) *cache.Entry {
+	e := h.get(key, info)
+	if e == nil || e.Header.Get(markerVary) == "" {
+		return e
+	}
+	vary := http.Header{"Vary": e.Header.Values(markerVary)}
+	_ = e.Close()
+	sec, ok := cache.SecondaryKey(vary, r.Header, "Accept-Encoding")
+	if !ok {
+		return nil
+	}
+	return h.get(key+variantSep+sec, info)
+}
+
+func (h *Handler) get(key string, info *reqInfo) *cache.Entry {
+	// Shared: stored headers are only read here; a revalidation replaces
+	// the map rather than changing it (cache.MergeNotModified copies).
+	e, err := h.opts.Cache.GetShared(key)
+	switch {
+	case err == nil && e.Header.Get(markerFingerprint) != h.fingerprint:
+		// Built under other settings (e.g. before a reload changed the
+		// notice): a miss, and never a stale copy to fall back on.
+		_ = e.Close()
+		return nil
+	case err == nil:
+		return e
+	case errors.Is(err, cache.ErrNotFound), errors.Is(err, cache.ErrClosed):
+		return nil
+	}
+	h.log.Error("cache read failed; fetching from the origin", "id", info.id, "key", key, "err", err)
+	return nil
+}
+
+// sameVariant reports whether e, fetched for another request, may answer r
+// under e's Vary (RFC 9111 §4.1).
+func sameVariant(e *cache.Entry, r *http.Request) bool {
+	sec, ok := cache.SecondaryKey(e.Header, r.Header, "Accept-Encoding")
+	if !ok {
+		return false
+	}
+	_, stored, _ := strings.Cut(e.Key, variantSep)
+	return sec == stored
+}
+
+// hitStatus is the Cache-Status of a response served from the store.
+func hitStatus(d cache.Decision) string {
+	return "hit; ttl=" + strconv.Itoa(int((d.Lifetime - d.Age).Seconds()))
+}
