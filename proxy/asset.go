@@ -13,14 +13,15 @@ import (
 var policeBadge []byte
 
 // serveAsset answers the edge's own paths under assetPrefix.
-func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request) {
+func (x *exchange) serveAsset() {
+	w, r := x.w, x.r
 	if r.URL.Path != badgePath {
-		h.plainError(w, http.StatusNotFound, "not found")
+		x.plainError(http.StatusNotFound, "not found")
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		h.plainError(w, http.StatusMethodNotAllowed, "method not allowed")
+		x.plainError(http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
 	w.Header().Set("Content-Type", "image/png")

@@ -63,6 +63,17 @@ func (h *Handler) finishFlight(key string, f *flight, r *http.Request, out fillO
 	close(f.done)
 }
 
+// noteShareable notes whether a fill made outside any flight (a request
+// under hit-for-miss) could be shared.
+func (h *Handler) noteShareable(key string, r *http.Request, out fillOutcome) {
+	now := h.now()
+	if shared, known := h.shareable(r, out, now); known {
+		h.mu.Lock()
+		h.noteShareableLocked(key, shared, now)
+		h.mu.Unlock()
+	}
+}
+
 // shareable reports whether a fill's outcome could serve other requests
 // as it is: a stored response, fresh for a request that asks nothing
 // special (RFC 9111 §4.2). known is false when the fill says nothing

@@ -290,10 +290,11 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // refuse answers a request the content policy blocks: 451 (RFC 7725) with
 // a short page that still carries the notice, and one log line naming the
 // rule.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, info *reqInfo, be *blockedError) {
-	h.log.Warn("response blocked by content policy", "id", info.id, "host", r.Host, "path", r.URL.Path,
+func (x *exchange) refuse(be *blockedError) {
+	r := x.r
+	x.h.log.Warn("response blocked by content policy", "id", x.id, "host", r.Host, "path", r.URL.Path,
 		"rule", be.rule.Name, "conditions", be.rule.String(), "reason", be.reason)
-	h.page(w, r, http.StatusUnavailableForLegalReasons, info.id,
+	x.page(http.StatusUnavailableForLegalReasons,
 		"此内容不在本站提供。",
 		"This content is not available on this site.")
 }

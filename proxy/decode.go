@@ -17,7 +17,8 @@ import (
 // off with an *inflateError (and one log line naming the origin URL) if
 // it inflates past MaxHTMLSize at more than maxInflateRatio times its
 // compressed size. An identity body is returned as it is.
-func (h *Handler) decode(resp *http.Response, ce string, info *reqInfo) (io.ReadCloser, error) {
+func (q *request) decode(resp *http.Response, ce string) (io.ReadCloser, error) {
+	h := q.h
 	if len(contentCodings(ce)) == 0 {
 		return io.NopCloser(resp.Body), nil
 	}
@@ -31,7 +32,7 @@ func (h *Handler) decode(resp *http.Response, ce string, info *reqInfo) (io.Read
 		url = resp.Request.URL.Redacted()
 	}
 	lim := &inflateLimit{r: body, raw: raw, limit: h.opts.MaxHTMLSize, url: url}
-	id := info.id // not info itself: capturing it would move every request's reqInfo to the heap
+	id := q.id // not q itself: the body may outlive the steps that hold q
 	lim.tripped = func(e *inflateError) {
 		h.log.Warn("origin body cut off: it inflates too far", "id", id, "url", url,
 			"compressed_bytes", e.raw, "decoded_bytes", e.decoded, "encoding", ce)

@@ -36,13 +36,15 @@ func (s *sharedEntry) release() {
 	}
 }
 
-// serveEntry answers r from a stored response: 304 for a matching
-// condition, 206 for a range of the identity body, else the body in the
-// best encoding the visitor accepts. Nothing is parsed or compressed.
+// serveEntry answers the request from a stored response: 304 for a
+// matching condition, 206 for a range of the identity body, else the body
+// in the best encoding the visitor accepts. Nothing is parsed or
+// compressed. status is the Cache-Status parameters.
 //
 // age is the entry's current age when the caller has it, or negative.
-func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, status string, age time.Duration, info *reqInfo) {
-	hdr := w.Header()
+func (x *exchange) serveEntry(e *cache.Entry, status string, age time.Duration) {
+	h, r := x.h, x.r
+	hdr := x.w.Header()
 	for k, v := range e.Header {
 		if k != markerTransformed && k != markerFingerprint {
 			// Shared, never appended to: the fields set below replace
@@ -65,57 +67,69 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.En
 		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Content-Disposition"} {
 			hdr.Del(k)
 		}
-		w.WriteHeader(http.StatusNotModified)
+		x.w.WriteHeader(http.StatusNotModified)
 		return
 	}
-
-	identity, ok := storedBody(e, cache.Identity)
+	body, statusCode, ok := x.entryBody(e)
 	if !ok {
-		h.log.Error("stored entry has no body", "id", info.id, "key", e.Key)
-		h.errorPage(w, r, http.StatusBadGateway, info.id)
 		return
-	}
-	statusCode := e.Status
-	body := identity
-	if rng, res := cache.RequestRange(r, hdr, identity.size); res != cache.RangeIgnore && statusCode == http.StatusOK {
-		delete(hdr, "Content-Encoding")
-		if res == cache.RangeUnsatisfiable {
-			hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(identity.size, 10))
-			hdr.Set("Content-Length", "0")
-			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
-			return
-		}
-		hdr.Set("Content-Range", rng.ContentRange(identity.size))
-		body = identity.part(rng.Start, rng.Length)
-		statusCode = http.StatusPartialContent
-	} else if name := negotiateEncoding(r.Header.Get("Accept-Encoding")); name != "" {
-		if ce, ok := cache.ParseEncoding(name); ok {
-			if b, ok := storedBody(e, ce); ok {
-				body = b
-				hdr["Content-Encoding"] = []string{name}
-			}
-		}
 	}
 	if !bodyAllowed(http.MethodGet, statusCode) {
-		w.WriteHeader(statusCode)
+		x.w.WriteHeader(statusCode)
 		return
 	}
 	hdr["Content-Length"] = []string{strconv.FormatInt(body.size, 10)}
-	w.WriteHeader(statusCode)
+	x.w.WriteHeader(statusCode)
 	if r.Method == http.MethodHead {
 		return
 	}
 	var err error
 	if body.file == nil {
-		_, err = w.Write(body.mem) // a memory-tier hit: one write, no copy
+		_, err = x.w.Write(body.mem) // a memory-tier hit: one write, no copy
 	} else {
 		buf := h.copyBufs.Get().(*[]byte)
-		_, err = io.CopyBuffer(w, body.file, *buf)
+		_, err = io.CopyBuffer(x.w, body.file, *buf)
 		h.copyBufs.Put(buf)
 	}
 	if err != nil && r.Context().Err() == nil {
-		h.log.Debug("client write failed", "id", info.id, "err", err)
+		h.log.Debug("client write failed", "id", x.id, "err", err)
 	}
+}
+
+// entryBody picks the body of e to send, and its status: the range asked
+// for of the identity body (RFC 9110 §14.2), else the stored encoding the
+// visitor prefers, else the identity body. ok is false when the request
+// has been answered already: a range that can't be satisfied (416), or an
+// entry without a body.
+func (x *exchange) entryBody(e *cache.Entry) (b body, status int, ok bool) {
+	r, hdr := x.r, x.w.Header()
+	identity, ok := storedBody(e, cache.Identity)
+	if !ok {
+		x.h.log.Error("stored entry has no body", "id", x.id, "key", e.Key)
+		x.errorPage(http.StatusBadGateway)
+		return body{}, 0, false
+	}
+	status = e.Status
+	if rng, res := cache.RequestRange(r, hdr, identity.size); res != cache.RangeIgnore && status == http.StatusOK {
+		delete(hdr, "Content-Encoding")
+		if res == cache.RangeUnsatisfiable {
+			hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(identity.size, 10))
+			hdr.Set("Content-Length", "0")
+			x.w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return body{}, 0, false
+		}
+		hdr.Set("Content-Range", rng.ContentRange(identity.size))
+		return identity.part(rng.Start, rng.Length), http.StatusPartialContent, true
+	}
+	if name := negotiateEncoding(r.Header.Get("Accept-Encoding")); name != "" {
+		if ce, ok := cache.ParseEncoding(name); ok {
+			if b, ok := storedBody(e, ce); ok {
+				hdr["Content-Encoding"] = []string{name}
+				return b, status, true
+			}
+		}
+	}
+	return identity, status, true
 }
 
 // body is a stored body to send: in memory (a memory-tier hit, no

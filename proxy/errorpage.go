@@ -8,13 +8,14 @@ import (
 
 // errorPage answers with a small page that still carries the ICP notice:
 // the visitor gets a short message and the request ID, the log the detail.
-func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, id string) {
-	h.page(w, r, status, id, "网站暂时无法访问，请稍后再试。", "The site is temporarily unavailable. Please try again shortly.")
+func (x *exchange) errorPage(status int) {
+	x.page(status, "网站暂时无法访问，请稍后再试。", "The site is temporarily unavailable. Please try again shortly.")
 }
 
 // page answers with status and a short page saying zh and msg, with the
 // request ID and the notice.
-func (h *Handler) page(w http.ResponseWriter, r *http.Request, status int, id, zh, msg string) {
+func (x *exchange) page(status int, zh, msg string) {
+	h, w, id := x.h, x.w, x.id
 	text := http.StatusText(status)
 	body := fmt.Sprintf(`<!DOCTYPE html>
 <html lang="zh-CN">
@@ -38,12 +39,13 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, status int, id, z
 			w.Header().Del(k)
 		}
 	}
-	h.writeBody(w, r, status, hdr, []byte(body))
+	x.writeBody(status, hdr, []byte(body))
 }
 
 // plainError answers requests that are not for this site at all, such as
 // a foreign host: no notice, since the page is not the client's.
-func (h *Handler) plainError(w http.ResponseWriter, status int, msg string) {
+func (x *exchange) plainError(status int, msg string) {
+	w := x.w
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

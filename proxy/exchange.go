@@ -7,17 +7,52 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/icpedge/icpedge/rewrite"
 )
 
-// reqInfo collects what the access log reports about one request, and
-// what the steps of serving it tell each other.
-type reqInfo struct {
-	id           string
+// request is what the steps of serving a visitor's request need to know
+// of it whether or not anyone is still waiting for the answer: the
+// request itself (its path in canonical form and its body buffered, once
+// ServeHTTP has checked them), the edge it arrived on and its ID in the
+// logs. An exchange carries one together with the visitor's
+// ResponseWriter; a fill carries one to fetch, rewrite and store a
+// response in the background, with no ResponseWriter at all.
+type request struct {
+	h    *Handler
+	r    *http.Request
+	edge rewrite.Edge // the scheme and host the visitor used
+	id   string
+}
+
+// exchange is one visitor request in flight, from ServeHTTP to the access
+// log: the request, the ResponseWriter it is answered on, and what the
+// steps of answering it tell each other and the log. The request path is
+// its methods:
+//
+//	ServeHTTP → serveCached (GET, HEAD through the cache) or forward (the rest)
+//	serveCached → serveEntry (a hit) | fill → serveFilled | awaitFlight
+//	forward → respond → respondHTML, respondCSS, streamThrough → stream, writeBody
+//
+// An exchange belongs to the goroutine serving the request. Work done for
+// others as well, or for no one waiting (a fill other requests wait for,
+// a background refresh), is a fill, which carries the request but not the
+// ResponseWriter.
+type exchange struct {
+	request
+	// w is the visitor's ResponseWriter, noting the status and bytes sent
+	// for the access log. It is a pointer, not a field by value: passing
+	// it on as an http.ResponseWriter moves it to the heap, and a field
+	// would take the whole exchange with it, on every hit.
+	w     *recorder
+	start time.Time
+	// originStatus is the status of the origin's response, 0 when the
+	// origin was not asked (a hit, a refusal) or did not answer.
 	originStatus int
-	// body, when set, is the visitor's body being streamed to the origin
-	// (see bufferRequestBody), whose limits may be why the origin request
-	// failed.
-	body *bodyReader
+	// reqBody, when set, is the visitor's body being streamed to the
+	// origin (see bufferRequestBody), whose limits may be why the origin
+	// request failed.
+	reqBody *bodyReader
 	// unbuffered is set when a fill found the body too large to buffer
 	// (bufOver) or the budget spent (bufNoMemory): respond streams the
 	// body instead of buffering it again.
@@ -37,79 +72,83 @@ func (h *Handler) newRequestID() string {
 
 // ServeHTTP serves one visitor request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.now()
-	info := &reqInfo{id: h.newRequestID()}
-	rec := &recorder{ResponseWriter: w}
-	defer func() {
-		h.accessLog(r, rec, info, start)
-	}()
-	hdr := rec.Header()
-	hdr["X-Request-Id"] = []string{info.id}
+	x := &exchange{
+		request: request{h: h, r: r, id: h.newRequestID()},
+		w:       &recorder{ResponseWriter: w},
+		start:   h.now(),
+	}
+	defer x.accessLog()
+	hdr := x.w.Header()
+	hdr["X-Request-Id"] = []string{x.id}
 	hdr["Cache-Status"] = []string{"icpedge; fwd=bypass"} // until a path says more
 
 	// Never an open proxy: the request's host, and the host of an
 	// absolute-form target, must be one of ours (RFC 9110 §15.5.20).
 	if r.Method == http.MethodConnect {
-		rec.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
-		h.plainError(rec, http.StatusMethodNotAllowed, "CONNECT is not supported")
+		hdr.Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		x.plainError(http.StatusMethodNotAllowed, "CONNECT is not supported")
 		return
 	}
 	if !h.hosts[canonicalHost(r.Host)] || (r.URL.IsAbs() && !h.hosts[canonicalHost(r.URL.Host)]) {
-		h.plainError(rec, http.StatusMisdirectedRequest, "this server does not serve that host")
+		x.plainError(http.StatusMisdirectedRequest, "this server does not serve that host")
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, "/") && r.URL.Path != "" {
-		h.plainError(rec, http.StatusBadRequest, "bad request target")
+		x.plainError(http.StatusBadRequest, "bad request target")
 		return
 	}
 	// Every decision below, and the origin, see the canonical path.
 	cr, err := withCanonicalPath(r)
 	if err != nil {
-		h.log.Debug("request path refused", "id", info.id, "path", r.URL.EscapedPath(), "err", err)
-		h.page(rec, r, http.StatusBadRequest, info.id, "请求的地址无效。", "The address of this request is not valid.")
+		h.log.Debug("request path refused", "id", x.id, "path", r.URL.EscapedPath(), "err", err)
+		x.page(http.StatusBadRequest, "请求的地址无效。", "The address of this request is not valid.")
 		return
 	}
-	r = cr
-	edge := h.edgeOf(r)
-	if strings.HasPrefix(r.URL.Path, assetPrefix) {
-		h.serveAsset(rec, r)
+	x.r = cr
+	x.edge = h.edgeOf(x.r)
+	if strings.HasPrefix(x.r.URL.Path, assetPrefix) {
+		x.serveAsset()
 		return
 	}
-	if l := h.opts.Landing; l != nil && canonicalHost(r.Host) == l.Host {
-		h.serveLanding(rec, r)
+	if l := h.opts.Landing; l != nil && canonicalHost(x.r.Host) == l.Host {
+		x.serveLanding()
 		return
 	}
-	if rule, ok := MatchPath(h.opts.Block, r.URL.Path); ok {
-		h.refuse(rec, r, info, &blockedError{rule: rule, reason: "path " + r.URL.Path})
+	if rule, ok := MatchPath(h.opts.Block, x.r.URL.Path); ok {
+		x.refuse(&blockedError{rule: rule, reason: "path " + x.r.URL.Path})
 		return
 	}
-	br, done, ok := h.bufferRequestBody(rec, r, info)
+	br, done, ok := x.bufferRequestBody()
 	if !ok {
 		return
 	}
 	defer done()
-	r = br
-	if ok, detail := h.cacheable(r); !ok {
-		h.setCacheStatus(rec, "fwd="+detail)
-		h.forward(rec, r, edge, info)
+	x.r = br
+	if ok, detail := h.cacheable(x.r); !ok {
+		x.setCacheStatus("fwd=" + detail)
+		x.forward()
 		return
 	}
-	h.serveCached(rec, r, edge, info)
+	x.serveCached()
 }
 
-func (h *Handler) setCacheStatus(w http.ResponseWriter, params string) {
-	w.Header().Set("Cache-Status", "icpedge; "+params)
+// setCacheStatus sets the response's Cache-Status parameters (RFC 9211).
+func (x *exchange) setCacheStatus(params string) {
+	x.w.Header().Set("Cache-Status", "icpedge; "+params)
 }
 
-func (h *Handler) accessLog(r *http.Request, rec *recorder, info *reqInfo, start time.Time) {
-	status := rec.status
+// accessLog counts the request in the metrics and writes its access-log
+// line.
+func (x *exchange) accessLog() {
+	h, r := x.h, x.r
+	status := x.w.status
 	if status == 0 {
 		status = http.StatusOK
 		if r.Context().Err() != nil {
 			status = 499 // the client went away before any response
 		}
 	}
-	cs := rec.Header().Get("Cache-Status")
+	cs := x.w.Header().Get("Cache-Status")
 	metricHost := canonicalHost(r.Host)
 	if !h.hosts[metricHost] {
 		metricHost = "other"
@@ -119,14 +158,14 @@ func (h *Handler) accessLog(r *http.Request, rec *recorder, info *reqInfo, start
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("id", info.id),
+		slog.String("id", x.id),
 		slog.String("method", r.Method),
 		slog.String("host", r.Host),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
-		slog.Int64("bytes", rec.bytes),
-		slog.Duration("duration", h.now().Sub(start)),
-		slog.Int("origin_status", info.originStatus),
+		slog.Int64("bytes", x.w.bytes),
+		slog.Duration("duration", h.now().Sub(x.start)),
+		slog.Int("origin_status", x.originStatus),
 		slog.String("remote", r.RemoteAddr),
 	}
 	if cs != "" {

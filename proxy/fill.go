@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/icpedge/icpedge/proxy/cache"
-	"github.com/icpedge/icpedge/rewrite"
 )
 
 const (
@@ -46,130 +46,232 @@ type fillOutcome struct {
 	resp   *http.Response
 	cancel context.CancelFunc
 	detail string
+	// unbuffered, for resp, is bufOver or bufNoMemory when the fill
+	// already read as much of the body as it could: respond streams it
+	// rather than buffer it again.
+	unbuffered bufState
 	// err is the origin failure, when there is nothing to serve.
 	err error
 }
 
-// fill fetches key from the origin for the cache, revalidating stored when
-// given, and stores what may be stored. The fetch is detached from the
-// requester, so a visitor who leaves doesn't waste the fill for others; it
-// has its own timeout and size cap. When the origin fails before the
-// whole body is in (no answer, a 5xx, a reset or stall mid-body), the
-// stored copy is the outcome if the rules allow serving it stale.
-func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *cache.Entry, d cache.Decision, info *reqInfo) fillOutcome {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), fillTimeout)
-	stopOnClose := context.AfterFunc(h.ctx, cancel)
-	done := func() { stopOnClose(); cancel() }
+// fill is one origin fetch for the cache: it fetches key from the origin,
+// revalidating the stored copy when there is one, and stores what may be
+// stored. run goes through its stages:
+//
+//	fetch   ask the origin (a failure or 5xx: the stale copy, if allowed;
+//	        a 304: the stored copy, updated)
+//	decide  may the response be stored, and how much of it is read for that
+//	read    decode the body into memory drawn from the budget
+//	admit   the content policy on its size, and memory to build it
+//	build   rewrite it for the edge and precompress it
+//	store   put it in the cache and serve it from there
+//
+// A response that can't be shared, at any stage, goes to the requester
+// alone, unstored (fillOutcome.resp). The exchange then serves the outcome
+// (exchange.serveFilled). The fetch is detached from the requester, so a
+// visitor who leaves doesn't waste the fill for others; it has its own
+// timeout and size cap. When the origin fails before the whole body is in
+// (no answer, a 5xx, a reset or stall mid-body), the stored copy is the
+// outcome if the rules allow serving it stale. A fill has no
+// ResponseWriter: refreshAsync runs one with no visitor waiting at all.
+type fill struct {
+	// request is whom the fill is for: its URL and header fields decide
+	// what may be stored, and under which variant.
+	request
+	key    string
+	stored *cache.Entry   // the copy to revalidate or fall back on; nil for none
+	d      cache.Decision // the cache's decision about stored
 
-	// The stale copy, if the origin fails and the rules allow it.
-	stale := func(status string) fillOutcome {
-		done()
-		return fillOutcome{entry: share(stored), status: "fwd=stale; " + status + "; detail=stale-if-error", stale: true}
-	}
-	dropStored := func() {
-		if stored != nil {
-			_ = stored.Close()
-			stored = nil
-		}
-	}
-	// failed answers an origin failure: with the stored copy if allowed,
-	// else with the error.
-	failed := func(err error) fillOutcome {
-		if stored != nil && d.ServeOnError {
-			h.log.Warn("origin failed; serving the stored copy", "id", info.id, "key", key, "err", err)
-			return stale("fwd-status=" + strconv.Itoa(statusForError(err)))
-		}
-		dropStored()
-		done()
-		return fillOutcome{err: err}
-	}
+	// Set as the fill goes:
+	cancel            func()    // ends the fetch's detached context
+	originStatus      int       // the origin's status, for the access log
+	reqTime, respTime time.Time // when the origin was asked and answered (RFC 9111 §4.2.3)
+	resp              *http.Response
+	// hdr is resp's header as the edge stores and serves it: hop-by-hop
+	// fields gone, URLs on the edge.
+	hdr  http.Header
+	body io.Reader // resp's body, decoded
+	buf  []byte    // what was read of body
+	l    *lease    // the budget buf and building it draw on
+}
 
-	out := h.outgoing(ctx, r, edge)
-	out.Method = http.MethodGet // a HEAD is answered from the stored GET
+// run runs the fill's stages and returns what it produced.
+func (f *fill) run() fillOutcome {
+	resp, err := f.fetch()
+	if err != nil {
+		return f.failed(err)
+	}
+	if resp.StatusCode >= 500 && f.stored != nil && f.d.ServeOnError {
+		resp.Body.Close()
+		f.h.log.Warn("origin failed; serving the stored copy", "id", f.id, "key", f.key, "origin_status", resp.StatusCode)
+		return f.stale("fwd-status=" + strconv.Itoa(resp.StatusCode))
+	}
+	f.resp = resp
+	f.hdr = resp.Header.Clone()
+	removeHopHeaders(f.hdr)
+	f.h.rewriteHeaders(f.hdr, f.edge)
+	if resp.StatusCode == http.StatusNotModified && f.stored != nil {
+		return f.notModified()
+	}
+	// The stored copy stays open until the body is in: the origin may
+	// still fail halfway.
+	status := "fwd=miss"
+	if f.stored != nil || f.d.Action == cache.Revalidate {
+		status = "fwd=stale; fwd-status=" + strconv.Itoa(resp.StatusCode)
+	}
+	limit, why, ok := f.decide()
+	if !ok {
+		return f.unshared(why)
+	}
+	if out, done := f.read(limit); done {
+		return out
+	}
+	if out, done := f.admit(); done {
+		return out
+	}
+	resp.Body.Close()
+	f.dropStored()
+	f.cancel()
+	return f.store(f.build(), status)
+}
+
+// fetch asks the origin for the whole response, compressed, with the
+// stored copy's validators when there is one (a HEAD is answered from the
+// stored GET). The request runs on a context of its own: detached from
+// the visitor's, bounded by fillTimeout, ended by Close and by f.cancel.
+func (f *fill) fetch() (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(f.r.Context()), fillTimeout)
+	stopOnClose := context.AfterFunc(f.h.ctx, cancel)
+	f.cancel = func() { stopOnClose(); cancel() }
+
+	out := f.outgoing(ctx)
+	out.Method = http.MethodGet
 	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Range", "Range"} {
 		out.Header.Del(name)
 	}
 	out.Header.Set("Accept-Encoding", originAcceptEncoding) // the whole body, compressed
-	if stored != nil {
-		for k, v := range cache.RevalidationHeaders(stored.Header) {
+	if f.stored != nil {
+		for k, v := range cache.RevalidationHeaders(f.stored.Header) {
 			out.Header[k] = v
 		}
 	}
-	reqTime := h.now()
-	resp, err := h.roundTrip(out)
+	f.reqTime = f.h.now()
+	resp, err := f.h.roundTrip(out)
 	if err != nil {
-		return failed(err)
+		return nil, err
 	}
-	respTime := h.now()
-	info.originStatus = resp.StatusCode
+	f.respTime = f.h.now()
+	f.originStatus = resp.StatusCode
+	return resp, nil
+}
 
-	if resp.StatusCode >= 500 && stored != nil && d.ServeOnError {
-		resp.Body.Close()
-		h.log.Warn("origin failed; serving the stored copy", "id", info.id, "key", key, "origin_status", resp.StatusCode)
-		return stale("fwd-status=" + strconv.Itoa(resp.StatusCode))
+// failed answers an origin failure: with the stored copy if allowed, else
+// with the error.
+func (f *fill) failed(err error) fillOutcome {
+	if f.stored != nil && f.d.ServeOnError {
+		f.h.log.Warn("origin failed; serving the stored copy", "id", f.id, "key", f.key, "err", err)
+		return f.stale("fwd-status=" + strconv.Itoa(statusForError(err)))
 	}
+	f.dropStored()
+	f.cancel()
+	return fillOutcome{err: err}
+}
 
-	hdr := resp.Header.Clone()
-	removeHopHeaders(hdr)
-	h.rewriteHeaders(hdr, edge)
+// stale is the stored copy as the outcome, when the origin failed and the
+// rules allow serving it (stale-if-error).
+func (f *fill) stale(status string) fillOutcome {
+	f.cancel()
+	return fillOutcome{entry: share(f.stored), status: "fwd=stale; " + status + "; detail=stale-if-error", stale: true}
+}
 
-	if resp.StatusCode == http.StatusNotModified && stored != nil {
-		resp.Body.Close()
-		done()
-		merged, ok := cache.MergeNotModified(stored.Header, hdr)
-		policyReq := &http.Request{Method: http.MethodGet, URL: r.URL, Header: r.Header}
-		if ok {
-			// A 304 carries no content: one answering a request with
-			// cookies only confirms the stored body, which was stored
-			// under its own request's rules.
-			if storable, why := h.policy.Storable(policyReq, stored.Status, merged); storable || why == cache.ReasonCookie {
-				stored.Header = merged
-				stored.RequestTime, stored.ResponseTime = reqTime, respTime
-				status := "fwd=stale; fwd-status=304"
-				if h.put(stored, info) {
-					status += "; stored"
-				}
-				return fillOutcome{entry: share(stored), status: status}
+// dropStored lets the stored copy go: the fill won't fall back on it.
+func (f *fill) dropStored() {
+	if f.stored != nil {
+		_ = f.stored.Close()
+		f.stored = nil
+	}
+}
+
+// notModified answers a 304 to a revalidation: the stored copy with the
+// 304's header fields merged in (RFC 9111 §4.3.4), stored again. A 304
+// that describes another representation, or makes it unstorable, is
+// followed by a fetch of the whole response.
+func (f *fill) notModified() fillOutcome {
+	f.resp.Body.Close()
+	f.cancel()
+	stored := f.stored
+	merged, ok := cache.MergeNotModified(stored.Header, f.hdr)
+	if ok {
+		// A 304 carries no content: one answering a request with cookies
+		// only confirms the stored body, which was stored under its own
+		// request's rules.
+		if storable, why := f.h.policy.Storable(f.policyRequest(), stored.Status, merged); storable || why == cache.ReasonCookie {
+			stored.Header = merged
+			stored.RequestTime, stored.ResponseTime = f.reqTime, f.respTime
+			status := "fwd=stale; fwd-status=304"
+			if f.put(stored) {
+				status += "; stored"
 			}
+			return fillOutcome{entry: share(stored), status: status}
 		}
-		// The 304 describes another representation, or made it
-		// unstorable: fetch it whole.
-		_ = stored.Close()
-		return h.fill(key, r, edge, nil, cache.Decision{}, info)
 	}
-	// The stored copy stays open until the body is in: the origin may
-	// still fail halfway.
-	revalidated := stored != nil || d.Action == cache.Revalidate
+	_ = stored.Close()
+	f.stored, f.d = nil, cache.Decision{}
+	return f.run()
+}
 
-	policyReq := &http.Request{Method: http.MethodGet, URL: r.URL, Header: r.Header}
-	unshared := func(detail string) fillOutcome {
-		dropStored()
-		return fillOutcome{resp: resp, cancel: done, detail: detail}
-	}
-	if ok, reason := h.policy.Storable(policyReq, resp.StatusCode, resp.Header); !ok {
+// policyRequest is the request as the cache rules judge the fill: a GET,
+// whatever the requester's method.
+func (f *fill) policyRequest() *http.Request {
+	return &http.Request{Method: http.MethodGet, URL: f.r.URL, Header: f.r.Header}
+}
+
+// coding is the response's Content-Encoding.
+func (f *fill) coding() string { return strings.TrimSpace(f.hdr.Get("Content-Encoding")) }
+
+// decide reports whether the response may be stored (RFC 9111 §3 and the
+// edge's rules, cache.Policy.Storable) and the most of its decoded body
+// read to store it: MaxHTMLSize for what the edge rewrites, MaxCacheObject
+// for the rest. why is the Cache-Status detail when it may not.
+func (f *fill) decide() (limit int64, why string, ok bool) {
+	h, resp := f.h, f.resp
+	if ok, reason := h.policy.Storable(f.policyRequest(), resp.StatusCode, resp.Header); !ok {
 		if reason != cache.ReasonCookie {
 			// The origin now says no: a copy stored before goes too. A
-			// cookie visitor's answer says nothing about the copy
-			// stored for everyone else.
-			h.invalidateKey(key)
+			// cookie visitor's answer says nothing about the copy stored
+			// for everyone else.
+			h.invalidateKey(f.key)
 		}
-		return unshared(reason)
+		return 0, reason, false
 	}
-	ctype := hdr.Get("Content-Type")
-	limit := h.opts.MaxCacheObject
-	if h.rewritten(ctype) {
+	limit = h.opts.MaxCacheObject
+	if h.rewritten(f.hdr.Get("Content-Type")) {
 		limit = h.opts.MaxHTMLSize
 	}
-	coding := strings.TrimSpace(hdr.Get("Content-Encoding"))
-	if coding == "" && resp.ContentLength > limit {
-		return unshared("too-large")
+	if f.coding() == "" && resp.ContentLength > limit {
+		return 0, "too-large", false
 	}
-	body, err := h.decode(resp, coding, info)
+	return limit, "", true
+}
+
+// unshared hands the response to the requester alone, unstored.
+func (f *fill) unshared(detail string) fillOutcome {
+	f.dropStored()
+	return fillOutcome{resp: f.resp, cancel: f.cancel, detail: detail}
+}
+
+// read decodes the body and reads it, up to limit bytes, into f.buf,
+// drawn from the budget (f.l): it is held in memory while it is rewritten,
+// compressed and stored, never while a visitor reads it. A longer body,
+// or one that finds the budget spent, goes to the requester alone; a
+// failed read is an origin failure.
+func (f *fill) read(limit int64) (out fillOutcome, done bool) {
+	h, resp := f.h, f.resp
+	coding := f.coding()
+	body, err := f.decode(resp, coding)
 	if err != nil {
-		return unshared("coding")
+		return f.unshared("coding"), true
 	}
-	// The body is held in memory drawn from the budget while it is
-	// rewritten, compressed and stored, never while a visitor reads it.
 	l := h.budget.lease()
 	hint := int64(-1)
 	if coding == "" {
@@ -181,72 +283,54 @@ func (h *Handler) fill(key string, r *http.Request, edge rewrite.Edge, stored *c
 		// stand in, as for a 5xx.
 		l.free()
 		resp.Body.Close()
-		return failed(fmt.Errorf("reading origin body: %w", err))
+		return f.failed(fmt.Errorf("reading origin body: %w", err)), true
 	}
-	// streamed hands the body to the requester alone, unstored: what was
-	// read first, then the rest, decoded.
-	streamed := func(why bufState, detail string) fillOutcome {
-		resp.Body = &closeBoth{ReadCloser: h.handOff(buf, l, body), also: resp.Body}
-		resp.Header.Del("Content-Encoding")
-		resp.Header.Del("Content-Length")
-		resp.ContentLength = -1
-		info.unbuffered = why
-		return unshared(detail)
-	}
+	f.body, f.buf, f.l = body, buf, l
 	switch state {
 	case bufOver:
-		return streamed(bufOver, "too-large")
+		return f.streamed(bufOver, "too-large"), true
 	case bufNoMemory:
-		h.log.Warn("buffer memory spent; response streamed unstored", "id", info.id, "key", key, "limit", h.budget.Limit())
-		return streamed(bufNoMemory, "buffer-memory")
+		h.log.Warn("buffer memory spent; response streamed unstored", "id", f.id, "key", f.key, "limit", h.budget.Limit())
+		return f.streamed(bufNoMemory, "buffer-memory"), true
 	}
-	if err := h.checkStored(r.URL.Path, resp.StatusCode, hdr, int64(len(buf))); err != nil {
-		// Never stored, and a copy stored before the rule goes too.
-		l.free()
-		resp.Body.Close()
-		dropStored()
-		done()
-		h.invalidateKey(key)
-		return fillOutcome{err: err}
-	}
-	if !l.grow(h.buildCost(hdr, buf, resp.StatusCode)) {
-		h.log.Warn("buffer memory spent; response streamed unstored", "id", info.id, "key", key, "limit", h.budget.Limit())
-		return streamed(bufNoMemory, "buffer-memory")
-	}
-	resp.Body.Close()
-	dropStored()
-	done()
-
-	e := h.buildEntry(key, r, edge, resp.StatusCode, hdr, buf, info)
-	e.RequestTime, e.ResponseTime = reqTime, respTime
-	status := "fwd=miss"
-	if revalidated {
-		status = "fwd=stale; fwd-status=" + strconv.Itoa(resp.StatusCode)
-	}
-	sec, _ := cache.SecondaryKey(hdr, r.Header, "Accept-Encoding")
-	if sec != "" {
-		index := &cache.Entry{Key: key, Status: e.Status, Header: http.Header{markerVary: varyFields(hdr)},
-			RequestTime: reqTime, ResponseTime: respTime}
-		index.SetBody(cache.Identity, nil)
-		if !h.put(index, info) {
-			return fillOutcome{entry: shareLeased(e, l), status: status}
-		}
-		e.Key = key + variantSep + sec
-	}
-	if !h.put(e, info) {
-		return fillOutcome{entry: shareLeased(e, l), status: status}
-	}
-	status += "; stored"
-	// Served from the store from now on, as any hit is: a large body from
-	// its file, so that slow visitors hold no memory, and the buffers go.
-	if se, err := h.opts.Cache.Reread(e.Key); err == nil {
-		l.free()
-		return fillOutcome{entry: share(se), status: status}
-	}
-	return fillOutcome{entry: shareLeased(e, l), status: status}
+	return fillOutcome{}, false
 }
 
-// buildCost estimates the memory buildEntry needs beyond the body it is
+// streamed hands the body to the requester alone, unstored: what was read
+// first, then the rest, decoded.
+func (f *fill) streamed(why bufState, detail string) fillOutcome {
+	resp := f.resp
+	resp.Body = &closeBoth{ReadCloser: f.h.handOff(f.buf, f.l, f.body), also: resp.Body}
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = -1
+	out := f.unshared(detail)
+	out.unbuffered = why
+	return out
+}
+
+// admit applies what can only be judged once the body is in: the content
+// policy on its size (a blocked response is never stored, and a copy
+// stored before the rule goes too), and the budget for building the entry
+// (buildCost); without it, the body goes to the requester alone.
+func (f *fill) admit() (out fillOutcome, done bool) {
+	h, resp := f.h, f.resp
+	if err := h.checkStored(f.r.URL.Path, resp.StatusCode, f.hdr, int64(len(f.buf))); err != nil {
+		f.l.free()
+		resp.Body.Close()
+		f.dropStored()
+		f.cancel()
+		h.invalidateKey(f.key)
+		return fillOutcome{err: err}, true
+	}
+	if !f.l.grow(h.buildCost(f.hdr, f.buf, resp.StatusCode)) {
+		h.log.Warn("buffer memory spent; response streamed unstored", "id", f.id, "key", f.key, "limit", h.budget.Limit())
+		return f.streamed(bufNoMemory, "buffer-memory"), true
+	}
+	return fillOutcome{}, false
+}
+
+// buildCost estimates the memory fill.build needs beyond the body it is
 // given: the rewriter's document tree and output for HTML, its output for
 // a style sheet, and the compressed variants of what is compressible.
 func (h *Handler) buildCost(hdr http.Header, body []byte, status int) int64 {
@@ -269,11 +353,12 @@ func (h *Handler) buildCost(hdr http.Header, body []byte, status int) int64 {
 	return cost
 }
 
-// buildEntry turns an origin response into what the cache stores and
-// serves: headers rewritten for the edge, HTML rewritten with the notice,
-// and compressible bodies precompressed, so a hit does no parsing and no
+// build turns the response into what the cache stores and serves:
+// headers rewritten for the edge, HTML rewritten with the notice, and
+// compressible bodies precompressed, so a hit does no parsing and no
 // compression.
-func (h *Handler) buildEntry(key string, r *http.Request, edge rewrite.Edge, status int, hdr http.Header, body []byte, info *reqInfo) *cache.Entry {
+func (f *fill) build() *cache.Entry {
+	h, hdr, body, status := f.h, f.hdr, f.buf, f.resp.StatusCode
 	hdr.Del("Content-Encoding")
 	hdr.Del("Content-Length")
 	hdr.Del("Content-MD5")
@@ -283,17 +368,17 @@ func (h *Handler) buildEntry(key string, r *http.Request, edge rewrite.Edge, sta
 	}
 	if isHTML(ctype) && bodyAllowed(http.MethodGet, status) {
 		var changed bool
-		if body, changed = h.rewriteHTML(body, ctype, hdr, edge, r.URL.Path, info); changed {
+		if body, changed = f.rewriteHTML(body, ctype, hdr); changed {
 			hdr.Set(markerTransformed, "1")
 		}
 	} else if isCSS(ctype) && h.rw.EditsCSS() && bodyAllowed(http.MethodGet, status) {
 		// Stored as served: URLs on the edge, localized.
-		if css := h.rw.CSS(body, edge); !bytes.Equal(css, body) {
+		if css := h.rw.CSS(body, f.edge); !bytes.Equal(css, body) {
 			body = css
 			hdr.Set(markerTransformed, "1")
 		}
 	}
-	e := &cache.Entry{Key: key, Status: status, Header: hdr}
+	e := &cache.Entry{Key: f.key, Status: status, Header: hdr, RequestTime: f.reqTime, ResponseTime: f.respTime}
 	e.SetBody(cache.Identity, body)
 	if compressible(hdr.Get("Content-Type")) && len(body) >= minCompressSize {
 		addVary(hdr, "Accept-Encoding")
@@ -304,9 +389,37 @@ func (h *Handler) buildEntry(key string, r *http.Request, edge rewrite.Edge, sta
 	return e
 }
 
+// store puts e in the cache, under its variant's key when the response
+// varies (RFC 9111 §4.1; an index entry at the primary key names the
+// fields), and returns it to be served with Cache-Status status: read back
+// from the store when it is stored, as any hit is (a large body from its
+// file, so that slow visitors hold no memory, and the buffers go).
+func (f *fill) store(e *cache.Entry, status string) fillOutcome {
+	sec, _ := cache.SecondaryKey(f.hdr, f.r.Header, "Accept-Encoding")
+	if sec != "" {
+		index := &cache.Entry{Key: f.key, Status: e.Status, Header: http.Header{markerVary: varyFields(f.hdr)},
+			RequestTime: f.reqTime, ResponseTime: f.respTime}
+		index.SetBody(cache.Identity, nil)
+		if !f.put(index) {
+			return fillOutcome{entry: shareLeased(e, f.l), status: status}
+		}
+		e.Key = f.key + variantSep + sec
+	}
+	if !f.put(e) {
+		return fillOutcome{entry: shareLeased(e, f.l), status: status}
+	}
+	status += "; stored"
+	if se, err := f.h.opts.Cache.Reread(e.Key); err == nil {
+		f.l.free()
+		return fillOutcome{entry: share(se), status: status}
+	}
+	return fillOutcome{entry: shareLeased(e, f.l), status: status}
+}
+
 // put stores e, reporting success. A failing disk degrades the cache to
 // pass-through; requests never fail because of it.
-func (h *Handler) put(e *cache.Entry, info *reqInfo) bool {
+func (q *request) put(e *cache.Entry) bool {
+	h := q.h
 	e.Header.Set(markerFingerprint, h.fingerprint)
 	err := h.opts.Cache.Put(e)
 	if err == nil {
@@ -315,7 +428,7 @@ func (h *Handler) put(e *cache.Entry, info *reqInfo) bool {
 	if errors.Is(err, cache.ErrTooLarge) || errors.Is(err, cache.ErrClosed) {
 		return false
 	}
-	h.log.Error("cache write failed; serving without storing", "id", info.id, "key", e.Key, "err", err)
+	h.log.Error("cache write failed; serving without storing", "id", q.id, "key", e.Key, "err", err)
 	return false
 }
 
@@ -334,31 +447,36 @@ func varyFields(h http.Header) []string {
 }
 
 // refreshAsync refreshes key in the background for stale-while-revalidate:
-// one refresh per key at a time, owned by the handler's lifetime.
-func (h *Handler) refreshAsync(key string, r *http.Request, edge rewrite.Edge) {
+// one refresh per key at a time, owned by the handler's lifetime. The
+// refresh is a fill of its own, for a copy of the request, with its own
+// request ID.
+func (q *request) refreshAsync(key string) {
+	h := q.h
 	h.mu.Lock()
 	if _, busy := h.flights[key]; busy || h.closed {
 		h.mu.Unlock()
 		return
 	}
-	f := &flight{done: make(chan struct{})}
-	h.flights[key] = f
+	fl := &flight{done: make(chan struct{})}
+	h.flights[key] = fl
 	h.bg.Add(1)
 	h.mu.Unlock()
 
-	req := r.Clone(context.WithoutCancel(r.Context()))
+	req := q.r.Clone(context.WithoutCancel(q.r.Context()))
 	req.Method = http.MethodGet
+	edge := q.edge
 	go func() {
 		defer h.bg.Done()
-		info := &reqInfo{id: h.newRequestID()}
-		stored := h.lookup(key, req, info)
+		bg := request{h: h, r: req, edge: edge, id: h.newRequestID()}
+		stored := bg.lookup(key)
 		var d cache.Decision
 		if stored != nil {
 			d = h.policy.Decide(req, stored, h.now())
 			d.Action = cache.Revalidate
 		}
-		out := h.fill(key, req, edge, stored, d, info)
-		h.finishFlight(key, f, req, out)
+		f := &fill{request: bg, key: key, stored: stored, d: d}
+		out := f.run()
+		h.finishFlight(key, fl, req, out)
 		switch {
 		case out.entry != nil:
 			out.entry.release()
@@ -366,8 +484,8 @@ func (h *Handler) refreshAsync(key string, r *http.Request, edge rewrite.Edge) {
 			out.resp.Body.Close()
 			out.cancel()
 		case out.err != nil:
-			h.log.Warn("background refresh failed", "id", info.id, "key", key, "err", out.err)
+			h.log.Warn("background refresh failed", "id", bg.id, "key", key, "err", out.err)
 		}
-		h.log.Debug("background refresh", "id", info.id, "key", key, "origin_status", info.originStatus)
+		h.log.Debug("background refresh", "id", bg.id, "key", key, "origin_status", f.originStatus)
 	}()
 }

@@ -9,49 +9,50 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
-
-	"github.com/icpedge/icpedge/rewrite"
 )
 
-// forward proxies r to the origin and writes the origin's response.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, info *reqInfo) {
-	out := h.outgoing(r.Context(), r, edge)
+// forward proxies the request to the origin and writes the origin's
+// response.
+func (x *exchange) forward() {
+	h, r := x.h, x.r
+	out := x.outgoing(r.Context())
 	resp, err := h.roundTrip(out)
 	if err != nil {
-		h.originFailed(w, r, info, err)
+		x.originFailed(err)
 		return
 	}
 	defer resp.Body.Close()
-	info.originStatus = resp.StatusCode
+	x.originStatus = resp.StatusCode
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		h.switchProtocols(w, r, resp, info)
+		x.switchProtocols(resp)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hdr := resp.Header.Clone()
-		h.rewriteHeaders(hdr, edge)
-		h.invalidate(r, edge, resp.StatusCode, hdr)
+		h.rewriteHeaders(hdr, x.edge)
+		x.invalidate(resp.StatusCode, hdr)
 	}
-	h.respond(w, r, resp, edge, info)
+	x.respond(resp)
 }
 
 // originFailed answers a request whose origin fetch failed.
-func (h *Handler) originFailed(w http.ResponseWriter, r *http.Request, info *reqInfo, err error) {
+func (x *exchange) originFailed(err error) {
+	h, r := x.h, x.r
 	if r.Context().Err() != nil {
-		h.log.Debug("client went away", "id", info.id, "err", err)
+		h.log.Debug("client went away", "id", x.id, "err", err)
 		return
 	}
 	if be := asBlocked(err); be != nil {
-		h.refuse(w, r, info, be)
+		x.refuse(be)
 		return
 	}
-	if b := info.body; b != nil && (errors.Is(b.err, errBodyTooLarge) || errors.Is(b.err, errBodyTimeout)) {
-		h.refuseBody(w, r, info, b.err, -1)
+	if b := x.reqBody; b != nil && (errors.Is(b.err, errBodyTooLarge) || errors.Is(b.err, errBodyTimeout)) {
+		x.refuseBody(b.err, -1)
 		return
 	}
 	status := statusForError(err)
-	h.log.Warn("origin request failed", "id", info.id, "status", status, "err", err)
-	h.errorPage(w, r, status, info.id)
+	h.log.Warn("origin request failed", "id", x.id, "status", status, "err", err)
+	x.errorPage(status)
 }
 
 // originAcceptEncoding is what the edge asks the origin for: compressed
@@ -86,9 +87,11 @@ var overrideHeaders = []string{
 // X-Real-IP itself.
 var clientIPHeaders = []string{"X-Real-Ip", "True-Client-Ip", "Client-Ip", "X-Client-Ip"}
 
-// outgoing builds the origin request for r: the origin's URL, OriginHost as
-// Host, hop-by-hop fields removed and X-Forwarded-* set truthfully.
-func (h *Handler) outgoing(ctx context.Context, r *http.Request, edge rewrite.Edge) *http.Request {
+// outgoing builds the origin request for the visitor's: the origin's URL,
+// OriginHost as Host, hop-by-hop fields removed and X-Forwarded-* set
+// truthfully.
+func (q *request) outgoing(ctx context.Context) *http.Request {
+	h, r, edge := q.h, q.r, q.edge
 	out := r.Clone(ctx)
 	out.RequestURI = ""
 	out.URL = h.originURL(r.URL)

@@ -26,12 +26,13 @@ const landingMaxAge = "public, max-age=300"
 // serveLanding answers every request for the landing host: the page at
 // "/", and the same page as a 404 elsewhere, so any path still shows the
 // company, the link and the notice. Only GET and HEAD are allowed.
-func (h *Handler) serveLanding(w http.ResponseWriter, r *http.Request) {
+func (x *exchange) serveLanding() {
+	h, r := x.h, x.r
 	l := h.opts.Landing
-	h.setCacheStatus(w, "fwd=bypass; detail=landing")
+	x.setCacheStatus("fwd=bypass; detail=landing")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		h.plainError(w, http.StatusMethodNotAllowed, "method not allowed")
+		x.w.Header().Set("Allow", "GET, HEAD")
+		x.plainError(http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
 	status := http.StatusOK
@@ -67,5 +68,5 @@ func (h *Handler) serveLanding(w http.ResponseWriter, r *http.Request) {
 	hdr := http.Header{}
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
 	hdr.Set("Cache-Control", landingMaxAge)
-	h.writeBody(w, r, status, hdr, []byte(body))
+	x.writeBody(status, hdr, []byte(body))
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/icpedge/icpedge/proxy/cache"
-	"github.com/icpedge/icpedge/rewrite"
 )
 
 // Purge says what to remove from the cache.
@@ -106,10 +105,11 @@ func (h *Handler) invalidateKey(key string) {
 	})
 }
 
-// invalidate applies RFC 9111 §4.4 after an unsafe request: the target
-// URI, and Location and Content-Location on the same host, are dropped
-// for every scheme and port.
-func (h *Handler) invalidate(r *http.Request, edge rewrite.Edge, status int, hdr http.Header) {
+// invalidate applies RFC 9111 §4.4 after an unsafe request answered with
+// status and hdr: the target URI, and Location and Content-Location on
+// the same host, are dropped for every scheme and port.
+func (q *request) invalidate(status int, hdr http.Header) {
+	h, r, edge := q.h, q.r, q.edge
 	if h.opts.Cache == nil {
 		return
 	}

@@ -33,20 +33,23 @@ var (
 	errBodyTimeout  = errors.New("request body idle too long")
 )
 
-// bufferRequestBody reads r's body, if it has one, and returns r with the
-// body replaced by the copy and its exact Content-Length, and a function
-// that releases the copy once the request is done. When the body can't be
-// read, the visitor has been answered and ok is false.
-func (h *Handler) bufferRequestBody(w http.ResponseWriter, r *http.Request, info *reqInfo) (out *http.Request, done func(), ok bool) {
+// bufferRequestBody reads the request's body, if it has one, and returns
+// the request with the body replaced by the copy and its exact
+// Content-Length, and a function that releases the copy once the request
+// is done. A body of more than requestBodyMemory bytes goes to a spool
+// file (spoolRequestBody). When the body can't be read, the visitor has
+// been answered and ok is false.
+func (x *exchange) bufferRequestBody() (out *http.Request, done func(), ok bool) {
+	h, r := x.h, x.r
 	nothing := func() {}
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return r, nothing, true
 	}
 	if r.ContentLength > h.opts.MaxRequestBody {
-		h.refuseBody(w, r, info, errBodyTooLarge, r.ContentLength)
+		x.refuseBody(errBodyTooLarge, r.ContentLength)
 		return nil, nothing, false
 	}
-	rc := http.NewResponseController(w)
+	rc := http.NewResponseController(x.w)
 	src := &bodyReader{r: r.Body, rc: rc, idle: h.opts.RequestBodyTimeout, left: h.opts.MaxRequestBody}
 
 	l := h.budget.lease()
@@ -57,54 +60,65 @@ func (h *Handler) bufferRequestBody(w http.ResponseWriter, r *http.Request, info
 	buf, state, err := readBody(src, requestBodyMemory, hint, l)
 	if err != nil {
 		l.free()
-		h.refuseBody(w, r, info, src.cause(err), -1)
+		x.refuseBody(src.cause(err), -1)
 		return nil, nothing, false
 	}
-	var body io.ReadSeeker
-	var size int64
-	done = l.free
-	if state == bufComplete {
-		body, size = bytes.NewReader(buf), int64(len(buf))
-	} else {
-		f, ferr := h.newSpoolFile()
-		if ferr != nil {
-			// The body is sent on as it arrives, with its limits still
-			// applied; the origin answers what it gets.
-			h.log.Error("request body not buffered; streaming it to the origin", "id", info.id, "err", ferr)
-			info.body = src
-			out := shallowCopy(r)
-			out.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(buf), src), r.Body}
-			return out, l.free, true
-		}
-		_, werr := f.Write(buf)
-		l.free()
-		var n int64
-		if werr == nil {
-			n, err = io.Copy(f, src)
-		}
-		switch {
-		case err != nil:
-			f.Close()
-			h.refuseBody(w, r, info, src.cause(err), -1)
-			return nil, nothing, false
-		case werr != nil:
-			f.Close()
-			h.log.Error("writing request body to the spool failed", "id", info.id, "err", werr)
-			h.errorPage(w, r, http.StatusServiceUnavailable, info.id)
-			return nil, nothing, false
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
-			h.log.Error("rewinding the request body spool failed", "id", info.id, "err", err)
-			h.errorPage(w, r, http.StatusServiceUnavailable, info.id)
-			return nil, nothing, false
-		}
-		body, size, done = f, int64(len(buf))+n, func() { f.Close() }
+	if state != bufComplete {
+		return x.spoolRequestBody(src, buf, l)
 	}
-	out = shallowCopy(r)
+	return withBody(r, bytes.NewReader(buf), int64(len(buf))), l.free, true
+}
+
+// spoolRequestBody writes a body too long to hold in memory to a spool
+// file: buf, what was read of it (held by l), then the rest of src. When
+// no spool file can be made, the body is sent on as it arrives instead.
+func (x *exchange) spoolRequestBody(src *bodyReader, buf []byte, l *lease) (out *http.Request, done func(), ok bool) {
+	h, r := x.h, x.r
+	nothing := func() {}
+	f, ferr := h.newSpoolFile()
+	if ferr != nil {
+		// The body is sent on as it arrives, with its limits still
+		// applied; the origin answers what it gets.
+		h.log.Error("request body not buffered; streaming it to the origin", "id", x.id, "err", ferr)
+		x.reqBody = src
+		out := shallowCopy(r)
+		out.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf), src), r.Body}
+		return out, l.free, true
+	}
+	_, werr := f.Write(buf)
+	l.free()
+	var n int64
+	var err error
+	if werr == nil {
+		n, err = io.Copy(f, src)
+	}
+	switch {
+	case err != nil:
+		f.Close()
+		x.refuseBody(src.cause(err), -1)
+		return nil, nothing, false
+	case werr != nil:
+		f.Close()
+		h.log.Error("writing request body to the spool failed", "id", x.id, "err", werr)
+		x.errorPage(http.StatusServiceUnavailable)
+		return nil, nothing, false
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		h.log.Error("rewinding the request body spool failed", "id", x.id, "err", err)
+		x.errorPage(http.StatusServiceUnavailable)
+		return nil, nothing, false
+	}
+	return withBody(r, f, int64(len(buf))+n), func() { f.Close() }, true
+}
+
+// withBody returns a copy of r that sends body, of size bytes, with a
+// Content-Length.
+func withBody(r *http.Request, body io.ReadSeeker, size int64) *http.Request {
+	out := shallowCopy(r)
 	out.ContentLength = size
 	out.TransferEncoding = nil
 	out.Body = io.NopCloser(body)
@@ -118,13 +132,14 @@ func (h *Handler) bufferRequestBody(w http.ResponseWriter, r *http.Request, info
 		}
 		return io.NopCloser(body), nil
 	}
-	return out, done, true
+	return out
 }
 
 // refuseBody answers a request whose body could not be read: 413 for one
 // too large, 408 for one that stalled, 400 for a broken one (a client that
 // went away gets nothing). size is the announced length, or -1.
-func (h *Handler) refuseBody(w http.ResponseWriter, r *http.Request, info *reqInfo, cause error, size int64) {
+func (x *exchange) refuseBody(cause error, size int64) {
+	h, r, w := x.h, x.r, x.w
 	tooLarge, timedOut := errors.Is(cause, errBodyTooLarge), errors.Is(cause, errBodyTimeout)
 	// A failed read of the body cancels the request's context, a timeout
 	// included: only the visitor who went away is not answered.
@@ -150,15 +165,15 @@ func (h *Handler) refuseBody(w http.ResponseWriter, r *http.Request, info *reqIn
 	}
 	switch {
 	case tooLarge:
-		h.log.Info("request body refused: too large", "id", info.id, "limit", h.opts.MaxRequestBody, "content_length", size)
-		h.page(w, r, http.StatusRequestEntityTooLarge, info.id, "提交的内容过大。",
+		h.log.Info("request body refused: too large", "id", x.id, "limit", h.opts.MaxRequestBody, "content_length", size)
+		x.page(http.StatusRequestEntityTooLarge, "提交的内容过大。",
 			"The request body is larger than "+strconv.FormatInt(h.opts.MaxRequestBody, 10)+" bytes.")
 	case timedOut:
-		h.log.Info("request body refused: the client stopped sending", "id", info.id, "idle", h.opts.RequestBodyTimeout)
-		h.page(w, r, http.StatusRequestTimeout, info.id, "提交超时，请重试。", "The request body stopped arriving. Please try again.")
+		h.log.Info("request body refused: the client stopped sending", "id", x.id, "idle", h.opts.RequestBodyTimeout)
+		x.page(http.StatusRequestTimeout, "提交超时，请重试。", "The request body stopped arriving. Please try again.")
 	default:
-		h.log.Info("request body refused: unreadable", "id", info.id, "err", cause)
-		h.page(w, r, http.StatusBadRequest, info.id, "请求无效。", "The request body could not be read.")
+		h.log.Info("request body refused: unreadable", "id", x.id, "err", cause)
+		x.page(http.StatusBadRequest, "请求无效。", "The request body could not be read.")
 	}
 }
 

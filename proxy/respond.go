@@ -6,20 +6,31 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/icpedge/icpedge/rewrite"
 )
+
+// reply is an origin response whose body the edge rewrites on its way to
+// the visitor (a page, a style sheet).
+type reply struct {
+	status int
+	// hdr is the header as the visitor gets it: hop-by-hop fields gone,
+	// URLs on the edge.
+	hdr   http.Header
+	ctype string    // the media type, sniffed when the origin sent none
+	body  io.Reader // decoded
+	size  int64     // the decoded length when the origin gave it, else -1
+}
 
 // respond writes the origin's response to the visitor: HTML is decoded,
 // rewritten and re-encoded; everything else streams through.
-func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, edge rewrite.Edge, info *reqInfo) {
+func (x *exchange) respond(resp *http.Response) {
+	h, r := x.h, x.r
 	if err := h.checkResponse(r.URL.Path, resp); err != nil {
-		h.refuse(w, r, info, asBlocked(err))
+		x.refuse(asBlocked(err))
 		return
 	}
 	hdr := resp.Header.Clone()
 	removeHopHeaders(hdr)
-	h.rewriteHeaders(hdr, edge)
+	h.rewriteHeaders(hdr, x.edge)
 
 	if !bodyAllowed(r.Method, resp.StatusCode) {
 		if h.rewritten(hdr.Get("Content-Type")) && r.Method == http.MethodHead {
@@ -28,58 +39,58 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 			hdr.Del("Content-Encoding")
 			weakenETag(hdr)
 		}
-		copyHeader(w.Header(), hdr)
-		w.WriteHeader(resp.StatusCode)
+		copyHeader(x.w.Header(), hdr)
+		x.w.WriteHeader(resp.StatusCode)
 		return
 	}
 
-	ctype := hdr.Get("Content-Type")
-	// The decoded length, when the origin gave it.
-	hint := int64(-1)
+	p := &reply{status: resp.StatusCode, hdr: hdr, ctype: hdr.Get("Content-Type"), size: -1}
 	if strings.TrimSpace(hdr.Get("Content-Encoding")) == "" {
-		hint = resp.ContentLength
+		p.size = resp.ContentLength
 	}
 	// A 206 carries a piece of the origin's bytes: nothing in it can be
 	// rewritten consistently with the rest, so it passes through as it is.
-	if (ctype == "" || isHTML(ctype)) && resp.StatusCode != http.StatusPartialContent {
-		body, err := h.decode(resp, hdr.Get("Content-Encoding"), info)
+	if (p.ctype == "" || isHTML(p.ctype)) && resp.StatusCode != http.StatusPartialContent {
+		body, err := x.decode(resp, hdr.Get("Content-Encoding"))
 		if err == nil {
 			defer body.Close()
 			br := bufio.NewReaderSize(body, 512)
-			if ctype == "" {
+			p.body = br
+			if p.ctype == "" {
 				// Browsers sniff an untyped body; a page that sniffs as HTML
 				// must get the notice too.
 				peek, _ := br.Peek(512)
-				ctype = http.DetectContentType(peek)
+				p.ctype = http.DetectContentType(peek)
 			}
-			if isHTML(ctype) {
-				h.respondHTML(w, r, resp.StatusCode, hdr, ctype, br, hint, edge, info)
+			if isHTML(p.ctype) {
+				x.respondHTML(p)
 				return
 			}
 			// Not HTML after all, and partly read: stream what's decoded.
 			hdr.Del("Content-Encoding")
 			hdr.Del("Content-Length")
-			h.stream(w, r, resp.StatusCode, hdr, br, info)
+			x.stream(p.status, hdr, br)
 			return
 		}
-		h.log.Warn("html passed through: unknown content coding", "id", info.id, "encoding", hdr.Get("Content-Encoding"))
+		h.log.Warn("html passed through: unknown content coding", "id", x.id, "encoding", hdr.Get("Content-Encoding"))
 	}
 	// A range (206) is a part of the sheet, which rewriting would corrupt.
-	if isCSS(ctype) && h.rw.EditsCSS() && resp.StatusCode != http.StatusPartialContent {
-		if body, err := h.decode(resp, hdr.Get("Content-Encoding"), info); err == nil {
+	if isCSS(p.ctype) && h.rw.EditsCSS() && resp.StatusCode != http.StatusPartialContent {
+		if body, err := x.decode(resp, hdr.Get("Content-Encoding")); err == nil {
 			defer body.Close()
-			h.respondCSS(w, r, resp.StatusCode, hdr, body, hint, edge, info)
+			p.body = body
+			x.respondCSS(p)
 			return
 		}
 	}
-	h.streamThrough(w, r, resp, hdr, info)
+	x.streamThrough(resp, hdr)
 }
 
 // respondHTML buffers an HTML body up to MaxHTMLSize and rewrites it. A
 // larger body, or one that finds the budget spent, is rewritten while
 // streaming, or passed through.
-func (h *Handler) respondHTML(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, ctype string, body io.Reader, hint int64, edge rewrite.Edge, info *reqInfo) {
-	buf, l, state, ok := h.bufferForRewrite(w, r, hdr, body, hint, info)
+func (x *exchange) respondHTML(p *reply) {
+	buf, l, state, ok := x.bufferForRewrite(p)
 	if !ok {
 		return
 	}
@@ -87,27 +98,29 @@ func (h *Handler) respondHTML(w http.ResponseWriter, r *http.Request, status int
 		state = bufNoMemory
 	}
 	if state != bufComplete {
-		rest := h.handOff(buf, l, body)
+		rest := x.h.handOff(buf, l, p.body)
 		defer rest.Close()
-		h.respondLargeHTML(w, r, status, hdr, ctype, rest, state == bufNoMemory, edge, info)
+		p.body = rest
+		x.respondLargeHTML(p, state == bufNoMemory)
 		return
 	}
-	out, _ := h.rewriteHTML(buf, ctype, hdr, edge, r.URL.Path, info)
-	h.writeLeased(w, r, status, hdr, out, l)
+	out, _ := x.rewriteHTML(buf, p.ctype, p.hdr)
+	x.writeLeased(p.status, p.hdr, out, l)
 }
 
 // rewriteHTML runs a buffered page through the rewriter and sets the
 // Content-Type it names in hdr. A page the rewriter can't or won't change
 // (an error, an encoding that can't carry the notice) is returned as it
 // is, with a warning; changed reports whether the notice went in.
-func (h *Handler) rewriteHTML(buf []byte, ctype string, hdr http.Header, edge rewrite.Edge, path string, info *reqInfo) (body []byte, changed bool) {
-	res, err := h.rw.HTML(buf, ctype, edge)
+func (q *request) rewriteHTML(buf []byte, ctype string, hdr http.Header) (body []byte, changed bool) {
+	h := q.h
+	res, err := h.rw.HTML(buf, ctype, q.edge)
 	switch {
 	case err != nil:
-		h.log.Warn("rewriting html failed, passing through", "id", info.id, "err", err)
+		h.log.Warn("rewriting html failed, passing through", "id", q.id, "err", err)
 		return buf, false
 	case res.Skipped != "":
-		h.log.Warn("html passed through without the notice", "id", info.id, "path", path, "reason", res.Skipped)
+		h.log.Warn("html passed through without the notice", "id", q.id, "path", q.r.URL.Path, "reason", res.Skipped)
 		return buf, false
 	}
 	if res.ContentType != "" {
@@ -118,39 +131,40 @@ func (h *Handler) rewriteHTML(buf []byte, ctype string, hdr http.Header, edge re
 
 // respondLargeHTML handles HTML over the buffering cap in constant
 // memory, or any HTML when noMemory says the budget is spent.
-func (h *Handler) respondLargeHTML(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, ctype string, body io.Reader, noMemory bool, edge rewrite.Edge, info *reqInfo) {
+func (x *exchange) respondLargeHTML(p *reply, noMemory bool) {
+	h, r := x.h, x.r
 	switch {
 	case h.opts.PassOversize && !noMemory:
-		h.log.Warn("large html passed through without the notice", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
-		h.stream(w, r, status, hdr, body, info)
+		h.log.Warn("large html passed through without the notice", "id", x.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+		x.stream(p.status, p.hdr, p.body)
 		return
 	case noMemory:
-		h.log.Warn("buffer memory spent; html rewritten while streaming", "id", info.id, "path", r.URL.Path, "limit", h.budget.Limit())
+		h.log.Warn("buffer memory spent; html rewritten while streaming", "id", x.id, "path", r.URL.Path, "limit", h.budget.Limit())
 	default:
-		h.log.Info("large html rewritten while streaming", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+		h.log.Info("large html rewritten while streaming", "id", x.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
 	}
 	l := h.budget.lease()
 	defer l.free()
 	enc := streamEncoding(r.Header.Get("Accept-Encoding"), l)
-	addVary(hdr, "Accept-Encoding")
+	addVary(p.hdr, "Accept-Encoding")
 	if enc != "" {
-		hdr.Set("Content-Encoding", enc)
+		p.hdr.Set("Content-Encoding", enc)
 	}
-	copyHeader(w.Header(), hdr)
-	w.WriteHeader(status)
+	copyHeader(x.w.Header(), p.hdr)
+	x.w.WriteHeader(p.status)
 	if r.Method == http.MethodHead {
 		return
 	}
-	cw := newStreamEncoder(w, enc)
-	sw := h.rw.Stream(cw, ctype, edge)
-	if _, err := io.Copy(sw, body); err != nil {
-		h.abort(info, "streaming large html failed", err)
+	cw := newStreamEncoder(x.w, enc)
+	sw := h.rw.Stream(cw, p.ctype, x.edge)
+	if _, err := io.Copy(sw, p.body); err != nil {
+		x.abort("streaming large html failed", err)
 	}
 	if err := sw.Close(); err != nil {
-		h.abort(info, "streaming large html failed", err)
+		x.abort("streaming large html failed", err)
 	}
 	if err := cw.Close(); err != nil {
-		h.abort(info, "streaming large html failed", err)
+		x.abort("streaming large html failed", err)
 	}
 }
 
@@ -158,8 +172,9 @@ func (h *Handler) respondLargeHTML(w http.ResponseWriter, r *http.Request, statu
 // and @import URLs onto the edge or localizes them (rewrite.Rewriter.CSS).
 // A larger one, or one that finds the budget spent, streams through,
 // decoded, as it is.
-func (h *Handler) respondCSS(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body io.Reader, hint int64, edge rewrite.Edge, info *reqInfo) {
-	buf, l, state, ok := h.bufferForRewrite(w, r, hdr, body, hint, info)
+func (x *exchange) respondCSS(p *reply) {
+	h, r := x.h, x.r
+	buf, l, state, ok := x.bufferForRewrite(p)
 	if !ok {
 		return
 	}
@@ -168,41 +183,42 @@ func (h *Handler) respondCSS(w http.ResponseWriter, r *http.Request, status int,
 	}
 	if state != bufComplete {
 		if state == bufOver {
-			h.log.Warn("large style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+			h.log.Warn("large style sheet passed through unchanged", "id", x.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
 		} else {
-			h.log.Warn("buffer memory spent; style sheet passed through unchanged", "id", info.id, "path", r.URL.Path, "limit", h.budget.Limit())
+			h.log.Warn("buffer memory spent; style sheet passed through unchanged", "id", x.id, "path", r.URL.Path, "limit", h.budget.Limit())
 		}
-		rest := h.handOff(buf, l, body)
+		rest := h.handOff(buf, l, p.body)
 		defer rest.Close()
-		addVary(hdr, "Accept-Encoding")
-		h.stream(w, r, status, hdr, rest, info)
+		addVary(p.hdr, "Accept-Encoding")
+		x.stream(p.status, p.hdr, rest)
 		return
 	}
-	h.writeLeased(w, r, status, hdr, h.rw.CSS(buf, edge), l)
+	x.writeLeased(p.status, p.hdr, h.rw.CSS(buf, x.edge), l)
 }
 
-// bufferForRewrite prepares hdr for a body the edge will rewrite (its
-// length, coding and strong validator no longer hold) and reads the
+// bufferForRewrite prepares p's header for a body the edge will rewrite
+// (its length, coding and strong validator no longer hold) and reads the
 // decoded body, up to MaxHTMLSize+1 bytes, into memory drawn from the
 // budget: state bufOver means the body is longer than MaxHTMLSize and
-// bufNoMemory that the budget was spent, with more to follow in body in
-// both cases. hint is the decoded length if known, else -1. The lease
-// holds the buffer. A failed read is answered with a 502 and ok false.
-func (h *Handler) bufferForRewrite(w http.ResponseWriter, r *http.Request, hdr http.Header, body io.Reader, hint int64, info *reqInfo) (buf []byte, l *lease, state bufState, ok bool) {
+// bufNoMemory that the budget was spent, with more to follow in p.body in
+// both cases. The lease holds the buffer. A failed read is answered with
+// a 502 and ok false.
+func (x *exchange) bufferForRewrite(p *reply) (buf []byte, l *lease, state bufState, ok bool) {
+	h, hdr := x.h, p.hdr
 	hdr.Del("Content-Encoding")
 	hdr.Del("Content-Length")
 	hdr.Del("Content-MD5")
 	weakenETag(hdr)
 	l = h.budget.lease()
-	if info.unbuffered != bufComplete {
+	if x.unbuffered != bufComplete {
 		// A fill read as much as it could already; the rest streams.
-		return nil, l, info.unbuffered, true
+		return nil, l, x.unbuffered, true
 	}
-	buf, state, err := readBody(body, h.opts.MaxHTMLSize, hint, l)
+	buf, state, err := readBody(p.body, h.opts.MaxHTMLSize, p.size, l)
 	if err != nil {
 		l.free()
-		h.log.Warn("reading origin body failed", "id", info.id, "err", err)
-		h.errorPage(w, r, http.StatusBadGateway, info.id)
+		h.log.Warn("reading origin body failed", "id", x.id, "err", err)
+		x.errorPage(http.StatusBadGateway)
 		return nil, nil, state, false
 	}
 	return buf, l, state, true
@@ -226,20 +242,20 @@ const (
 
 // streamThrough passes a non-HTML body through byte-identical. An encoded
 // body goes as it is when the visitor accepts its coding, and is decoded
-// otherwise.
-func (h *Handler) streamThrough(w http.ResponseWriter, r *http.Request, resp *http.Response, hdr http.Header, info *reqInfo) {
+// otherwise. hdr is resp's header as the visitor gets it.
+func (x *exchange) streamThrough(resp *http.Response, hdr http.Header) {
 	coding := strings.ToLower(strings.TrimSpace(hdr.Get("Content-Encoding")))
-	if coding == "" || coding == "identity" || acceptsEncoding(r.Header.Get("Accept-Encoding"), coding) {
+	if coding == "" || coding == "identity" || acceptsEncoding(x.r.Header.Get("Accept-Encoding"), coding) {
 		if coding != "" {
 			addVary(hdr, "Accept-Encoding")
 		}
-		h.stream(w, r, resp.StatusCode, hdr, resp.Body, info)
+		x.stream(resp.StatusCode, hdr, resp.Body)
 		return
 	}
-	body, err := h.decode(resp, coding, info)
+	body, err := x.decode(resp, coding)
 	if err != nil {
 		// A coding we can't decode: the visitor gets it as it is.
-		h.stream(w, r, resp.StatusCode, hdr, resp.Body, info)
+		x.stream(resp.StatusCode, hdr, resp.Body)
 		return
 	}
 	defer body.Close()
@@ -247,24 +263,24 @@ func (h *Handler) streamThrough(w http.ResponseWriter, r *http.Request, resp *ht
 	hdr.Del("Content-Length")
 	weakenETag(hdr)
 	addVary(hdr, "Accept-Encoding")
-	h.stream(w, r, resp.StatusCode, hdr, body, info)
+	x.stream(resp.StatusCode, hdr, body)
 }
 
 // stream copies body to the visitor, flushing as the origin sends, so
 // slow or event-stream responses reach the visitor as they come.
-func (h *Handler) stream(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body io.Reader, info *reqInfo) {
-	copyHeader(w.Header(), hdr)
-	w.WriteHeader(status)
-	if r.Method == http.MethodHead {
+func (x *exchange) stream(status int, hdr http.Header, body io.Reader) {
+	copyHeader(x.w.Header(), hdr)
+	x.w.WriteHeader(status)
+	if x.r.Method == http.MethodHead {
 		return
 	}
-	rc := http.NewResponseController(w)
+	rc := http.NewResponseController(x.w)
 	buf := make([]byte, 32<<10)
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				h.log.Debug("client write failed", "id", info.id, "err", werr)
+			if _, werr := x.w.Write(buf[:n]); werr != nil {
+				x.h.log.Debug("client write failed", "id", x.id, "err", werr)
 				return
 			}
 			_ = rc.Flush()
@@ -273,7 +289,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, status int, hdr
 			return
 		}
 		if rerr != nil {
-			h.abort(info, "reading origin body failed", rerr)
+			x.abort("reading origin body failed", rerr)
 		}
 	}
 }
@@ -281,22 +297,23 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, status int, hdr
 // abort ends a response whose headers are already sent: the only honest
 // failure left is to cut the connection, so the visitor sees an incomplete
 // transfer rather than a truncated page that looks whole.
-func (h *Handler) abort(info *reqInfo, msg string, err error) {
-	h.log.Warn(msg, "id", info.id, "err", err)
+func (x *exchange) abort(msg string, err error) {
+	x.h.log.Warn(msg, "id", x.id, "err", err)
 	panic(http.ErrAbortHandler)
 }
 
 // writeBody sends a complete body, compressed to the visitor's
 // Accept-Encoding, with a correct Content-Length.
-func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body []byte) {
-	h.writeLeased(w, r, status, hdr, body, nil)
+func (x *exchange) writeBody(status int, hdr http.Header, body []byte) {
+	x.writeLeased(status, hdr, body, nil)
 }
 
 // writeLeased is writeBody for a body whose memory l holds (nil when
 // none). l is freed once the body is no longer needed: a body of more
 // than pinMax bytes, after compression, goes to a spool file first, so
 // that a slow visitor holds no budget.
-func (h *Handler) writeLeased(w http.ResponseWriter, r *http.Request, status int, hdr http.Header, body []byte, l *lease) {
+func (x *exchange) writeLeased(status int, hdr http.Header, body []byte, l *lease) {
+	h, r := x.h, x.r
 	defer l.free()
 	addVary(hdr, "Accept-Encoding")
 	if enc := negotiateEncoding(r.Header.Get("Accept-Encoding")); enc != "" && len(body) >= minCompressSize {
@@ -308,8 +325,8 @@ func (h *Handler) writeLeased(w http.ResponseWriter, r *http.Request, status int
 	l.free()
 	l.charge(int64(len(body)))
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	copyHeader(w.Header(), hdr)
-	w.WriteHeader(status)
+	copyHeader(x.w.Header(), hdr)
+	x.w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return
 	}
@@ -320,13 +337,13 @@ func (h *Handler) writeLeased(w http.ResponseWriter, r *http.Request, status int
 			l.free()
 			body = nil
 			buf := h.copyBufs.Get().(*[]byte)
-			_, _ = io.CopyBuffer(w, f, *buf)
+			_, _ = io.CopyBuffer(x.w, f, *buf)
 			h.copyBufs.Put(buf)
 			return
 		}
 		h.log.Warn("response kept in memory while it is sent", "err", err)
 	}
-	_, _ = w.Write(body)
+	_, _ = x.w.Write(body)
 }
 
 func bodyAllowed(method string, status int) bool {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/icpedge/icpedge/proxy/cache"
-	"github.com/icpedge/icpedge/rewrite"
 )
 
 // cacheable reports whether r may be answered from or stored in the cache.
@@ -39,22 +38,27 @@ func (h *Handler) cacheable(r *http.Request) (ok bool, detail string) {
 	return true, ""
 }
 
-// serveCached answers a GET or HEAD through the cache.
-func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, info *reqInfo) {
-	key := cacheKey(edge, r.URL)
-	stored := h.lookup(key, r, info)
+// serveCached answers a GET or HEAD through the cache: a fresh stored
+// response is a hit (serveEntry); a stale one with stale-while-revalidate
+// is served while refreshAsync fetches anew; otherwise one fill fetches
+// the URL (revalidating what is stored) and the requests that come
+// meanwhile wait for it (awaitFlight).
+func (x *exchange) serveCached() {
+	h, r := x.h, x.r
+	key := cacheKey(x.edge, r.URL)
+	stored := x.lookup(key)
 	var d cache.Decision
 	if stored != nil {
 		d = h.policy.Decide(r, stored, h.now())
 		switch d.Action {
 		case cache.Serve:
 			defer stored.Close()
-			h.serveEntry(w, r, stored, hitStatus(d), d.Age, info)
+			x.serveEntry(stored, hitStatus(d), d.Age)
 			return
 		case cache.ServeStale:
 			defer stored.Close()
-			h.serveEntry(w, r, stored, hitStatus(d)+"; detail=stale-while-revalidate", d.Age, info)
-			h.refreshAsync(key, r, edge)
+			x.serveEntry(stored, hitStatus(d)+"; detail=stale-while-revalidate", d.Age)
+			x.refreshAsync(key)
 			return
 		case cache.Miss:
 			_ = stored.Close()
@@ -63,54 +67,61 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, edge rewri
 	}
 	if r.Header.Get("Range") != "" && stored == nil {
 		// A range of something not stored goes to the origin as it is.
-		h.setCacheStatus(w, "fwd=miss; detail=range")
-		h.forward(w, r, edge, info)
+		x.setCacheStatus("fwd=miss; detail=range")
+		x.forward()
 		return
 	}
 
-	if h.hitForMiss(key) {
-		// Fill on its own, storing what may be stored; a fill that can be
-		// shared again lets the next requests wait for one another.
-		out := h.fill(key, r, edge, stored, d, info)
-		now := h.now()
-		if shared, known := h.shareable(r, out, now); known {
-			h.mu.Lock()
-			h.noteShareableLocked(key, shared, now)
-			h.mu.Unlock()
+	// After a fill that could not be shared, requests fill on their own
+	// (hit-for-miss), storing what may be stored; a fill that can be
+	// shared again lets the next requests wait for one another.
+	var f *flight
+	if !h.hitForMiss(key) {
+		var leader bool
+		if f, leader = h.startFlight(key); !leader {
+			if stored != nil {
+				_ = stored.Close()
+			}
+			h.log.Debug("waiting for the fill in progress", "id", x.id, "key", key)
+			x.awaitFlight(f)
+			return
 		}
-		h.serveFilled(w, r, edge, out, info)
-		return
 	}
-	f, leader := h.startFlight(key)
-	if !leader {
-		if stored != nil {
-			_ = stored.Close()
-		}
-		h.log.Debug("waiting for the fill in progress", "id", info.id, "key", key)
-		h.awaitFlight(w, r, edge, f, info)
-		return
+	out := x.fill(key, stored, d)
+	if f != nil {
+		h.finishFlight(key, f, r, out)
+	} else {
+		h.noteShareable(key, r, out)
 	}
-	out := h.fill(key, r, edge, stored, d, info)
-	h.finishFlight(key, f, r, out)
-	h.serveFilled(w, r, edge, out, info)
+	x.serveFilled(out)
+}
+
+// fill runs a fill of key for this request, revalidating stored (with
+// the cache's decision d about it) when it is not nil.
+func (x *exchange) fill(key string, stored *cache.Entry, d cache.Decision) fillOutcome {
+	f := &fill{request: x.request, key: key, stored: stored, d: d}
+	out := f.run()
+	x.originStatus = f.originStatus
+	return out
 }
 
 // serveFilled answers the request that made a fill with its outcome.
-func (h *Handler) serveFilled(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, out fillOutcome, info *reqInfo) {
+func (x *exchange) serveFilled(out fillOutcome) {
 	switch {
 	case out.entry != nil:
-		h.serveEntry(w, r, out.entry.e, out.status, -1, info)
+		x.serveEntry(out.entry.e, out.status, -1)
 		out.entry.release()
 	case out.resp != nil:
 		defer out.cancel()
 		defer out.resp.Body.Close()
-		h.setCacheStatus(w, "fwd=miss; detail="+out.detail)
-		if r.Context().Err() == nil {
-			h.respond(w, r, out.resp, edge, info)
+		x.setCacheStatus("fwd=miss; detail=" + out.detail)
+		x.unbuffered = out.unbuffered
+		if x.r.Context().Err() == nil {
+			x.respond(out.resp)
 		}
 	default:
-		h.setCacheStatus(w, "fwd=miss")
-		h.originFailed(w, r, info, out.err)
+		x.setCacheStatus("fwd=miss")
+		x.originFailed(out.err)
 	}
 }
 
@@ -122,14 +133,15 @@ func (h *Handler) serveFilled(w http.ResponseWriter, r *http.Request, edge rewri
 // stored, or that must be validated first: no-cache, max-age=0, a page
 // without freshness) belongs to the request that fetched it, and this one
 // goes to the origin itself.
-func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, edge rewrite.Edge, f *flight, info *reqInfo) {
+func (x *exchange) awaitFlight(f *flight) {
+	r := x.r
 	// Wait even if the visitor leaves: the fill holds a reference for
 	// this request, released below; the fill itself is bounded.
 	<-f.done
 	if f.entry == nil {
 		if r.Context().Err() == nil {
-			h.setCacheStatus(w, "fwd=miss; detail=uncollapsible")
-			h.forward(w, r, edge, info)
+			x.setCacheStatus("fwd=miss; detail=uncollapsible")
+			x.forward()
 		}
 		return
 	}
@@ -139,38 +151,39 @@ func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, edge rewri
 	}
 	if !sameVariant(f.entry.e, r) {
 		// The fill fetched another variant (Vary): fetch this one.
-		h.setCacheStatus(w, "fwd=vary-miss")
-		h.forward(w, r, edge, info)
+		x.setCacheStatus("fwd=vary-miss")
+		x.forward()
 		return
 	}
 	// Judged as of the moment the fill finished: every waiter asked
 	// before then, and how soon each is scheduled must not matter.
-	d := h.policy.Decide(r, f.entry.e, f.at)
+	d := x.h.policy.Decide(r, f.entry.e, f.at)
 	if d.Action != cache.Serve && !(f.stale && d.ServeOnError) {
-		h.setCacheStatus(w, "fwd=miss; detail=uncollapsible")
-		h.forward(w, r, edge, info)
+		x.setCacheStatus("fwd=miss; detail=uncollapsible")
+		x.forward()
 		return
 	}
-	h.serveEntry(w, r, f.entry.e, f.stat+"; collapsed", -1, info)
+	x.serveEntry(f.entry.e, f.stat+"; collapsed", -1)
 }
 
-// lookup returns the stored response for r under key (following a Vary
-// index to the variant), or nil.
-func (h *Handler) lookup(key string, r *http.Request, info *reqInfo) *cache.Entry {
-	e := h.get(key, info)
+// lookup returns the stored response for the request under key
+// (following a Vary index to the variant), or nil.
+func (q *request) lookup(key string) *cache.Entry {
+	e := q.get(key)
 	if e == nil || e.Header.Get(markerVary) == "" {
 		return e
 	}
 	vary := http.Header{"Vary": e.Header.Values(markerVary)}
 	_ = e.Close()
-	sec, ok := cache.SecondaryKey(vary, r.Header, "Accept-Encoding")
+	sec, ok := cache.SecondaryKey(vary, q.r.Header, "Accept-Encoding")
 	if !ok {
 		return nil
 	}
-	return h.get(key+variantSep+sec, info)
+	return q.get(key + variantSep + sec)
 }
 
-func (h *Handler) get(key string, info *reqInfo) *cache.Entry {
+func (q *request) get(key string) *cache.Entry {
+	h := q.h
 	// Shared: stored headers are only read here; a revalidation replaces
 	// the map rather than changing it (cache.MergeNotModified copies).
 	e, err := h.opts.Cache.GetShared(key)
@@ -185,7 +198,7 @@ func (h *Handler) get(key string, info *reqInfo) *cache.Entry {
 	case errors.Is(err, cache.ErrNotFound), errors.Is(err, cache.ErrClosed):
 		return nil
 	}
-	h.log.Error("cache read failed; fetching from the origin", "id", info.id, "key", key, "err", err)
+	h.log.Error("cache read failed; fetching from the origin", "id", q.id, "key", key, "err", err)
 	return nil
 }
 

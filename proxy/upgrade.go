@@ -9,24 +9,23 @@ import (
 // switchProtocols completes an Upgrade (WebSocket) the origin accepted: it
 // takes over the visitor's connection and copies bytes both ways until one
 // side closes.
-func (h *Handler) switchProtocols(w http.ResponseWriter, r *http.Request, resp *http.Response, info *reqInfo) {
+func (x *exchange) switchProtocols(resp *http.Response) {
+	h, r := x.h, x.r
 	backend, ok := resp.Body.(io.ReadWriteCloser)
 	if !ok || upgradeType(r.Header) == "" {
-		h.log.Warn("origin switched protocols unasked", "id", info.id)
-		h.errorPage(w, r, http.StatusBadGateway, info.id)
+		h.log.Warn("origin switched protocols unasked", "id", x.id)
+		x.errorPage(http.StatusBadGateway)
 		return
 	}
 	defer backend.Close()
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	conn, brw, err := http.NewResponseController(x.w).Hijack()
 	if err != nil {
-		h.log.Warn("upgrade failed: cannot take over connection", "id", info.id, "err", err)
-		h.errorPage(w, r, http.StatusInternalServerError, info.id)
+		h.log.Warn("upgrade failed: cannot take over connection", "id", x.id, "err", err)
+		x.errorPage(http.StatusInternalServerError)
 		return
 	}
 	defer conn.Close()
-	if rec, ok := w.(*recorder); ok {
-		rec.status = http.StatusSwitchingProtocols
-	}
+	x.w.status = http.StatusSwitchingProtocols
 	hdr := resp.Header.Clone()
 	upgrade := hdr.Get("Upgrade")
 	removeHopHeaders(hdr)
