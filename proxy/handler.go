@@ -78,54 +78,10 @@ func New(opts Options) (*Handler, error) {
 	if opts.Origin == nil || (opts.Origin.Scheme != "http" && opts.Origin.Scheme != "https") || opts.Origin.Host == "" {
 		return nil, errors.New("proxy: origin must be an absolute http or https URL")
 	}
-	if opts.OriginHost == "" {
-		opts.OriginHost = opts.Origin.Hostname()
-	}
-	if opts.ConnectTimeout <= 0 {
-		opts.ConnectTimeout = defaultConnectTimeout
-	}
-	if opts.ResponseTimeout <= 0 {
-		opts.ResponseTimeout = defaultResponseTimeout
-	}
-	if opts.OriginIdleTimeout <= 0 {
-		opts.OriginIdleTimeout = defaultOriginIdle
-	}
-	if opts.BypassCookies == nil {
-		opts.BypassCookies = DefaultBypassCookies()
-	}
-	if opts.MaxHTMLSize <= 0 {
-		opts.MaxHTMLSize = defaultMaxHTMLSize
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.AccessLog == nil {
-		opts.AccessLog = opts.Logger
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if len(opts.Rewrite.RewriteHosts) == 0 {
-		opts.Rewrite.RewriteHosts = []string{opts.OriginHost}
-	}
-	if opts.Rewrite.Notice.Police != "" && opts.Rewrite.Notice.PoliceBadgeURL == "" {
-		opts.Rewrite.Notice.PoliceBadgeURL = badgePath
-	}
+	opts = opts.withDefaults()
 	rw, err := rewrite.New(opts.Rewrite)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	if opts.MaxCacheObject <= 0 {
-		opts.MaxCacheObject = defaultMaxCacheObject
-	}
-	if opts.Budget == nil {
-		opts.Budget = NewBudget(DefaultBufferMemory)
-	}
-	if opts.RequestBodyTimeout <= 0 {
-		opts.RequestBodyTimeout = defaultRequestBodyTimeout
-	}
-	if opts.MaxRequestBody <= 0 {
-		opts.MaxRequestBody = defaultMaxRequestBody
 	}
 	h := &Handler{
 		opts:         opts,

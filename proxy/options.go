@@ -102,3 +102,54 @@ type Options struct {
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
+
+// withDefaults returns o with the documented default in every field left
+// at zero.
+func (o Options) withDefaults() Options {
+	if o.OriginHost == "" {
+		o.OriginHost = o.Origin.Hostname()
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = defaultConnectTimeout
+	}
+	if o.ResponseTimeout <= 0 {
+		o.ResponseTimeout = defaultResponseTimeout
+	}
+	if o.OriginIdleTimeout <= 0 {
+		o.OriginIdleTimeout = defaultOriginIdle
+	}
+	if o.BypassCookies == nil {
+		o.BypassCookies = DefaultBypassCookies()
+	}
+	if o.MaxHTMLSize <= 0 {
+		o.MaxHTMLSize = defaultMaxHTMLSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.AccessLog == nil {
+		o.AccessLog = o.Logger
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.Rewrite.RewriteHosts) == 0 {
+		o.Rewrite.RewriteHosts = []string{o.OriginHost}
+	}
+	if o.Rewrite.Notice.Police != "" && o.Rewrite.Notice.PoliceBadgeURL == "" {
+		o.Rewrite.Notice.PoliceBadgeURL = badgePath
+	}
+	if o.MaxCacheObject <= 0 {
+		o.MaxCacheObject = defaultMaxCacheObject
+	}
+	if o.Budget == nil {
+		o.Budget = NewBudget(DefaultBufferMemory)
+	}
+	if o.RequestBodyTimeout <= 0 {
+		o.RequestBodyTimeout = defaultRequestBodyTimeout
+	}
+	if o.MaxRequestBody <= 0 {
+		o.MaxRequestBody = defaultMaxRequestBody
+	}
+	return o
+}
