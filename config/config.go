@@ -61,6 +61,20 @@ type Config struct {
 	Apex     Apex   // key apex; see compliance.go
 	Policy   Policy // key policy
 	Check    Check  // key check
+
+	// lines holds the line of each key given in the file (see Line).
+	lines map[string]int
+}
+
+// Line returns the line of the file on which key (a dotted path such as
+// "origin_ca" or "tls.cert_file") was given, so that a problem found
+// later, when a named file is opened, can point at it; 1 when the key was
+// not given (its default applies) or c was not made by Load or Parse.
+func (c *Config) Line(key string) int {
+	if l := c.lines[key]; l > 0 {
+		return l
+	}
+	return 1
 }
 
 // Listen holds the listener addresses, host:port or :port with a numeric

@@ -332,6 +332,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("Origin = %s; want https://www.client.com", got)
 	}
 	c.Origin = nil
+	c.lines = nil
 	want := &Config{
 		File:         "/etc/icpedge/client.yaml",
 		Hosts:        []string{"icp.client.com"},

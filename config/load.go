@@ -110,11 +110,12 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func parse(name, dir string, data []byte) (*Config, error) {
-	p := &parser{file: name, dir: dir}
+	p := &parser{file: name, dir: dir, lines: map[string]int{}}
 	root, ok := p.document(data)
 	var c *Config
 	if ok {
 		c = p.config(root)
+		c.lines = p.lines
 	}
 	if len(p.probs) > 0 {
 		slices.SortStableFunc(p.probs, func(a, b *Problem) int { return a.Line - b.Line })

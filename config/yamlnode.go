@@ -16,6 +16,9 @@ type parser struct {
 	file  string // name used in problems
 	dir   string // base for relative paths
 	probs []*Problem
+	// lines holds the line of every known key given in the file, by
+	// dotted path, for problems found after parsing (Config.Line).
+	lines map[string]int
 }
 
 // add records a problem.
@@ -85,6 +88,7 @@ func (p *parser) mapping(n *yaml.Node, path string, line int, known []string) *m
 		case slices.Contains(known, name):
 			m.vals[name] = v
 			m.lines[name] = k.Line
+			p.lines[key] = k.Line
 		case name == "<<":
 			p.add(k.Line, key, "merge keys are not supported; expected plain keys")
 		default:

@@ -140,16 +140,18 @@ func sameTLS(a, b *config.Config) bool {
 
 // buildSite makes the site for cfg, taking over what it can from prev
 // (the same client's current site, or nil). On error nothing new is left
-// open and prev is untouched.
-func (e *edgeRuntime) buildSite(ctx context.Context, cfg *config.Config, prev *site) (s *site, err error) {
+// open and prev is untouched: the error is the caller's to report, and
+// the current routes keep serving.
+func (e *edgeRuntime) buildSite(ctx context.Context, cfg *config.Config, prev *site) (*site, error) {
 	name := siteName(cfg)
 	logger := e.logger
 	if !e.single {
 		logger = logger.With("client", name)
 	}
-	s = &site{name: name, cfg: cfg, logger: logger, idle: make(chan struct{})}
+	s := &site{name: name, cfg: cfg, logger: logger, idle: make(chan struct{})}
+	built := false
 	defer func() {
-		if err == nil {
+		if built {
 			return
 		}
 		// Undo what was made here, not what was taken over.
@@ -173,8 +175,12 @@ func (e *edgeRuntime) buildSite(ctx context.Context, cfg *config.Config, prev *s
 	if cfg.Log.AccessFile != "" {
 		if prev != nil && prev.access != nil && prev.cfg.Log.AccessFile == cfg.Log.AccessFile {
 			s.access = prev.access
-		} else if s.access, err = openLogFile(cfg.Log.AccessFile); err != nil {
-			return nil, err
+		} else {
+			f, err := openLogFile(cfg.Log.AccessFile)
+			if err != nil {
+				return nil, fileProblem(cfg, "log.access_file", err)
+			}
+			s.access = f
 		}
 		popts.AccessLog = accessLoggerFor(cfg.Log, logger, s.access)
 	}
@@ -201,18 +207,26 @@ func (e *edgeRuntime) buildSite(ctx context.Context, cfg *config.Config, prev *s
 	if prev != nil && prev.tls != nil && sameTLS(prev.cfg, cfg) {
 		s.tls = prev.tls
 	} else {
-		if s.tls, err = newEdgeTLS(ctx, cfg, logger); err != nil {
+		t, err := newEdgeTLS(ctx, cfg, logger)
+		if err != nil {
 			return nil, err
 		}
-		s.tlsNew = true
+		s.tls, s.tlsNew = t, true
 	}
 
 	if s.edge, err = proxy.New(popts); err != nil {
-		return nil, fmt.Errorf("building the edge: %w", err)
+		return nil, fmt.Errorf("%s: building the edge: %w", cfg.File, err)
 	}
 	s.httpH = s.tls.HTTPHandler(s.edge)
 	s.httpsH = s.tls.HTTPSHandler(s.edge)
+	built = true
 	return s, nil
+}
+
+// fileProblem reports a file the config names that could not be used, in
+// the form of the config's own problems: file:line: key: what failed.
+func fileProblem(cfg *config.Config, key string, err error) error {
+	return fmt.Errorf("%s:%d: %s: %w", cfg.File, cfg.Line(key), key, err)
 }
 
 // closeSite waits for a retired site's requests to end (or ctx to be

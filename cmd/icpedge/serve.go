@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -85,14 +86,30 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	if *path != "" {
 		opts.single = true
 		opts.load = func() ([]*config.Config, map[string]error, error) {
-			cfg, err := config.Load(*path)
+			cfg, err := loadChecked(*path)
 			if err != nil {
 				return nil, nil, err
 			}
 			return []*config.Config{cfg}, nil, nil
 		}
 	} else {
-		opts.load = func() ([]*config.Config, map[string]error, error) { return loadDir(*dir) }
+		opts.load = func() ([]*config.Config, map[string]error, error) {
+			cfgs, broken, err := loadDir(*dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			// A client whose named files are unusable is skipped like
+			// one whose file does not load.
+			var ok []*config.Config
+			for _, cfg := range cfgs {
+				if err := cfg.CheckFiles(); err != nil {
+					broken[siteName(cfg)] = err
+					continue
+				}
+				ok = append(ok, cfg)
+			}
+			return ok, broken, nil
+		}
 		opts.listen = config.Listen{HTTP: *listenHTTP, HTTPS: *listenHTTPS}
 		opts.admin = config.Admin{Listen: *adminAddr, TokenFile: *tokenFile}
 	}
@@ -115,6 +132,13 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	}
 	opts.logFormat = logCfg.Format
 	opts.logger = newLevelLogger(logCfg.Format, opts.level, stderr)
+	if opts.single {
+		for _, w := range initial[0].Warnings(time.Now()) {
+			if w.Key == "admin.listen" {
+				opts.logger.Warn("admin listener not on loopback", "problem", w.Error())
+			}
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -139,10 +163,13 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "icpedge validate: --config FILE is required")
 		return 2
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := loadChecked(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	for _, w := range cfg.Warnings(time.Now()) {
+		fmt.Fprintf(stderr, "%s:%d: warning: %s: %s\n", w.File, w.Line, w.Key, w.Message)
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", *path)
 	// What the process will hold in memory, roughly.
@@ -153,6 +180,20 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "memory: %s + %s for the runtime = %s (the Go memory limit), and bodies buffered at once up to limits.buffer_memory %s, for the whole process\n",
 		cacheMemory, sizeString(memoryHeadroom), sizeString(memoryLimit([]*config.Config{cfg})), sizeString(cfg.Limits.BufferMemory))
 	return 0
+}
+
+// loadChecked loads a config and opens the files it names (see
+// config.CheckFiles), so that validate and serve report a missing or
+// broken file the same way, at its key's line, before anything starts.
+func loadChecked(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckFiles(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // newLevelLogger returns the main log: text or json on w, at level (a
@@ -171,11 +212,11 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error
 	if cfg.OriginCA != "" {
 		pem, err := os.ReadFile(cfg.OriginCA)
 		if err != nil {
-			return proxy.Options{}, fmt.Errorf("%s: origin_ca: %w", cfg.File, err)
+			return proxy.Options{}, fileProblem(cfg, "origin_ca", err)
 		}
 		roots = x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {
-			return proxy.Options{}, fmt.Errorf("%s: origin_ca: %s holds no PEM certificate; expected one or more CERTIFICATE blocks", cfg.File, cfg.OriginCA)
+			return proxy.Options{}, fileProblem(cfg, "origin_ca", fmt.Errorf("%s holds no PEM certificate; expected one or more CERTIFICATE blocks", cfg.OriginCA))
 		}
 	}
 	localize, err := localizeRules(cfg)
@@ -646,6 +687,15 @@ func (e *edgeRuntime) reload() {
 	defer func() {
 		if err := e.notify.Ready(e.status()); err != nil {
 			e.logger.Warn("systemd not notified", "err", err)
+		}
+	}()
+	defer func() {
+		// Sites are built aside and swapped in only when whole, so a
+		// bug met while building leaves the current ones serving: a
+		// reload must never take the running edge down with it.
+		if v := recover(); v != nil {
+			e.reloads.WithLabelValues("rejected").Inc()
+			e.logger.Error("config not reloaded; keeping the current one", "problem", fmt.Sprintf("internal error: %v", v), "stack", string(debug.Stack()))
 		}
 	}()
 	old := e.cur.Load()

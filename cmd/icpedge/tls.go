@@ -80,7 +80,7 @@ func newEdgeTLS(_ context.Context, cfg *config.Config, logger *slog.Logger) (*ed
 		}
 		m, err := newManualCert(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.Hosts, logger)
 		if err != nil {
-			return nil, err
+			return nil, fileProblem(cfg, "tls.cert_file", err)
 		}
 		t.manual = m
 		t.Config = serverTLSConfig(&tls.Config{GetCertificate: m.GetCertificate})

@@ -52,11 +52,11 @@ func newACMECerts(cfg *config.Config, logger *slog.Logger) (*acmeCerts, error) {
 	if t.CARoot != "" {
 		pem, err := os.ReadFile(t.CARoot)
 		if err != nil {
-			return nil, fmt.Errorf("tls.ca_root: %w", err)
+			return nil, fileProblem(cfg, "tls.ca_root", err)
 		}
 		roots = x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_root: %s holds no PEM certificate", t.CARoot)
+			return nil, fileProblem(cfg, "tls.ca_root", fmt.Errorf("%s holds no PEM certificate; expected one or more CERTIFICATE blocks", t.CARoot))
 		}
 	}
 
