@@ -4,7 +4,9 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 )
 
@@ -38,7 +40,9 @@ type AdminOptions struct {
 //	GET  /metrics                 Prometheus metrics, when AdminOptions.Metrics is set
 //
 // Purge requests carry "Authorization: Bearer <token>"; without it they
-// get 401 and change nothing. A purge answers {"purged": N}.
+// get 401 and change nothing. A purge answers {"purged": N}. Every request
+// whose Host is neither a loopback name nor an IP address gets 421 (see
+// adminHost).
 func (h *Handler) Admin(opts AdminOptions) http.Handler {
 	if opts.Purge == nil {
 		opts.Purge = func(p Purge, _ string) (int, error) { return h.Purge(p) }
@@ -89,18 +93,61 @@ func NewAdmin(opts AdminOptions) http.Handler {
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", requireToken(opts.Token, opts.Metrics))
 	}
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !adminHost(r.Host) {
+			logger.Warn("admin request refused: Host is not a loopback name or an IP address", "host", r.Host, "remote", r.RemoteAddr)
+			http.Error(w, "the admin API answers requests for a loopback name or an IP address only", http.StatusMisdirectedRequest)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// adminHost reports whether a request's Host may reach the admin API: an
+// IP address, localhost or a name under .localhost (RFC 6761 §6.3), with
+// any port, or none (HTTP/1.0). Any other name means a browser was
+// pointed at the listener through DNS it does not control (DNS
+// rebinding: a page on evil.example whose name now resolves to
+// 127.0.0.1), so its script must not get answers.
+func adminHost(hostport string) bool {
+	if hostport == "" {
+		return true
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	_, err := netip.ParseAddr(host)
+	return err == nil
 }
 
 // requireToken lets through only requests with the bearer token.
 func requireToken(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) != 1 {
+		got, ok := bearer(r.Header.Get("Authorization"))
+		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="icpedge"`)
 			http.Error(w, "unauthorized: send Authorization: Bearer <token from admin.token_file>", http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearer returns the token of an Authorization header of the Bearer
+// scheme. The scheme is matched without regard to case and is followed
+// by one or more spaces (RFC 9110 §11.1, §11.4; RFC 6750 §2.1).
+func bearer(header string) (string, bool) {
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok := strings.TrimLeft(rest, " ")
+	return tok, tok != ""
 }
