@@ -74,6 +74,8 @@ var (
 		"Damaged cache files found and removed.", []string{"client"}, nil)
 	descCertExpiry = prometheus.NewDesc("icpedge_certificate_expiry_timestamp_seconds",
 		"When the certificate served for a host expires (Unix time); absent until one is obtained.", []string{"client", "host"}, nil)
+	descCertMissing = prometheus.NewDesc("icpedge_certificate_missing",
+		"1 while no valid certificate covers a host, so plain HTTP serves it instead of redirecting to HTTPS; 0 once one does. Absent without HTTPS.", []string{"client", "host"}, nil)
 )
 
 // siteCollector reads the current clients' caches and certificates at
@@ -82,7 +84,7 @@ type siteCollector struct{ e *edgeRuntime }
 
 func (c siteCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descCacheEntries, descCacheBytes, descCacheMaxBytes,
-		descCacheMemEntries, descCacheMemBytes, descCacheEvictions, descCacheHits, descCacheCorrupt, descCertExpiry} {
+		descCacheMemEntries, descCacheMemBytes, descCacheEvictions, descCacheHits, descCacheCorrupt, descCertExpiry, descCertMissing} {
 		ch <- d
 	}
 }
@@ -115,6 +117,15 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 		for host, notAfter := range s.tls.expiries(s.cfg.Hosts) {
 			ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue,
 				float64(notAfter.Unix()), s.name, host)
+		}
+		if s.tls != nil && s.tls.Config != nil {
+			for _, host := range s.cfg.Hosts {
+				missing := 0.0
+				if !s.tls.hasCert(host) {
+					missing = 1
+				}
+				ch <- prometheus.MustNewConstMetric(descCertMissing, prometheus.GaugeValue, missing, s.name, host)
+			}
 		}
 	}
 }

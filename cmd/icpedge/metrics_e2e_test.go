@@ -62,7 +62,7 @@ tls:
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	e.waitLog("path=/fail", 5*time.Second)
+	e.waitLog("path=/fail", 20*time.Second)
 
 	metricsURL := "http://" + e.Addr("admin") + "/metrics"
 	resp, err := http.Get(metricsURL)
@@ -99,6 +99,7 @@ tls:
 		`icpedge_cache_bytes{client="site"}`,
 		`icpedge_cache_evictions_total{client="site"} 0`,
 		`icpedge_certificate_expiry_timestamp_seconds{client="site",host="` + testHost + `"}`,
+		`icpedge_certificate_missing{client="site",host="` + testHost + `"} 0`,
 		`icpedge_build_info{goversion="go`,
 		`icpedge_clients 1`,
 		`go_goroutines`,

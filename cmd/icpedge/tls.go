@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/icpedge/icpedge/config"
@@ -38,6 +39,12 @@ type edgeTLS struct {
 	acme   *acmeCerts  // tls.mode acme
 	manual *manualCert // tls.mode manual
 
+	// now is the clock certificates' expiry is judged by.
+	now func() time.Time
+	// plain holds, per host, whether plain HTTP last served the site
+	// for want of a certificate, so that each change is logged once.
+	plain map[string]*atomic.Bool
+
 	// stop ends what Start began; done is closed once it has.
 	mu      sync.Mutex
 	stop    context.CancelFunc
@@ -53,9 +60,12 @@ func newEdgeTLS(_ context.Context, cfg *config.Config, logger *slog.Logger) (*ed
 		logger: logger,
 		hosts:  make(map[string]bool, len(cfg.Hosts)),
 		hsts:   cfg.TLS.HSTS,
+		now:    time.Now,
+		plain:  make(map[string]*atomic.Bool, len(cfg.Hosts)),
 	}
 	for _, h := range cfg.Hosts {
 		t.hosts[h] = true
+		t.plain[h] = new(atomic.Bool)
 	}
 	if port := portOfAddr(cfg.Listen.HTTPS); port != "443" && port != "0" {
 		t.httpsPort = port
@@ -123,13 +133,16 @@ func serverTLSConfig(base *tls.Config) *tls.Config {
 // HTTPHandler wraps the edge for the plain HTTP listener. With tls.mode
 // off it is the edge itself. Otherwise requests for this instance's hosts
 // are redirected to HTTPS with 308, which keeps the method and body
-// (RFC 9110 §15.4.9), except ACME HTTP-01 challenges in acme mode, which
-// are answered here; challenges for tokens this edge did not issue, and
-// hosts that are not ours, go to the edge, which answers them as it
-// would. Only a well-formed challenge path is exempt from the redirect
-// (isACMEChallenge): anything else under the prefix, such as
+// (RFC 9110 §15.4.9), once a certificate for the host is in place; until
+// then (ACME still failing, a manual certificate that does not cover the
+// host or has expired) the edge serves them over plain HTTP, so the site
+// stays reachable, and the change is logged. ACME HTTP-01 challenges in
+// acme mode are answered here; challenges for tokens this edge did not
+// issue, and hosts that are not ours, go to the edge, which answers them
+// as it would. Only a well-formed challenge path is exempt from the
+// redirect (isACMEChallenge): anything else under the prefix, such as
 // "/.well-known/acme-challenge/..%2f..%2fadmin", is redirected like any
-// other path and never proxied over plain HTTP.
+// other path and never proxied over plain HTTP, certificate or not.
 func (t *edgeTLS) HTTPHandler(next http.Handler) http.Handler {
 	if t.Config == nil {
 		return next
@@ -144,6 +157,13 @@ func (t *edgeTLS) HTTPHandler(next http.Handler) http.Handler {
 		}
 		host := requestHost(r.Host)
 		if !t.hosts[host] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// Without a certificate the site is served here rather than
+		// sent where it can't be served; a malformed challenge path is
+		// not the site, and is redirected all the same.
+		if !strings.HasPrefix(r.URL.Path, acmeChallengePrefix) && !t.notePlain(host, !t.hasCert(host)) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -175,6 +195,38 @@ func isACMEChallenge(r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// hasCert reports whether HTTPS can serve host: a certificate that covers
+// it and has not expired is in place.
+func (t *edgeTLS) hasCert(host string) bool {
+	now := t.now()
+	switch {
+	case t.manual != nil:
+		c := t.manual.cert.Load()
+		return c != nil && c.Leaf != nil && c.Leaf.VerifyHostname(host) == nil && now.Before(c.Leaf.NotAfter)
+	case t.acme != nil:
+		for _, c := range t.acme.cache.AllMatchingCertificates(host) {
+			if c.Leaf != nil && now.Before(c.Leaf.NotAfter) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// notePlain records whether plain HTTP serves host for want of a
+// certificate, logging each change, and reports whether it may redirect.
+func (t *edgeTLS) notePlain(host string, plain bool) (redirect bool) {
+	if was := t.plain[host]; was != nil && was.Swap(plain) != plain {
+		if plain {
+			t.logger.Warn("no certificate for the host yet; serving it over plain HTTP instead of redirecting to HTTPS", "host", host,
+				"fix", "see the certificate lines for this host; plain HTTP redirects to HTTPS once a certificate is in place")
+		} else {
+			t.logger.Info("certificate in place; plain HTTP redirects to HTTPS", "host", host)
+		}
+	}
+	return !plain
 }
 
 // HTTPSHandler wraps the edge for the HTTPS listener, adding

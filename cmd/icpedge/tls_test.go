@@ -44,6 +44,7 @@ const (
 func TestTLSRedirect(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	otherCert, otherKey := writePair(t, t.TempDir(), "other.example.test", 1)
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Edge", "1")
 		w.WriteHeader(http.StatusTeapot)
@@ -57,41 +58,63 @@ func TestTLSRedirect(t *testing.T) {
 		wantCode  int
 		wantLoc   string
 		wantLocOK bool
+		otherCert bool          // a certificate that does not cover the host
+		later     time.Duration // the clock moved on, past the certificate's expiry
 	}{
-		{"default port", "manual", ":443", tlsTestHost, "/a/b?x=1&y=%20", 308, "https://icp.example.test/a/b?x=1&y=%20", true},
-		{"other port", "manual", "127.0.0.1:8443", "icp.example.test:8080", "/p", 308, "https://icp.example.test:8443/p", true},
-		{"upper case host", "manual", ":443", "ICP.Example.Test", "/", 308, "https://icp.example.test/", true},
-		{"unknown host goes to the edge", "manual", ":443", "other.example", "/", 418, "", false},
-		{"challenge path is not redirected", "manual", ":443", tlsTestHost, "/.well-known/acme-challenge/tok", 418, "", false},
-		{"unknown challenge goes to the edge in acme mode", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/tok", 418, "", false},
-		{"acme redirects too", "acme", ":443", tlsTestHost, "/x", 308, "https://icp.example.test/x", true},
+		{name: "default port", mode: "manual", https: ":443", host: tlsTestHost, target: "/a/b?x=1&y=%20", wantCode: 308, wantLoc: "https://icp.example.test/a/b?x=1&y=%20", wantLocOK: true},
+		{name: "other port", mode: "manual", https: "127.0.0.1:8443", host: "icp.example.test:8080", target: "/p", wantCode: 308, wantLoc: "https://icp.example.test:8443/p", wantLocOK: true},
+		{name: "upper case host", mode: "manual", https: ":443", host: "ICP.Example.Test", target: "/", wantCode: 308, wantLoc: "https://icp.example.test/", wantLocOK: true},
+		{name: "unknown host goes to the edge", mode: "manual", https: ":443", host: "other.example", target: "/", wantCode: 418},
+		{name: "challenge path is not redirected", mode: "manual", https: ":443", host: tlsTestHost, target: "/.well-known/acme-challenge/tok", wantCode: 418},
+		{name: "unknown challenge goes to the edge in acme mode", mode: "acme", https: ":443", host: tlsTestHost, target: "/.well-known/acme-challenge/tok", wantCode: 418},
+		{name: "acme without a certificate yet serves plain HTTP", mode: "acme", https: ":443", host: tlsTestHost, target: "/x", wantCode: 418},
+		{name: "manual certificate for other names serves plain HTTP", mode: "manual", https: ":443", host: tlsTestHost, target: "/x", wantCode: 418, otherCert: true},
+		{name: "expired manual certificate serves plain HTTP", mode: "manual", https: ":443", host: tlsTestHost, target: "/x", wantCode: 418, later: 48 * time.Hour},
 		// Only a base64url token is a challenge: anything else under the
-		// prefix is redirected like any path, never proxied over HTTP.
-		{"challenge path hiding a traversal", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/..%2f..%2fecho", 308, "https://icp.example.test/.well-known/acme-challenge/..%2f..%2fecho", true},
-		{"challenge path with a dot segment", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/../../admin", 308, "https://icp.example.test/.well-known/acme-challenge/../../admin", true},
-		{"challenge path with two segments", "manual", ":443", tlsTestHost, "/.well-known/acme-challenge/tok/x", 308, "https://icp.example.test/.well-known/acme-challenge/tok/x", true},
-		{"challenge path with an escape", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/t%6Fk", 308, "https://icp.example.test/.well-known/acme-challenge/t%6Fk", true},
-		{"challenge path without a token", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/", 308, "https://icp.example.test/.well-known/acme-challenge/", true},
-		{"base64url token goes to the edge", "acme", ":443", tlsTestHost, "/.well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", 418, "", false},
-		{"off serves plain HTTP", "off", "", tlsTestHost, "/x", 418, "", false},
+		// prefix is redirected like any path, never proxied over HTTP,
+		// whether or not a certificate is in place yet.
+		{name: "challenge path hiding a traversal", mode: "acme", https: ":443", host: tlsTestHost, target: "/.well-known/acme-challenge/..%2f..%2fecho", wantCode: 308, wantLoc: "https://icp.example.test/.well-known/acme-challenge/..%2f..%2fecho", wantLocOK: true},
+		{name: "challenge path with a dot segment", mode: "acme", https: ":443", host: tlsTestHost, target: "/.well-known/acme-challenge/../../admin", wantCode: 308, wantLoc: "https://icp.example.test/.well-known/acme-challenge/../../admin", wantLocOK: true},
+		{name: "challenge path with two segments", mode: "manual", https: ":443", host: tlsTestHost, target: "/.well-known/acme-challenge/tok/x", wantCode: 308, wantLoc: "https://icp.example.test/.well-known/acme-challenge/tok/x", wantLocOK: true},
+		{name: "challenge path with an escape", mode: "acme", https: ":443", host: tlsTestHost, target: "/.well-known/acme-challenge/t%6Fk", wantCode: 308, wantLoc: "https://icp.example.test/.well-known/acme-challenge/t%6Fk", wantLocOK: true},
+		{name: "challenge path without a token", mode: "acme", https: ":443", host: tlsTestHost, target: "/.well-known/acme-challenge/", wantCode: 308, wantLoc: "https://icp.example.test/.well-known/acme-challenge/", wantLocOK: true},
+		{name: "base64url token goes to the edge", mode: "acme", https: ":443", host: tlsTestHost, target: "/.well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", wantCode: 418},
+		{name: "off serves plain HTTP", mode: "off", host: tlsTestHost, target: "/x", wantCode: 418},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := testTLSConfig(t, tt.mode, tt.https, certFile, keyFile)
-			et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			cf, kf := certFile, keyFile
+			if tt.otherCert {
+				cf, kf = otherCert, otherKey
+			}
+			cfg := testTLSConfig(t, tt.mode, tt.https, cf, kf)
+			var logs syncBuffer
+			et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer et.Close()
-			req := httptest.NewRequest("GET", "http://"+tt.host+tt.target, nil)
-			req.Host = tt.host
-			rec := httptest.NewRecorder()
-			et.HTTPHandler(next).ServeHTTP(rec, req)
-			if rec.Code != tt.wantCode {
-				t.Fatalf("status: got %d; want %d", rec.Code, tt.wantCode)
+			et.now = func() time.Time { return time.Now().Add(tt.later) }
+			for range 2 {
+				req := httptest.NewRequest("GET", "http://"+tt.host+tt.target, nil)
+				req.Host = tt.host
+				rec := httptest.NewRecorder()
+				et.HTTPHandler(next).ServeHTTP(rec, req)
+				if rec.Code != tt.wantCode {
+					t.Fatalf("status: got %d; want %d", rec.Code, tt.wantCode)
+				}
+				if got := rec.Header().Get("Location"); tt.wantLocOK && got != tt.wantLoc {
+					t.Fatalf("Location: got %q; want %q", got, tt.wantLoc)
+				}
 			}
-			if got := rec.Header().Get("Location"); tt.wantLocOK && got != tt.wantLoc {
-				t.Fatalf("Location: got %q; want %q", got, tt.wantLoc)
+			// Plain HTTP for want of a certificate is logged once, not
+			// per request.
+			want := 0
+			if tt.mode != "off" && tt.wantCode == 418 && requestHost(tt.host) == tlsTestHost && !strings.HasPrefix(tt.target, acmeChallengePrefix) {
+				want = 1
+			}
+			if got := strings.Count(logs.String(), "no certificate for the host yet"); got != want {
+				t.Errorf("warnings: got %d; want %d:\n%s", got, want, logs.String())
 			}
 		})
 	}
@@ -415,20 +438,26 @@ func testACME(t *testing.T, challenge string) {
 	env.assertServesHTTPS(t, e)
 }
 
-// TestTLSACMECAUnreachable starts the edge before its CA: it keeps serving
-// plain HTTP (redirects and challenges), stays up, and gets its
-// certificate once the CA is there (SIGHUP retries at once instead of
-// after certmagic's first one-minute backoff).
+// TestTLSACMECAUnreachable starts the edge before its CA: it stays up and
+// keeps the site reachable over plain HTTP (no redirect to an HTTPS
+// listener without a certificate), says so in the log and the metrics,
+// answers challenges, and gets its certificate once the CA is there
+// (SIGHUP retries at once instead of after certmagic's first one-minute
+// backoff); from then on plain HTTP redirects to HTTPS.
 func TestTLSACMECAUnreachable(t *testing.T) {
 	pebbleBin, challBin := pebbleTools(t)
 	env := newACMEEnv(t, pebbleBin, challBin)
+	env.admin = true
 	e := env.startEdge(t, "http-01")
 	waitLog(t, e, `msg="certificate not obtained" host=`+tlsTestHost+` reason="CA unreachable"`, 60*time.Second)
 
-	r := httpGet(t, e.Addr("http"), "/page")
-	if want := "https://" + tlsTestHost + ":" + portOf(env.edgeHTTPS) + "/page"; r.StatusCode != 308 || r.Header.Get("Location") != want {
-		t.Errorf("HTTP while the CA is down: got %d Location %q; want 308 to %s", r.StatusCode, r.Header.Get("Location"), want)
+	resp, body := httpGetBody(t, e.Addr("http"), "/page")
+	if resp.StatusCode != 200 || !hasNotice(body) || resp.Header.Get("Location") != "" {
+		t.Errorf("HTTP while no certificate can be had: got %d Location %q; want 200 with the page and its notice", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	waitLog(t, e, `msg="no certificate for the host yet; serving it over plain HTTP instead of redirecting to HTTPS" host=`+tlsTestHost, 20*time.Second)
+	missing := `icpedge_certificate_missing{client="site",host="` + tlsTestHost + `"} `
+	mustContain(t, scrapeMetrics(t, e, filepath.Join(e.dir, "state")), missing+"1")
 	if r := httpGet(t, e.Addr("http"), "/.well-known/acme-challenge/unknown-token"); r.StatusCode == 308 {
 		t.Errorf("challenge path: got 308; want it answered over HTTP")
 	}
@@ -438,9 +467,38 @@ func TestTLSACMECAUnreachable(t *testing.T) {
 	e.signal(syscall.SIGHUP)
 	waitLog(t, e, `msg="certificate obtained" host=`+tlsTestHost, 90*time.Second)
 	env.assertServesHTTPS(t, e)
+	want := "https://" + tlsTestHost + ":" + portOf(env.edgeHTTPS) + "/page"
+	waitFor(t, 20*time.Second, "plain HTTP to redirect to HTTPS", func() bool {
+		r := httpGet(t, e.Addr("http"), "/page")
+		return r.StatusCode == 308 && r.Header.Get("Location") == want
+	})
+	waitLog(t, e, `msg="certificate in place; plain HTTP redirects to HTTPS" host=`+tlsTestHost, 20*time.Second)
+	mustContain(t, scrapeMetrics(t, e, filepath.Join(e.dir, "state")), missing+"0")
 	if n := strings.Count(e.Log(), `msg="certificate not obtained"`); n < 1 {
 		t.Errorf("failure lines: got %d; want at least 1", n)
 	}
+}
+
+// scrapeMetrics fetches /metrics from e's admin listener with the token
+// in stateDir.
+func scrapeMetrics(t *testing.T, e *edgeProc, stateDir string) string {
+	t.Helper()
+	token, err := os.ReadFile(filepath.Join(stateDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+e.Addr("admin")+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := clientFor(e.Addr("admin")).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d %q", resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 // acmeEnv is a Pebble CA with its DNS server, and the addresses an edge
@@ -457,6 +515,7 @@ type acmeEnv struct {
 	dnsAddr             string
 	edgeHTTP, edgeHTTPS string
 	origin              *httptest.Server
+	admin               bool // the edge runs its admin listener too
 
 	mu   sync.Mutex
 	plog bytes.Buffer
@@ -571,8 +630,14 @@ tls:
   challenges: [%s]
   hsts: 180d
 `, env.pebbleAddr, env.caFile, challenge)))
+	listeners := 2
+	if env.admin {
+		b, _ := os.ReadFile(path)
+		rewriteConfig(t, path, withAdmin(string(b), "127.0.0.1:0"))
+		listeners = 3
+	}
 	e := startEdge(t, path)
-	e.waitListening(2, 20*time.Second)
+	e.waitListening(listeners, 20*time.Second)
 	return e
 }
 
@@ -854,6 +919,20 @@ func httpsGet(t *testing.T, addr string, roots *x509.CertPool, path string) (*ht
 		t.Fatalf("GET https://%s%s: %v", tlsTestHost, path, err)
 	}
 	return resp, body
+}
+
+func httpGetBody(t *testing.T, addr, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := clientFor(addr).Get("http://" + tlsTestHost + path)
+	if err != nil {
+		t.Fatalf("GET http://%s%s: %v", tlsTestHost, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET http://%s%s: %v", tlsTestHost, path, err)
+	}
+	return resp, string(b)
 }
 
 func httpGet(t *testing.T, addr, path string) *http.Response {
