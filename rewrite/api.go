@@ -10,7 +10,10 @@ import (
 	"github.com/andybalholm/cascadia"
 )
 
-// Notice is the ICP notice block to inject.
+// Notice is the ICP notice block to inject. A page that already links
+// ICP's number to MIIT gets a block of only the parts it lacks: Company,
+// unless its text shows it, and Police with its badge, unless it links it
+// to the public-security lookup; a page that shows every part gets none.
 type Notice struct {
 	ICP     string // e.g. 京ICP备12345678号-1
 	Company string // optional text shown before the number
@@ -71,6 +74,15 @@ type Rewriter struct {
 	icpKey         []byte // what an existing notice link's text must contain
 	noticeASCII    string // the block as ASCII with character references
 	noticeUTF8     string
+	// blocks are the ASCII blocks for what a page lacks, by
+	// shown.missing(); blocks[partICP|partCompany|partPolice] is
+	// noticeASCII. blocksUTF8 are the same in UTF-8, for UTF-16 pages.
+	blocks, blocksUTF8 [8]string
+	// policeHref is the police link a page may already carry (nil
+	// without notice.police), policeCode the digits its text must hold.
+	policeHref, policeCode []byte
+	// company is the company name in each encoding a page may use.
+	company [][]byte
 }
 
 // New validates opts (the selector must compile, ICP must be set) and
@@ -119,6 +131,13 @@ func New(opts Options) (*Rewriter, error) {
 	r.icpKey = icpKey(n.ICP)
 	r.noticeASCII = renderNotice(*n, true)
 	r.noticeUTF8 = renderNotice(*n, false)
+	r.blocks = renderBlocks(*n, true)
+	r.blocksUTF8 = renderBlocks(*n, false)
+	if n.Police != "" {
+		r.policeCode = []byte(policeCode(n.Police))
+		r.policeHref = []byte(policeURL + policeCode(n.Police))
+	}
+	r.company = companyNeedles(n.Company)
 	return r, nil
 }
 

@@ -1,9 +1,15 @@
 package rewrite
 
 import (
+	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
 )
 
 // NoticeID is the id of the injected block, for tools that need to find it.
@@ -52,9 +58,10 @@ const (
 		"padding:0!important;border:0!important;vertical-align:-2px!important"
 )
 
-// renderNotice builds the block. With ascii set every non-ASCII rune is a
-// numeric character reference, so the block reads the same in any
-// ASCII-compatible page encoding (GBK, Big5, Shift_JIS, windows-125x).
+// renderNotice builds the block of n's non-empty parts. With ascii set
+// every non-ASCII rune is a numeric character reference, so the block
+// reads the same in any ASCII-compatible page encoding (GBK, Big5,
+// Shift_JIS, windows-125x).
 func renderNotice(n Notice, ascii bool) string {
 	var b strings.Builder
 	esc := func(s string) { escapeText(&b, s, ascii) }
@@ -64,9 +71,11 @@ func renderNotice(n Notice, ascii bool) string {
 		esc(n.Company)
 		b.WriteString(`</span>`)
 	}
-	b.WriteString(`<a href="` + miitURL + `" target="_blank" rel="noopener nofollow" style="` + linkStyle + `">`)
-	esc(n.ICP)
-	b.WriteString(`</a>`)
+	if n.ICP != "" {
+		b.WriteString(`<a href="` + miitURL + `" target="_blank" rel="noopener nofollow" style="` + linkStyle + `">`)
+		esc(n.ICP)
+		b.WriteString(`</a>`)
+	}
 	if n.Police != "" {
 		b.WriteString(`<a href="` + policeURL + policeCode(n.Police) +
 			`" target="_blank" rel="noopener nofollow" style="` + linkStyle + `">`)
@@ -168,4 +177,83 @@ func selectorNeedle(sel string) string {
 		return ""
 	}
 	return sel[i+1:]
+}
+
+// shown is what a page already shows of the notice, as one scan finds it.
+type shown struct {
+	icp     bool // a link to MIIT whose text holds the number (see icpKey)
+	company bool // the company name, in the page's text
+	police  bool // the police link for the number, with the number in its text
+}
+
+// missing is an index into Rewriter.blocks: which parts a page lacks.
+func (f shown) missing() int {
+	if !f.icp {
+		// The number goes with the company before it, as the notice's
+		// line reads; the police number only where the page lacks it.
+		return partICP | partCompany | b2i(!f.police)*partPolice
+	}
+	return b2i(!f.company)*partCompany | b2i(!f.police)*partPolice
+}
+
+// The parts of the notice, as bits of a Rewriter.blocks index.
+const (
+	partICP = 1 << iota
+	partCompany
+	partPolice
+)
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// renderBlocks renders the block for every combination of missing parts,
+// as ASCII with character references or as UTF-8: index 0, nothing
+// missing, is empty, and so is any combination whose parts n does not
+// configure.
+func renderBlocks(n Notice, ascii bool) [8]string {
+	var out [8]string
+	for i := 1; i < len(out); i++ {
+		part := Notice{PoliceBadgeURL: n.PoliceBadgeURL}
+		if i&partICP != 0 {
+			part.ICP = n.ICP
+		}
+		if i&partCompany != 0 {
+			part.Company = n.Company
+		}
+		if i&partPolice != 0 {
+			part.Police = n.Police
+		}
+		if part.ICP != "" || part.Company != "" || part.Police != "" {
+			out[i] = renderNotice(part, ascii)
+		}
+	}
+	return out
+}
+
+// companyNeedles are the byte forms the company name takes in the page
+// encodings Chinese sites use, so that a scan of the page's own bytes finds
+// it whatever the encoding: UTF-8, GB18030 (a superset of GBK and GB2312)
+// and Big5.
+func companyNeedles(company string) [][]byte {
+	if company == "" {
+		return nil
+	}
+	out := [][]byte{[]byte(company)}
+	for _, enc := range []encoding.Encoding{simplifiedchinese.GB18030, traditionalchinese.Big5} {
+		b, err := enc.NewEncoder().Bytes([]byte(company))
+		if err == nil && !slices.ContainsFunc(out, func(o []byte) bool { return bytes.Equal(o, b) }) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// policeLink reports whether href is the MPS lookup link for the record
+// number, as icpedge writes it and its check expects it.
+func policeLink(href, want []byte) bool {
+	return len(want) > 0 && bytes.Equal(bytes.TrimSpace(href), want)
 }

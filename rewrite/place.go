@@ -34,7 +34,7 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 			return pass(why)
 		}
 	}
-	return Result{Body: r.edit(src, s, pc, forceDOM, r.noticeASCII), ContentType: pageContentType(contentType, pc)}, nil
+	return Result{Body: r.edit(src, s, pc, forceDOM, &r.blocks), ContentType: pageContentType(contentType, pc)}, nil
 }
 
 // pageContentType is the Content-Type to send with a page in pc: a
@@ -51,11 +51,14 @@ func pageContentType(contentType string, pc pageCharset) string {
 	return contentType
 }
 
-// edit applies the scan's edits to src and places block, the notice,
-// unless the page already has one.
-func (r *Rewriter) edit(src []byte, s *scanResult, pc pageCharset, forceDOM bool, block string) []byte {
+// edit applies the scan's edits to src and places the block of blocks
+// (ASCII or UTF-8 forms) for what the page lacks of the notice.
+func (r *Rewriter) edit(src []byte, s *scanResult, pc pageCharset, forceDOM bool, blocks *[8]string) []byte {
 	edits := s.edits
-	if !s.hasNotice {
+	// A page that shows the number already gets only what it lacks of
+	// the rest; one that shows everything, or carries icpedge's own
+	// block, gets nothing.
+	if block := blocks[s.shown.missing()]; !s.hasNotice && block != "" {
 		pos := -1
 		if !forceDOM {
 			pos = r.cheapPlace(src, s)

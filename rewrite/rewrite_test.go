@@ -3,10 +3,12 @@ package rewrite
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"strings"
 	"testing"
 
 	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/unicode"
 )
 
@@ -137,7 +139,8 @@ func TestPlacement(t *testing.T) {
 		{"no body end", "", `<p>x`, `<p>x@`},
 		{"unterminated script", "", `<p>x<script>a()`, `<p>x@<script>a()`},
 		{"unterminated comment", "", `<p>x<!-- a`, `<p>x@<!-- a`},
-		{"already there", "", `<a href="http://beian.miit.gov.cn/">京ICP备12345678号</a>`, `<a href="https://beian.miit.gov.cn/">京ICP备12345678号</a>`},
+		{"number there", "", `<a href="http://beian.miit.gov.cn/">京ICP备12345678号</a>`, `<a href="https://beian.miit.gov.cn/">京ICP备12345678号</a>+`},
+		{"number there, with a footer", "", `<footer><a href="https://beian.miit.gov.cn/">京ICP备12345678号-1</a></footer><p>x`, `<footer><a href="https://beian.miit.gov.cn/">京ICP备12345678号-1</a></footer>+<p>x`},
 		{"other number", "", `<a href="https://beian.miit.gov.cn/">京ICP备99999999号</a>`, `<a href="https://beian.miit.gov.cn/">京ICP备99999999号</a>@`},
 	}
 	for _, tt := range tests {
@@ -146,6 +149,7 @@ func TestPlacement(t *testing.T) {
 			for _, force := range []bool{false, true} {
 				res, _ := r.html([]byte(tt.in), "text/html", testEdge, force)
 				got := strings.Replace(string(res.Body), r.noticeASCII, "@", 1)
+				got = strings.Replace(got, r.blocks[partCompany|partPolice], "+", 1)
 				if got != tt.want {
 					t.Errorf("force DOM %v: got %s; want %s", force, got, tt.want)
 				}
@@ -194,6 +198,9 @@ func TestStream(t *testing.T) {
 				}
 				got := out.Bytes()
 				block := r.noticeASCII
+				if p.partial {
+					block = r.blocks[partCompany|partPolice]
+				}
 				if order := utf16Of(src, p.contentType); order != nil {
 					// A UTF-16 page gets the notice in its own
 					// characters; check what it reads as.
@@ -241,5 +248,92 @@ func TestStreamMatchesHTML(t *testing.T) {
 		if out.String() != string(res.Body) {
 			t.Errorf("got %s; want %s", out.String(), res.Body)
 		}
+	}
+}
+
+// TestNoticeOnlyWhatIsMissing: a page that already links the number to
+// MIIT still gets the company and the police number with its badge,
+// unless it shows them too; HTML and Stream agree, in UTF-8 and GBK.
+func TestNoticeOnlyWhatIsMissing(t *testing.T) {
+	const (
+		icpLink    = `<a href="https://beian.miit.gov.cn/">京ICP备12345678号-1</a>`
+		policeLink = `<a href="https://beian.mps.gov.cn/#/query/webSearch?code=11010502012345">京公网安备11010502012345号</a>`
+		oldPolice  = `<a href="http://www.beian.gov.cn/portal/registerSystemInfo?recordcode=11010502012345">京公网安备11010502012345号</a>`
+		company    = "北京示例科技有限公司"
+	)
+	r := testRewriter(t, "")
+	tests := []struct {
+		name, footer string
+		gbk          bool
+		want         int // the parts of the added block; 0 for none
+	}{
+		{"nothing there", `<p>© client</p>`, false, partICP | partCompany | partPolice},
+		{"number there", icpLink, false, partCompany | partPolice},
+		{"number under the short form", `<a href="https://beian.miit.gov.cn/">京ICP备12345678号</a>`, false, partCompany | partPolice},
+		{"number and company there", "© " + company + " " + icpLink, false, partPolice},
+		{"number and police there", icpLink + policeLink, false, partCompany},
+		{"everything there", company + icpLink + policeLink, false, 0},
+		{"police linked the old way", company + icpLink + oldPolice, false, partPolice},
+		{"police number without its code in the text", company + icpLink + `<a href="https://beian.mps.gov.cn/#/query/webSearch?code=11010502012345">公安备案</a>`, false, partPolice},
+		{"company in a GBK page", "版权所有 " + company + " " + icpLink, true, partPolice},
+		{"police there, number missing", company + policeLink, false, partICP | partCompany},
+		{"another number there", `<a href="https://beian.miit.gov.cn/">沪ICP备87654321号</a>`, false, partICP | partCompany | partPolice},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(`<!DOCTYPE html><html><head><title>` + company + `</title></head><body><p>x</p><footer>` + tt.footer + `</footer></body></html>`)
+			ct := "text/html; charset=utf-8"
+			if tt.gbk {
+				enc, err := simplifiedchinese.GBK.NewEncoder().Bytes(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				in, ct = enc, "text/html; charset=gbk"
+			}
+			want := r.blocks[tt.want]
+			res, err := r.HTML(in, ct, testEdge)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			w := r.Stream(&out, ct, testEdge)
+			for b := in; len(b) > 0; b = b[min(len(b), 3):] {
+				w.Write(b[:min(len(b), 3)])
+			}
+			w.Close()
+			for name, got := range map[string][]byte{"HTML": res.Body, "Stream": out.Bytes()} {
+				if want == "" {
+					if !bytes.Equal(got, in) {
+						t.Errorf("%s: got %q; want the page unchanged", name, got)
+					}
+					continue
+				}
+				if n := bytes.Count(got, []byte(want)); n != 1 {
+					t.Errorf("%s: got %d blocks of the wanted parts in %q; want 1", name, n, got)
+				}
+				if n := bytes.Count(got, []byte(NoticeID+`"`)); n != 2 { // id and class
+					t.Errorf("%s: got %d notice blocks; want 1", name, n/2)
+				}
+			}
+			// The output as a whole shows each part, and a second pass
+			// adds nothing.
+			if again, _ := r.HTML(res.Body, res.ContentType, testEdge); !bytes.Equal(again.Body, res.Body) {
+				t.Errorf("second pass changed the page")
+			}
+			page := string(res.Body)
+			if tt.gbk {
+				b, _ := simplifiedchinese.GBK.NewDecoder().Bytes(res.Body)
+				page = string(b)
+			}
+			page = html.UnescapeString(page)
+			for _, part := range []string{"beian.miit.gov.cn", company, "code=11010502012345"} {
+				if !strings.Contains(page, part) {
+					t.Errorf("output lacks %s", part)
+				}
+			}
+			if tt.want&partPolice != 0 && !strings.Contains(page, `<img src="/.icpedge/police.png"`) {
+				t.Errorf("police number added without its badge")
+			}
+		})
 	}
 }

@@ -31,8 +31,12 @@ type scanResult struct {
 	eof int
 	// eofOK is false when the document ends inside a comment or raw text,
 	// where an appended block would not be markup.
-	eofOK     bool
+	eofOK bool
+	// hasNotice is set by icpedge's own block: the page went through
+	// the edge already, and gets nothing more.
 	hasNotice bool
+	// shown is what the page shows of the notice by itself.
+	shown shown
 	// meta is the charset label of the first <meta> in the head that
 	// declares an encoding; "" if none.
 	meta string
@@ -121,8 +125,8 @@ type scanner struct {
 	selects  int
 	scopes   int // object, applet, marquee
 	inHead   bool
-	miit     bool // inside <a href=MIIT>
-	miitText []byte
+	link     byte // inside <a href=MIIT> ('m') or the police link ('p')
+	linkText []byte
 	attrs    []attr
 	// lastComment is set when the last token is an unterminated comment.
 	lastComment bool
@@ -205,8 +209,11 @@ func (sc *scanner) risky() bool {
 // whitespace.
 func (sc *scanner) text(t *token, raw []byte) {
 	t.foreign = sc.inForeign() && !sc.fs[len(sc.fs)-1].integ
-	if sc.miit && len(sc.miitText) < 1024 {
-		sc.miitText = append(sc.miitText, sc.z.Text()...)
+	if sc.link != 0 && len(sc.linkText) < 1024 {
+		sc.linkText = append(sc.linkText, sc.z.Text()...)
+	}
+	if !sc.s.shown.company && sc.tmpl == 0 && sc.r.showsCompany(raw) {
+		sc.s.shown.company = true
 	}
 	if len(bytes.TrimLeft(raw, " \t\n\r\f")) > 0 && sc.tmpl == 0 && !t.foreign {
 		if sc.s.bodyOpen < 0 {
@@ -357,18 +364,16 @@ func (sc *scanner) open(name atom.Atom, st *startTag) {
 			}
 		}
 	case atom.A:
-		sc.endMIIT()
+		sc.endLink()
 		href, _ := st.get("href")
-		sc.miit, sc.miitText = miitLink(href), sc.miitText[:0]
+		sc.link, sc.linkText = sc.r.linkKind(href), sc.linkText[:0]
 	}
 }
 
-// endMIIT ends a MIIT link, if one is open: a link whose text holds the
-// filing number is the notice already.
-func (sc *scanner) endMIIT() {
-	if sc.miit {
-		sc.s.hasNotice = sc.s.hasNotice || bytes.Contains(sc.miitText, sc.r.icpKey)
-	}
+// endLink ends a MIIT or police link, if one is open, recording what its
+// text shows of the notice.
+func (sc *scanner) endLink() {
+	sc.r.endLink(&sc.s.shown, sc.link, sc.linkText)
 }
 
 // endTag handles an end tag outside raw-text elements.
@@ -408,8 +413,8 @@ func (sc *scanner) endTag(t *token, name []byte) {
 		}
 		sc.afterBody = true
 	case atom.A:
-		sc.endMIIT()
-		sc.miit = false
+		sc.endLink()
+		sc.link = 0
 	}
 }
 
@@ -420,7 +425,7 @@ func (sc *scanner) finish(off int) {
 		// Cut short inside the element: its content runs to the end.
 		s.edits[sc.strip].end = len(sc.src)
 	}
-	sc.endMIIT()
+	sc.endLink()
 	s.eof = off
 	// A text token ending the document may end in a construct cut short
 	// ("</", "<!", "<a") that an appended block would complete.
@@ -491,4 +496,37 @@ func popForeign(fs []fnode, name []byte) (_ []fnode, sure bool) {
 		return fs, true
 	}
 	return fs[:0], false
+}
+
+// linkKind says what an <a href> may show of the notice: 'm' for a MIIT
+// lookup link (the number), 'p' for the police link, 0 for neither.
+func (r *Rewriter) linkKind(href []byte) byte {
+	switch {
+	case miitLink(href):
+		return 'm'
+	case policeLink(href, r.policeHref):
+		return 'p'
+	}
+	return 0
+}
+
+// endLink records what a link of kind shows, given its text.
+func (r *Rewriter) endLink(f *shown, kind byte, text []byte) {
+	switch kind {
+	case 'm':
+		f.icp = f.icp || bytes.Contains(text, r.icpKey)
+	case 'p':
+		f.police = f.police || bytes.Contains(text, r.policeCode)
+	}
+}
+
+// showsCompany reports whether text holds the company name in one of the
+// encodings a page may use.
+func (r *Rewriter) showsCompany(text []byte) bool {
+	for _, c := range r.company {
+		if bytes.Contains(text, c) {
+			return true
+		}
+	}
+	return false
 }

@@ -32,9 +32,13 @@ type stream struct {
 	comment  bool   // inside <!-- ... -->
 	started  bool   // charset sniffed
 	pass     bool   // pass everything through untouched
-	done     bool   // notice written or found
-	miit     bool
-	miitText []byte
+	done     bool   // notice written, or icpedge's own block found
+	shown    shown  // what the page shows of the notice by itself
+	link     byte   // inside a MIIT ('m') or police ('p') link; see linkKind
+	linkText []byte
+	// textTail is the end of the text before, kept so that a company
+	// name split between two writes is still found.
+	textTail []byte
 	// drop is set while the content and end tag of a stripped or
 	// replaced raw-text element (script, iframe) are being dropped.
 	drop bool
@@ -46,9 +50,9 @@ type stream struct {
 	attrs   []attr
 	err     error
 	closed  bool
-	// notice is the block written: the ASCII form, or the UTF-8 one
-	// for the UTF-8 form of a UTF-16 page.
-	notice string
+	// blocks are the blocks written, by what the page lacks: the ASCII
+	// forms, or the UTF-8 ones for the UTF-8 form of a UTF-16 page.
+	blocks *[8]string
 	// u16 rewrites a UTF-16 document; the fields above then serve its
 	// UTF-8 form inside it.
 	u16 *stream16
@@ -59,7 +63,7 @@ type stream struct {
 }
 
 func newStream(r *Rewriter, dst io.Writer, contentType string, edge Edge) *stream {
-	return &stream{r: r, dst: dst, ct: contentType, prefix: edgePrefix(edge), notice: r.noticeASCII}
+	return &stream{r: r, dst: dst, ct: contentType, prefix: edgePrefix(edge), blocks: &r.blocks}
 }
 
 func (s *stream) Write(p []byte) (int, error) {
@@ -96,14 +100,21 @@ func (s *stream) Close() error {
 	}
 	s.buf = nil
 	if !s.pass && !s.done {
-		s.write([]byte(s.notice))
-		s.done = true
+		s.writeNotice()
 	}
 	if s.holding {
 		s.write(s.hold)
 		s.hold, s.holding = nil, false
 	}
 	return s.err
+}
+
+// writeNotice writes the block for what the page lacks, as far as it has
+// been read.
+func (s *stream) writeNotice() {
+	s.r.endLink(&s.shown, s.link, s.linkText)
+	s.write([]byte(s.blocks[s.shown.missing()]))
+	s.done = true
 }
 
 func (s *stream) write(b []byte) {
@@ -121,8 +132,7 @@ func (s *stream) emit(b []byte) {
 	s.hold = append(s.hold, b...)
 	if len(s.hold) > maxHold {
 		if !s.done {
-			s.write([]byte(s.notice))
-			s.done = true
+			s.writeNotice()
 		}
 		s.write(s.hold)
 		s.hold, s.holding = nil, false
@@ -261,8 +271,17 @@ func (s *stream) raw(b []byte, style bool) {
 }
 
 func (s *stream) text(b []byte) {
-	if s.miit && len(s.miitText) < 1024 {
-		s.miitText = append(s.miitText, b...)
+	if s.link != 0 && len(s.linkText) < 1024 {
+		s.linkText = append(s.linkText, b...)
+	}
+	if !s.shown.company && len(s.r.company) > 0 && len(b) > 0 {
+		hay := append(s.textTail, b...)
+		s.shown.company = s.r.showsCompany(hay)
+		longest := 0
+		for _, c := range s.r.company {
+			longest = max(longest, len(c))
+		}
+		s.textTail = append(s.textTail[:0], hay[max(0, len(hay)-longest+1):]...)
 	}
 	s.emit(b)
 }
@@ -310,8 +329,8 @@ func (s *stream) markup(b []byte, final bool) int {
 		if s.foreign > 0 && (eqFold(name, "svg") || eqFold(name, "math")) {
 			s.foreign--
 		}
-		if s.miit && eqFold(name, "a") {
-			s.checkMiit()
+		if eqFold(name, "a") {
+			s.endLink()
 		}
 		s.emit(b[:j+1])
 		return j + 1
@@ -327,11 +346,9 @@ func (s *stream) markup(b []byte, final bool) int {
 	return 1
 }
 
-func (s *stream) checkMiit() {
-	if bytes.Contains(s.miitText, s.r.icpKey) {
-		s.done = true
-	}
-	s.miit, s.miitText = false, s.miitText[:0]
+func (s *stream) endLink() {
+	s.r.endLink(&s.shown, s.link, s.linkText)
+	s.link, s.linkText = 0, s.linkText[:0]
 }
 
 func (s *stream) startTag(raw []byte) {
@@ -349,11 +366,9 @@ func (s *stream) startTag(raw []byte) {
 		s.foreign++
 	}
 	if string(name) == "a" {
-		if s.miit {
-			s.checkMiit()
-		}
+		s.endLink()
 		href, _ := t.get("href")
-		s.miit = miitLink(href)
+		s.link = s.r.linkKind(href)
 	}
 	if id, ok := t.get("id"); ok && string(id) == NoticeID {
 		s.done = true

@@ -150,7 +150,7 @@ func (r *Rewriter) htmlUTF16(src []byte, contentType string, pc pageCharset, edg
 	odd := len(body) % 2
 	text, _ := decode16(make([]byte, 0, len(body)*3/2), body[:len(body)-odd], be, true)
 	s := r.scan(text, 0, edgePrefix(edge))
-	out := r.edit(text, s, pageCharset{name: "utf-8"}, forceDOM, r.noticeUTF8)
+	out := r.edit(text, s, pageCharset{name: "utf-8"}, forceDOM, &r.blocksUTF8)
 	res := Result{Body: src, ContentType: pageContentType(contentType, pc)}
 	if bytes.Equal(out, text) {
 		return res
@@ -174,7 +174,7 @@ type stream16 struct {
 
 func newStream16(r *Rewriter, dst io.Writer, prefix string, be bool, bom []byte) *stream16 {
 	w := &writer16{dst: dst, be: be, head: bom}
-	inner := &stream{r: r, dst: w, ct: "text/html; charset=utf-8", prefix: prefix, started: true, notice: r.noticeUTF8}
+	inner := &stream{r: r, dst: w, ct: "text/html; charset=utf-8", prefix: prefix, started: true, blocks: &r.blocksUTF8}
 	return &stream16{inner: inner, out: w, be: be}
 }
 

@@ -3,6 +3,7 @@ package rewrite
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"golang.org/x/text/encoding"
@@ -128,10 +129,18 @@ func TestUTF16Rewrites(t *testing.T) {
 			if got := string(decodeTest(t, utf16Enc(be), res.Body[2:])); got != want {
 				t.Errorf("got %s; want %s", got, want)
 			}
-			has := `<body><a href="https://beian.miit.gov.cn/">京ICP备12345678号</a></body>`
+			has := `<body>北京示例科技有限公司 <a href="https://beian.miit.gov.cn/">京ICP备12345678号</a>` +
+				`<a href="https://beian.mps.gov.cn/#/query/webSearch?code=11010502012345">京公网安备11010502012345号</a></body>`
 			src := append([]byte{0xFF, 0xFE}, u16(t, has, false)...)
 			if res, _ := r.HTML(src, "text/html", testEdge); !bytes.Equal(res.Body, src) {
 				t.Errorf("got a page that carries the notice changed")
+			}
+			// One that shows only the number gets the rest, in its own
+			// characters.
+			number := `<body><a href="https://beian.miit.gov.cn/">京ICP备12345678号</a></body>`
+			res, _ = r.HTML(append([]byte{0xFF, 0xFE}, u16(t, number, false)...), "text/html", testEdge)
+			if got, want := string(decodeTest(t, utf16Enc(false), res.Body[2:])), strings.Replace(number, "</body>", r.blocksUTF8[partCompany|partPolice]+"</body>", 1); got != want {
+				t.Errorf("page with the number only: got %s; want %s", got, want)
 			}
 		})
 	}

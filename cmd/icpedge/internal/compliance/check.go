@@ -319,7 +319,7 @@ func (c *Checker) checkPages(ctx context.Context, s Site) []Result {
 	host := strings.ToLower(s.URL.Hostname())
 	home := c.fetch(ctx, s.URL)
 	reach := Result{Check: CheckReachable, HTTPStatus: home.status, Millis: home.elapsed.Milliseconds()}
-	pageChecks := []string{CheckICP, CheckVisible, CheckPolice, CheckDeadLinks, CheckPolicy, CheckBlocked}
+	pageChecks := []string{CheckICP, CheckICPConflict, CheckVisible, CheckPolice, CheckDeadLinks, CheckPolicy, CheckBlocked}
 	switch {
 	case home.err != nil && home.status == 0:
 		reach.Status, reach.Detail = Fail, "no answer: "+shortErr(home.err)
@@ -397,6 +397,7 @@ func (c *Checker) checkPages(ctx context.Context, s Site) []Result {
 	out := []Result{
 		reach,
 		c.icpResult(found),
+		c.conflictResult(found),
 		c.visibleResult(found),
 		c.policeResult(found),
 		deadLinksResult(found),

@@ -305,7 +305,7 @@ func TestCompliant(t *testing.T) {
 		t.Fatalf("got problems; want none:\n%s", b.String())
 	}
 	got := byCheck(rep.Results)
-	for _, c := range []string{CheckReachable, CheckICP, CheckVisible, CheckPolice, CheckDeadLinks, CheckPolicy, CheckDNS, CheckTLS} {
+	for _, c := range []string{CheckReachable, CheckICP, CheckICPConflict, CheckVisible, CheckPolice, CheckDeadLinks, CheckPolicy, CheckDNS, CheckTLS} {
 		if got[c].Status != OK {
 			t.Errorf("%s: %s %q; want ok", c, got[c].Status, got[c].Detail)
 		}
@@ -378,6 +378,14 @@ func TestFailures(t *testing.T) {
 		{"magnet", map[string]string{"/": page("Home", notice+`<a href="magnet:?xt=urn:btih:abc">film</a>`)},
 			CheckPolicy, "P2P download link magnet:?xt=urn:btih:abc"},
 		{"home page error", map[string]string{"/": "status:502"}, CheckReachable, "answered 502 Bad Gateway"},
+		{"second number", map[string]string{"/": page("Home", `<p>沪ICP备87654321号-2</p>`+notice)},
+			CheckICPConflict, "/: shows 沪ICP备87654321号-2 besides 京ICP备12345678号-1"},
+		{"second number linked, on a linked page", map[string]string{
+			"/":      page("Home", `<a href="/about">About</a>`+notice),
+			"/about": page("About", notice+`<a href="https://beian.miit.gov.cn/">京ICP备87654321号</a>`)},
+			CheckICPConflict, "/about: shows 京ICP备87654321号 besides 京ICP备12345678号-1 (1 of 2 pages)"},
+		{"second licence", map[string]string{"/": page("Home", `<p>京ICP证123456号 京ICP证654321号</p>`+notice)},
+			CheckICPConflict, "/: shows 京ICP证123456号 and 京ICP证654321号"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -399,6 +407,28 @@ func TestFailures(t *testing.T) {
 				if other.Status == Fail && other.Check != tt.check && tt.check != CheckReachable && !(tt.check == CheckICP && other.Check == CheckPolice) &&
 					!(tt.check == CheckVisible && other.Check == CheckPolice) && !(tt.name == "number linked to a dead host" && other.Check == CheckDeadLinks) {
 					t.Errorf("%s also failed: %q", other.Check, other.Detail)
+				}
+			}
+		})
+	}
+}
+
+// TestNoConflict: what a compliant site may show besides its number.
+func TestNoConflict(t *testing.T) {
+	for name, body := range map[string]string{
+		"the number twice":                   notice + notice,
+		"the filing without its site suffix": `<p>京ICP备12345678号</p>` + notice,
+		"a commercial licence beside it":     `<p>京ICP证123456号</p>` + notice,
+		"an old number in a comment":         `<!-- 沪ICP备87654321号-2 -->` + notice,
+		"an old number hidden":               `<p style="display:none">沪ICP备87654321号-2</p>` + notice,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			s := e.site(t, siteHost, map[string]string{"/": page("Home", body)})
+			for _, opts := range []Options{{ICP: testICP}, {}} {
+				rep := e.checker(t, opts).Run(context.Background(), []Site{{URL: s.url()}})
+				if r := byCheck(rep.Results)[CheckICPConflict]; r.Status != OK {
+					t.Errorf("ICP %q: %s %q; want ok", opts.ICP, r.Status, r.Detail)
 				}
 			}
 		})
