@@ -121,7 +121,7 @@ admin:
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // a bound for a wedged browser, not a speed target
 	defer cancel()
 	var out lockedBuffer
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
@@ -160,7 +160,7 @@ admin:
 	for _, vp := range browserViewports {
 		for _, p := range browserPages {
 			t.Run(vp.name+"/"+p.name, func(t *testing.T) {
-				sctx, cancel := context.WithTimeout(tab, 30*time.Second)
+				sctx, cancel := context.WithTimeout(tab, 3*time.Minute)
 				defer cancel()
 				if err := chromedp.Do(sctx, chromedp.EmulateViewport(vp.width, vp.height, vp.opts...)); err != nil {
 					t.Fatalf("setting the viewport: %v", err)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,7 +292,7 @@ func TestPolicyAndLandingEndToEnd(t *testing.T) {
 		}
 		mustContain(t, body, `id="icpedge-notice"`)
 	}
-	log := e.waitLog(`rule=policy.block[0]`, 5*time.Second)
+	log := e.waitLog(`rule=policy.block[0]`, 30*time.Second)
 	mustContain(t, log, `msg="response blocked by content policy" id=`)
 	mustContain(t, log, `rule=default:torrent-file`)
 
@@ -305,4 +306,57 @@ func TestPolicyAndLandingEndToEnd(t *testing.T) {
 	if code, _ := get(testHost, "/"); code != 200 {
 		t.Errorf("main host: %d; want 200", code)
 	}
+}
+
+// TestSelfAuditKeepsMetrics: while an audit runs, /metrics still shows
+// the outcome of the last one; the new outcome replaces it when the audit
+// ends. The origin holds the audit's page request until the test has
+// scraped, so the scrape falls inside the audit for sure.
+func TestSelfAuditKeepsMetrics(t *testing.T) {
+	var hold atomic.Bool
+	arrived := make(chan struct{}, 64)
+	release := make(chan struct{})
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold.Load() {
+			arrived <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprint(w, `<!DOCTYPE html><html><head><title>Client</title></head><body><h1>Client</h1><p>Products and news of the client company.</p><footer>© Client</footer></body></html>`)
+	}))
+	defer o.Close()
+	defer close(release)
+	path := writeConfig(t, fmt.Sprintf(`hosts: [%s]
+origin: %s
+listen:
+  http: 127.0.0.1:0
+state_dir: state
+notice:
+  icp: %s
+admin:
+  listen: 127.0.0.1:0
+check:
+  interval: 1s
+  pages: 0
+`, testHost, o.URL, testICP))
+	e := startEdge(t, path)
+	e.waitListening(2, 20*time.Second)
+	e.waitLog("compliance audit done", 30*time.Second)
+	const series = `icpedge_compliance_ok{check="icp",host="icp.example.test"} 1`
+	mustContain(t, scrapeMetrics(t, e, filepath.Join(filepath.Dir(path), "state")), series)
+
+	hold.Store(true)
+	select {
+	case <-arrived: // the next audit is fetching the home page
+	case <-time.After(60 * time.Second):
+		t.Fatal("no audit reached the origin within 60s")
+	}
+	if m := scrapeMetrics(t, e, filepath.Join(filepath.Dir(path), "state")); !strings.Contains(m, series) {
+		t.Errorf("/metrics during an audit lacks %s:\n%s", series, m)
+	}
+	hold.Store(false)
 }

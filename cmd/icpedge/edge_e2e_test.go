@@ -575,7 +575,7 @@ func TestEdgeE2E(t *testing.T) {
 
 	t.Run("access log has one line per request", func(t *testing.T) {
 		c.get("/page?log=1", nil)
-		log := e.waitLog("path=/page status=200", 5*time.Second)
+		log := e.waitLog("path=/page status=200", 30*time.Second)
 		mustContain(t, log, "msg=request")
 		mustContain(t, log, "method=GET host="+testHost)
 		mustContain(t, log, "path=/page status=200")
@@ -696,7 +696,7 @@ cache: {enabled: false}
 		if resp.StatusCode != http.StatusBadGateway {
 			t.Errorf("status %d; want 502 when the origin's certificate doesn't match origin_host", resp.StatusCode)
 		}
-		e.waitLog("failed to verify certificate", 5*time.Second)
+		e.waitLog("failed to verify certificate", 30*time.Second)
 	})
 }
 

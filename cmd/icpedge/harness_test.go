@@ -105,7 +105,7 @@ func startEdgeArgs(t *testing.T, dir string, n int, args []string, extraEnv ...s
 			t.Logf("icpedge log:\n%s", e.Log())
 		}
 	})
-	e.waitListening(n, 20*time.Second)
+	e.waitListening(n, 60*time.Second)
 	return e
 }
 

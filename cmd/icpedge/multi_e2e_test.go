@@ -145,7 +145,7 @@ func TestMultiClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.signal(syscall.SIGHUP)
-		e.waitLog(`msg="config reloaded" clients=2`, 10*time.Second)
+		e.waitLog(`msg="config reloaded" clients=2`, 30*time.Second)
 		if code, body, cn := getTLS(hostC); code != 200 || !strings.Contains(body, icpC) || cn != hostC {
 			t.Errorf("added client: got %d %q (certificate %s); want 200 with %s", code, abbrev(body), cn, icpC)
 		}
@@ -160,7 +160,7 @@ func TestMultiClient(t *testing.T) {
 	t.Run("a file broken by an edit keeps its client", func(t *testing.T) {
 		write("a.yaml", "hosts: [a.example.test]\norigin: [\n")
 		e.signal(syscall.SIGHUP)
-		e.waitLog(`msg="client config not reloaded; keeping the current one" client=a`, 10*time.Second)
+		e.waitLog(`msg="client config not reloaded; keeping the current one" client=a`, 30*time.Second)
 		if code, body, _ := getTLS(hostA); code != 200 || !strings.Contains(body, otherICP) {
 			t.Errorf("client with a broken file: got %d %q; want it still served", code, abbrev(body))
 		}

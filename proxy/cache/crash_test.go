@@ -46,6 +46,10 @@ func TestCrashFillHelper(t *testing.T) {
 		os.Exit(2)
 	}
 	fmt.Println("ready")
+	// "wrote" tells the parent that an entry is on disk, so that it kills
+	// this process once filling is under way, however busy the machine.
+	var wrote sync.Once
+	written := func() { wrote.Do(func() { fmt.Println("wrote") }) }
 	var wg sync.WaitGroup
 	for g := range 2 {
 		wg.Go(func() {
@@ -71,9 +75,13 @@ func TestCrashFillHelper(t *testing.T) {
 					}
 					body, _ := e.Body(Identity)
 					io.CopyBuffer(w, body, make([]byte, 32<<10))
-					w.Commit(e)
+					if w.Commit(e) == nil {
+						written()
+					}
 				default:
-					s.Put(e)
+					if s.Put(e) == nil {
+						written()
+					}
 				}
 			}
 		})
@@ -104,11 +112,13 @@ func TestCrashSafety(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		if line != "ready\n" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("round %d: helper said %q; want ready", round, line)
+		lines := bufio.NewReader(out)
+		for _, want := range []string{"ready\n", "wrote\n"} {
+			if line, _ := lines.ReadString('\n'); line != want {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("round %d: helper said %q; want %q", round, line, want)
+			}
 		}
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
