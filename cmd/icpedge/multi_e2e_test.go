@@ -59,6 +59,9 @@ func TestMultiClient(t *testing.T) {
 		writePairTo(t, filepath.Join(dir, h+".crt"), filepath.Join(dir, h+".key"), h, int64(10+i))
 		roots.AddCert(testPairCert(t, h, int64(10+i)))
 	}
+	// elsewhere.yaml's own pair, so that its listen address is what is
+	// wrong with it.
+	writePairTo(t, filepath.Join(dir, "d.example.test.crt"), filepath.Join(dir, "d.example.test.key"), "d.example.test", 20)
 	write := func(name, yaml string) {
 		t.Helper()
 		rewriteConfig(t, filepath.Join(dir, name), yaml)
