@@ -45,7 +45,7 @@ func ownNoticeOrigin(t *testing.T) *httptest.Server {
 // TestNoticeCompletedE2E: a page that links the number to MIIT itself
 // still gets the company and the police number with its badge, so that
 // icpedge's own check passes it; a page showing a second filing number is
-// flagged as icp_conflict by check (table and JSON) and by the self-audit.
+// flagged as icp-conflict by check (table and JSON) and by the self-audit.
 func TestNoticeCompletedE2E(t *testing.T) {
 	origin := ownNoticeOrigin(t)
 	path := writeConfig(t, fmt.Sprintf(`hosts: [%s]
@@ -83,7 +83,7 @@ check:
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	for check, want := range map[string]string{"icp": "ok", "police": "ok", "visible": "ok", "icp_conflict": "fail"} {
+	for check, want := range map[string]string{"icp": "ok", "police": "ok", "visible": "ok", "icp-conflict": "fail"} {
 		if got := rep.status(testHost, check); got != want {
 			t.Errorf("--json %s: %q; want %q\n%s", check, got, want, out)
 		}
@@ -93,9 +93,9 @@ check:
 	}
 	table, _ := runCheck(t, args...)
 	if !slices.ContainsFunc(strings.Split(table, "\n"), func(l string) bool {
-		return strings.Join(strings.Fields(l)[:min(3, len(strings.Fields(l)))], " ") == testHost+" icp_conflict FAIL"
+		return strings.Join(strings.Fields(l)[:min(3, len(strings.Fields(l)))], " ") == testHost+" icp-conflict FAIL"
 	}) {
-		t.Errorf("table lacks a failing icp_conflict line:\n%s", table)
+		t.Errorf("table lacks a failing icp-conflict line:\n%s", table)
 	}
 	mustContain(t, table, "/old: shows "+oldICP+" besides "+testICP)
 
@@ -105,9 +105,9 @@ check:
 	for _, want := range []string{
 		`icpedge_compliance_ok{check="icp",host="icp.example.test"} 1`,
 		`icpedge_compliance_ok{check="police",host="icp.example.test"} 1`,
-		`icpedge_compliance_ok{check="icp_conflict",host="icp.example.test"} 0`,
+		`icpedge_compliance_ok{check="icp-conflict",host="icp.example.test"} 0`,
 	} {
 		mustContain(t, metrics, want)
 	}
-	mustContain(t, html.UnescapeString(e.Log()), `msg="compliance check failed" host=icp.example.test check=icp_conflict detail="/old: shows `+oldICP)
+	mustContain(t, html.UnescapeString(e.Log()), `msg="compliance check failed" host=icp.example.test check=icp-conflict detail="/old: shows `+oldICP)
 }

@@ -10,7 +10,7 @@ import (
 // than the site's own: two numbers on one site (an old filing left in the
 // origin's footer beside the one icpedge adds, another company's number)
 // are what an inspector notices first.
-const CheckICPConflict = "icp_conflict"
+const CheckICPConflict = "icp-conflict"
 
 // conflictResult flags the pages that visibly show a second, different
 // filing number. A filing (ICP备) and a commercial licence (ICP证) are
