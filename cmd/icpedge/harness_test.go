@@ -29,9 +29,6 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "icpedge")
-	// icpedge check keeps files in the user's cache directory when it runs
-	// away from a client's state directory: keep them out of the real one.
-	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
 	if os.Getenv("ICPEDGE_E2E_NORACE") != "" {
 		build = exec.Command("go", "build", "-o", binPath, ".")
@@ -41,6 +38,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building icpedge:", err)
 		os.Exit(1)
 	}
+	// icpedge check keeps files in the user's cache directory when it runs
+	// away from a client's state directory: keep them out of the real one.
+	// Only once the binary is built: Go's build cache lives there too
+	// unless GOCACHE says otherwise, and an empty one makes the race build
+	// compile every package again, minutes of the package's time budget
+	// on a busy machine.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
