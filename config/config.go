@@ -61,6 +61,8 @@ type Config struct {
 	Apex     Apex   // key apex; see compliance.go
 	Policy   Policy // key policy
 	Check    Check  // key check
+	// Cluster is nil for a single node (no key cluster); see cluster.go.
+	Cluster *Cluster
 
 	// lines holds the line of each key given in the file (see Line).
 	lines map[string]int

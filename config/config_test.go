@@ -43,7 +43,7 @@ const (
 	wantDuration = "expected a number with a unit (ms, s, m, h or d), e.g. 30s, 5m, 7d or 1d12h"
 	wantSize     = "expected bytes, or a number with a unit (KB, MB, GB in 1000s; KiB, MiB, GiB in 1024s), e.g. 64MiB"
 	wantAddr     = `expected host:port or :port, e.g. ":80" or "127.0.0.1:8080"`
-	wantTop      = "hosts, origin, origin_host, origin_ca, rewrite_hosts, trusted_proxies, listen, state_dir, notice, timeouts, html, limits, localize, log, cache, admin, tls, apex, policy, check"
+	wantTop      = "hosts, origin, origin_host, origin_ca, rewrite_hosts, trusted_proxies, listen, state_dir, notice, timeouts, html, limits, localize, log, cache, admin, tls, apex, policy, check, cluster"
 )
 
 func TestParseProblems(t *testing.T) {
@@ -312,7 +312,7 @@ func TestExampleHasEveryKey(t *testing.T) {
 		"html": htmlKeys, "limits": limitKeys, "log": logKeys, "cache": cacheKeys, "cache.rules": cacheRuleKey,
 		"admin": adminKeys, "tls": tlsKeys, "tls.eab": eabKeys,
 		"apex": apexKeys, "policy": policyKeys, "policy.block": blockKeys, "check": checkKeys,
-		"localize": localizeKeys, "localize.google_fonts_mirror": mirrorKeys, "localize.rules": locRuleKeys,
+		"localize": localizeKeys, "cluster": clusterKeys, "localize.google_fonts_mirror": mirrorKeys, "localize.rules": locRuleKeys,
 	}
 	for section, keys := range sections {
 		for _, k := range keys {

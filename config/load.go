@@ -72,7 +72,7 @@ const (
 
 // The keys each mapping may hold, in the order the example file uses.
 var (
-	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "limits", "localize", "log", "cache", "admin", "tls", "apex", "policy", "check"}
+	topKeys      = []string{"hosts", "origin", "origin_host", "origin_ca", "rewrite_hosts", "trusted_proxies", "listen", "state_dir", "notice", "timeouts", "html", "limits", "localize", "log", "cache", "admin", "tls", "apex", "policy", "check", "cluster"}
 	listenKeys   = []string{"http", "https"}
 	noticeKeys   = []string{"icp", "company", "police", "selector"}
 	timeoutKeys  = []string{"connect", "response", "origin_idle", "shutdown", "request_body"}
@@ -298,6 +298,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 
 	p.tls(c, top, listen)
 	p.compliance(c, top)
+	p.cluster(c, top)
 	return c
 }
 
