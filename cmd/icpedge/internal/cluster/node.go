@@ -184,9 +184,14 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 	}
 
 	// A first check before returning, so that a node whose Redis is up
-	// starts up, bounded by Timeout whatever ctx says.
+	// starts up, bounded by Timeout whatever ctx says. A node new to the
+	// cluster starts reading purges at the stream's end, as of now.
 	cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	n.connect(cctx)
+	if n.connect(cctx) && last == "" {
+		if id, err := n.streamEnd(cctx); err == nil && n.saveLastPurge(id) == nil {
+			last = id
+		}
+	}
 	cancel()
 
 	rctx, cancel := context.WithCancel(context.Background())
@@ -225,8 +230,8 @@ func (n *Node) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 	defer cancel()
 	n.storage.releaseAll(ctx)
-	if up, _ := n.Up(); up {
-		n.rdb.Del(ctx, n.key("node:"+n.opts.Node))
+	if err := n.rdb.Del(ctx, n.key("node:"+n.opts.Node)).Err(); err != nil {
+		n.log.Warn("cluster heartbeat not removed at close; it expires", "err", err)
 	}
 	return n.rdb.Close()
 }
@@ -272,8 +277,8 @@ func (n *Node) failed(err error) error {
 // unreachable reports whether err means Redis could not be reached, as
 // against an answer from it.
 func unreachable(err error) bool {
-	if err == nil || errors.Is(err, redis.Nil) {
-		return false
+	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, redis.ErrClosed) {
+		return false // redis.ErrClosed: this node is closing
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {

@@ -255,8 +255,12 @@ func (n *Node) streamEnd(ctx context.Context) (string, error) {
 	return msgs[0].ID, nil
 }
 
-// missedPurges reports whether entries after last were trimmed from the
-// stream before this node read them (Redis 7's max-deleted-entry-id).
+// missedPurges reports whether entries after last may have been trimmed
+// from the stream before this node read them: last itself was trimmed
+// (it is older than the first entry) and the stream has lost entries.
+// Redis does not say whether any lost entry came after last, so in the
+// rare case where the first entry kept is the one right after last this
+// errs towards purging everything, the safe side.
 func (n *Node) missedPurges(ctx context.Context, last string) (bool, error) {
 	info, err := n.rdb.XInfoStream(ctx, n.streamKey()).Result()
 	if err != nil {
@@ -265,7 +269,11 @@ func (n *Node) missedPurges(ctx context.Context, last string) (bool, error) {
 		}
 		return false, err
 	}
-	return streamIDLess(last, info.MaxDeletedEntryID), nil
+	first := info.RecordedFirstEntryID
+	if first == "" || first == "0-0" {
+		first = info.FirstEntry.ID
+	}
+	return info.EntriesAdded > info.Length && streamIDLess(last, first), nil
 }
 
 func parseStreamID(id string) (ms, seq uint64, ok bool) {

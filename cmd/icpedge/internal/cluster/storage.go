@@ -125,6 +125,7 @@ func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
 	res, err := s.n.rdb.HMGet(ctx, s.dataKey(key), "v", "m").Result()
 	if unreachable(err) && ctx.Err() == nil {
 		s.n.failed(err)
+		s.n.log.Debug("cluster load from the mirror", "key", key, "err", err)
 		return s.readMirror(key)
 	}
 	if err != nil {
