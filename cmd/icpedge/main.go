@@ -27,6 +27,7 @@ func commands() []command {
 		{"validate", "check a config file and report every problem", validateMain},
 		{"init", "write the config for a new client and print the steps left", initMain},
 		{"purge", "remove URLs from a running instance's cache", purgeMain},
+		{"warm", "fill a running instance's cache with every page of the site's sitemap", warmMain},
 		{"check", "check that sites keep their ICP filing: notice, apex, DNS, certificate", checkMain},
 		{"demo", "run a sample origin and the edge in front of it, no network needed", demoMain},
 		{"version", "print the version", versionMain},

@@ -471,3 +471,18 @@ func readCacheStatus(v string) (hit, stored bool) {
 	}
 	return hit, stored
 }
+
+// HTTPSReady reports whether the edge's HTTPS listener at addr completes
+// a handshake for host, that is whether it has a certificate for it yet.
+// Before a site launches it often has none: the CA can't reach it until
+// DNS points at the edge.
+func HTTPSReady(ctx context.Context, addr, host string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	d := &tls.Dialer{Config: &tls.Config{ServerName: host, InsecureSkipVerify: true}}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
