@@ -26,10 +26,11 @@ import (
 // Each value is a Redis hash ("v" the bytes, "m" the modification time in
 // Unix milliseconds) at <prefix>data:<key>; a sorted set at <prefix>index
 // lists every key, so that List and Exists need no SCAN. Every value read
-// or written is mirrored to a local directory. While Redis is unreachable
-// Load, Exists, List and Stat answer from the mirror, and Store and Delete
-// change the mirror and are written to Redis when it returns; Lock fails,
-// so no node obtains a certificate the others cannot see.
+// or written, ACME challenge tokens apart, is mirrored to a local
+// directory. While Redis is unreachable Load, Exists, List and Stat
+// answer from the mirror, and Store and Delete change the mirror and are
+// written to Redis when it returns; Lock fails, so no node obtains a
+// certificate the others cannot see.
 type Storage struct {
 	n      *Node
 	mirror string // directory
@@ -90,12 +91,18 @@ func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
 		return err
 	}
 	now := s.n.opts.Now()
-	if err := s.writeMirror(key, value, now); err != nil {
-		return err
+	eph := ephemeral(key)
+	if !eph {
+		if err := s.writeMirror(key, value, now); err != nil {
+			return err
+		}
 	}
 	err := s.redisStore(ctx, key, value, now.UnixMilli())
 	if unreachable(err) && ctx.Err() == nil {
 		s.n.failed(err)
+		if eph {
+			return fmt.Errorf("cluster: storing %s: %w", key, err)
+		}
 		return s.addPending(key, pendingOp{At: now.UnixMilli()})
 	}
 	if err != nil {
@@ -125,6 +132,9 @@ func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
 	res, err := s.n.rdb.HMGet(ctx, s.dataKey(key), "v", "m").Result()
 	if unreachable(err) && ctx.Err() == nil {
 		s.n.failed(err)
+		if ephemeral(key) {
+			return nil, fmt.Errorf("cluster: loading %s: %w", key, err)
+		}
 		s.n.log.Debug("cluster load from the mirror", "key", key, "err", err)
 		return s.readMirror(key)
 	}
@@ -138,12 +148,26 @@ func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
 		s.removeMirror(key)
 		return nil, fmt.Errorf("cluster: loading %s: %w", key, fs.ErrNotExist)
 	}
+	if ephemeral(key) {
+		return []byte(v), nil
+	}
 	ms, _ := res[1].(string)
 	m, _ := strconv.ParseInt(ms, 10, 64)
 	if err := s.writeMirror(key, []byte(v), time.UnixMilli(m)); err != nil {
 		s.n.log.Warn("cluster mirror write failed", "key", key, "err", err)
 	}
 	return []byte(v), nil
+}
+
+// ephemeral reports whether key is an ACME challenge's token: stored by
+// the node that placed an order so that any node can answer the CA, and
+// deleted when the challenge ends. Tokens are not mirrored. They are of
+// no use while Redis is unreachable (no order starts without its lock,
+// and the ordering node answers from memory), and a node that answered
+// the CA would keep its copy forever: the deletion is made by the node
+// that placed the order, in Redis and in its own mirror only.
+func ephemeral(key string) bool {
+	return strings.Contains("/"+key+"/", "/challenge_tokens/")
 }
 
 // Delete removes key and every key under it.

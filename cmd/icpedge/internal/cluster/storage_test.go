@@ -235,3 +235,39 @@ func TestCatchUpKeepsNewerWrite(t *testing.T) {
 		t.Errorf("Load after a's catch-up = %q, %v; want newer (b's later write)", got, err)
 	}
 }
+
+// TestStorageChallengeTokensNotMirrored: a node that answered the CA from
+// a challenge token another node stored keeps no copy of it, which would
+// outlive the token's deletion by the node that stored it.
+func TestStorageChallengeTokensNotMirrored(t *testing.T) {
+	r := startRedis(t)
+	a := openNode(t, r, "a", "", nil)
+	b := openNode(t, r, "b", "", nil)
+	ctx := context.Background()
+	token := "acme/ca/challenge_tokens/icp.client.com.json"
+
+	if err := a.Storage().Store(ctx, token, []byte(`{"token":"t"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Storage().Load(ctx, token); err != nil || string(got) != `{"token":"t"}` {
+		t.Fatalf("b.Load(token) = %q, %v; want a's token", got, err)
+	}
+	for _, n := range []*Node{a, b} {
+		if _, err := os.Stat(filepath.Join(n.opts.Dir, "certs", token)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s's mirror holds the challenge token (%v); want none", n.Name(), err)
+		}
+	}
+	if err := a.Storage().Delete(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+
+	// With Redis down, a token is neither served from a mirror nor kept
+	// to be written later: no other node could read it meanwhile.
+	r.kill()
+	if _, err := b.Storage().Load(ctx, token); err == nil {
+		t.Error("b.Load(token) with redis down succeeded; want an error")
+	}
+	if err := a.Storage().Store(ctx, token, []byte("x")); err == nil || a.Storage().Pending() != 0 {
+		t.Errorf("a.Store(token) with redis down = %v, %d pending; want an error and nothing pending", err, a.Storage().Pending())
+	}
+}
