@@ -67,6 +67,7 @@ func (x *exchange) serveEntry(e *cache.Entry, status string, age time.Duration) 
 		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Content-Disposition"} {
 			hdr.Del(k)
 		}
+		dropPartDigests(hdr)
 		x.w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -119,12 +120,16 @@ func (x *exchange) entryBody(e *cache.Entry) (b body, status int, ok bool) {
 			return body{}, 0, false
 		}
 		hdr.Set("Content-Range", rng.ContentRange(identity.size))
+		dropPartDigests(hdr)
 		return identity.part(rng.Start, rng.Length), http.StatusPartialContent, true
 	}
 	if name := negotiateEncoding(r.Header.Get("Accept-Encoding")); name != "" {
 		if ce, ok := cache.ParseEncoding(name); ok {
 			if b, ok := storedBody(e, ce); ok {
 				hdr["Content-Encoding"] = []string{name}
+				// The edge's own encoding: not the bytes any stored
+				// digest is of.
+				dropDigests(hdr)
 				return b, status, true
 			}
 		}

@@ -200,6 +200,13 @@ func (f *fill) notModified() fillOutcome {
 	f.resp.Body.Close()
 	f.cancel()
 	stored := f.stored
+	// A 304 may update the digests of a body stored as the origin sent
+	// it, never add digests to one the edge changed (build dropped them).
+	for _, k := range digestFields {
+		if _, ok := stored.Header[k]; !ok {
+			delete(f.hdr, k)
+		}
+	}
 	merged, ok := cache.MergeNotModified(stored.Header, f.hdr)
 	if ok {
 		// A 304 carries no content: one answering a request with cookies
@@ -301,6 +308,9 @@ func (f *fill) read(limit int64) (out fillOutcome, done bool) {
 func (f *fill) streamed(why bufState, detail string) fillOutcome {
 	resp := f.resp
 	resp.Body = &closeBoth{ReadCloser: f.h.handOff(f.buf, f.l, f.body), also: resp.Body}
+	if f.coding() != "" {
+		dropDigests(resp.Header) // the body handed on is decoded
+	}
 	resp.Header.Del("Content-Encoding")
 	resp.Header.Del("Content-Length")
 	resp.ContentLength = -1
@@ -359,9 +369,9 @@ func (h *Handler) buildCost(hdr http.Header, body []byte, status int) int64 {
 // compression.
 func (f *fill) build() *cache.Entry {
 	h, hdr, body, status := f.h, f.hdr, f.buf, f.resp.StatusCode
+	decoded := f.coding() != ""
 	hdr.Del("Content-Encoding")
 	hdr.Del("Content-Length")
-	hdr.Del("Content-MD5")
 	ctype := hdr.Get("Content-Type")
 	if ctype == "" && len(body) > 0 {
 		ctype = http.DetectContentType(body)
@@ -377,6 +387,12 @@ func (f *fill) build() *cache.Entry {
 			body = css
 			hdr.Set(markerTransformed, "1")
 		}
+	}
+	if decoded || len(hdr[markerTransformed]) > 0 {
+		// The stored body is not the bytes the origin sent; digests of
+		// those would be wrong. Unchanged, they are kept (and dropped
+		// again from the variants the edge encodes, in entryBody).
+		dropDigests(hdr)
 	}
 	e := &cache.Entry{Key: f.key, Status: status, Header: hdr, RequestTime: f.reqTime, ResponseTime: f.respTime}
 	e.SetBody(cache.Identity, body)

@@ -84,3 +84,31 @@ func mediaType(ctype string) string {
 func isHTML(ctype string) bool { return mediaType(ctype) == "text/html" }
 
 func isCSS(ctype string) bool { return mediaType(ctype) == "text/css" }
+
+// digestFields are the end-to-end fields that describe the exact bytes
+// of a response's content: Content-MD5 (RFC 1864, over the content-coded
+// body), Digest (RFC 3230, over the instance with its coding),
+// Content-Digest (RFC 9530 §2, over the content as sent) and, last,
+// Repr-Digest (RFC 9530 §3, over the whole selected representation, its
+// coding included). They are stored and served unchanged while the edge
+// sends the origin's bytes, and dropped wherever it sends others: a body
+// it rewrote, decoded or encoded itself. RFC 9110 §8.8.3 draws the same
+// line for strong validators.
+var digestFields = []string{"Content-Md5", "Digest", "Content-Digest", "Repr-Digest"}
+
+// dropDigests removes every digest of the origin's bytes from h: the body
+// the visitor gets is not them.
+func dropDigests(h http.Header) {
+	for _, k := range digestFields {
+		delete(h, k)
+	}
+}
+
+// dropPartDigests removes the digests that a part of the body, or none,
+// would contradict. Repr-Digest, of the whole representation, holds for a
+// range of it (RFC 9530 §3) and stays.
+func dropPartDigests(h http.Header) {
+	for _, k := range digestFields[:3] {
+		delete(h, k)
+	}
+}

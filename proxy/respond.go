@@ -38,6 +38,7 @@ func (x *exchange) respond(resp *http.Response) {
 			hdr.Del("Content-Length")
 			hdr.Del("Content-Encoding")
 			weakenETag(hdr)
+			dropDigests(hdr)
 		}
 		copyHeader(x.w.Header(), hdr)
 		x.w.WriteHeader(resp.StatusCode)
@@ -67,6 +68,9 @@ func (x *exchange) respond(resp *http.Response) {
 				return
 			}
 			// Not HTML after all, and partly read: stream what's decoded.
+			if hdr.Get("Content-Encoding") != "" {
+				dropDigests(hdr)
+			}
 			hdr.Del("Content-Encoding")
 			hdr.Del("Content-Length")
 			x.stream(p.status, hdr, br)
@@ -207,7 +211,7 @@ func (x *exchange) bufferForRewrite(p *reply) (buf []byte, l *lease, state bufSt
 	h, hdr := x.h, p.hdr
 	hdr.Del("Content-Encoding")
 	hdr.Del("Content-Length")
-	hdr.Del("Content-MD5")
+	dropDigests(hdr)
 	weakenETag(hdr)
 	l = h.budget.lease()
 	if x.unbuffered != bufComplete {
@@ -262,6 +266,7 @@ func (x *exchange) streamThrough(resp *http.Response, hdr http.Header) {
 	hdr.Del("Content-Encoding")
 	hdr.Del("Content-Length")
 	weakenETag(hdr)
+	dropDigests(hdr)
 	addVary(hdr, "Accept-Encoding")
 	x.stream(resp.StatusCode, hdr, body)
 }

@@ -1,0 +1,121 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// digestHeaders returns a response's Content-MD5 (RFC 1864) and
+// Repr-Digest (RFC 9530) for body.
+func digestHeaders(body []byte) (md, repr string) {
+	m := md5.Sum(body)
+	s := sha256.Sum256(body)
+	return base64.StdEncoding.EncodeToString(m[:]), "sha-256=:" + base64.StdEncoding.EncodeToString(s[:]) + ":"
+}
+
+// Digests of the body (Content-MD5, Digest, Content-Digest, Repr-Digest)
+// are end-to-end: stored and served unchanged as long as the visitor gets
+// the origin's bytes, and dropped wherever the edge changed them (a
+// rewritten page, a decoded body, the edge's own encodings, a range).
+func TestDigestsFollowTheBody(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := newSafetyEdge(t, o, nil)
+	small := []byte("a small file, not worth compressing")
+	large := bytes.Repeat([]byte("a text file the edge compresses for visitors who accept it\n"), 80)
+	serve := func(ctype string, body []byte, enc string, extra ...string) http.HandlerFunc {
+		md, repr := digestHeaders(body)
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ctype)
+			w.Header().Set("Content-MD5", md)
+			w.Header().Set("Digest", "md5="+md)
+			w.Header().Set("Repr-Digest", repr)
+			w.Header().Set("Cache-Control", "max-age=60")
+			for i := 0; i+1 < len(extra); i += 2 {
+				w.Header().Set(extra[i], extra[i+1])
+			}
+			if enc != "" {
+				w.Header().Set("Content-Encoding", enc)
+			}
+			w.Write(body)
+		}
+	}
+	o.set("/small.txt", serve("text/plain", small, ""))
+	o.set("/large.txt", serve("text/plain", large, ""))
+	o.set("/file.bin", serve("application/octet-stream", large, "", "Cache-Control", "no-store"))
+	o.set("/page.html", serve("text/html", []byte("<html><body><p>hello</p></body></html>"), ""))
+	o.set("/gzipped.txt", serve("text/plain", gzipOf(t, large), "gzip"))
+
+	mdSmall, reprSmall := digestHeaders(small)
+	mdLarge, reprLarge := digestHeaders(large)
+	tests := []struct {
+		name, path string
+		hdr        []string
+		md, repr   string // "" when it must be absent
+	}{
+		{"stored as sent, the miss", "/small.txt", nil, mdSmall, reprSmall},
+		{"stored as sent, the hit", "/small.txt", nil, mdSmall, reprSmall},
+		{"identity of a compressible file", "/large.txt", nil, mdLarge, reprLarge},
+		{"the edge's gzip of it", "/large.txt", []string{"Accept-Encoding", "gzip"}, "", ""},
+		{"a range of it", "/large.txt", []string{"Range", "bytes=0-9"}, "", reprLarge},
+		{"not stored, streamed as sent", "/file.bin", nil, mdLarge, reprLarge},
+		{"a page with the notice in it", "/page.html", nil, "", ""},
+		{"a page with the notice in it, the hit", "/page.html", nil, "", ""},
+		{"a gzip body the edge decoded", "/gzipped.txt", nil, "", ""},
+		{"a gzip body the edge encoded again", "/gzipped.txt", []string{"Accept-Encoding", "gzip"}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.get(tt.path, tt.hdr...)
+			if w.Code != http.StatusOK && w.Code != http.StatusPartialContent {
+				t.Fatalf("got status %d; want 200 or 206", w.Code)
+			}
+			if got := w.Header().Get("Content-MD5"); got != tt.md {
+				t.Errorf("Content-MD5: got %q; want %q (Cache-Status %s)", got, tt.md, cacheStatusOf(w))
+			}
+			wantDigest := ""
+			if tt.md != "" {
+				wantDigest = "md5=" + tt.md
+			}
+			if got := w.Header().Get("Digest"); got != wantDigest {
+				t.Errorf("Digest: got %q; want %q", got, wantDigest)
+			}
+			if got := w.Header().Get("Repr-Digest"); got != tt.repr {
+				t.Errorf("Repr-Digest: got %q; want %q", got, tt.repr)
+			}
+		})
+	}
+}
+
+// A 304 that confirms a page the edge rewrote must not give it the
+// digest of the origin's bytes.
+func TestDigestNotAddedBy304(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := newSafetyEdge(t, o, nil)
+	body := []byte("<html><body><p>hello</p></body></html>")
+	md, _ := digestHeaders(body)
+	o.set("/page.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Cache-Control", "no-cache")
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.Header().Set("Content-MD5", md)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.Write(body)
+	})
+	for i := range 2 {
+		w := e.get("/page.html")
+		if i == 1 && !strings.Contains(cacheStatusOf(w), "fwd-status=304") {
+			t.Fatalf("got Cache-Status %q; want a revalidation answered 304", cacheStatusOf(w))
+		}
+		if got := w.Header().Get("Content-MD5"); got != "" {
+			t.Errorf("visit %d: got Content-MD5 %q on a rewritten page; want none", i+1, got)
+		}
+	}
+}
