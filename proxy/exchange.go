@@ -125,6 +125,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer done()
 	x.r = br
 	if ok, detail := h.cacheable(x.r); !ok {
+		if onlyIfCached(x.r) {
+			x.notCached()
+			return
+		}
 		x.setCacheStatus("fwd=" + detail)
 		x.forward()
 		return

@@ -65,6 +65,15 @@ func (x *exchange) serveCached() {
 			stored = nil
 		}
 	}
+	if onlyIfCached(r) {
+		// Nothing stored may answer without the origin, and the visitor
+		// asked not to go there.
+		if stored != nil {
+			_ = stored.Close()
+		}
+		x.notCached()
+		return
+	}
 	if r.Header.Get("Range") != "" && stored == nil {
 		// A range of something not stored goes to the origin as it is.
 		x.setCacheStatus("fwd=miss; detail=range")
@@ -94,6 +103,19 @@ func (x *exchange) serveCached() {
 		h.noteShareable(key, r, out)
 	}
 	x.serveFilled(out)
+}
+
+// onlyIfCached reports whether r asks for a stored response or nothing
+// (RFC 9111 §5.2.1.7).
+func onlyIfCached(r *http.Request) bool {
+	return len(r.Header["Cache-Control"]) > 0 && cache.ParseCacheControl(r.Header).OnlyIfCached
+}
+
+// notCached answers a request with only-if-cached that nothing stored
+// may answer: 504, as RFC 9111 §5.2.1.7 says, without asking the origin.
+func (x *exchange) notCached() {
+	x.setCacheStatus("detail=only-if-cached")
+	x.page(http.StatusGatewayTimeout, "缓存中没有此页面。", "This page is not in the cache, and the request asked for a cached copy only (only-if-cached).")
 }
 
 // fill runs a fill of key for this request, revalidating stored (with

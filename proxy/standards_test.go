@@ -119,3 +119,42 @@ func TestDigestNotAddedBy304(t *testing.T) {
 		}
 	}
 }
+
+// only-if-cached gets a stored response or 504, and never reaches the
+// origin (RFC 9111 §5.2.1.7).
+func TestOnlyIfCached(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := newSafetyEdge(t, o, func(opts *Options) { opts.CachePolicy.StaleIfError = 0 })
+	o.set("/fresh", page("max-age=3600"))
+	o.set("/stale", page("max-age=0"))
+	o.set("/never", page("max-age=3600"))
+	e.get("/fresh")
+	e.get("/stale")
+	oic := []string{"Cache-Control", "only-if-cached"}
+	tests := []struct {
+		name, path string
+		hdr        []string
+		want       int
+	}{
+		{"fresh and stored", "/fresh", oic, http.StatusOK},
+		{"nothing stored", "/never", oic, http.StatusGatewayTimeout},
+		{"stored but stale", "/stale", oic, http.StatusGatewayTimeout},
+		{"stale, and the visitor takes stale", "/stale", []string{"Cache-Control", "only-if-cached, max-stale"}, http.StatusOK},
+		{"a session the cache never answers", "/fresh", append([]string{"Cookie", "PHPSESSID=1"}, oic...), http.StatusGatewayTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := o.count(tt.path)
+			w := e.get(tt.path, tt.hdr...)
+			if w.Code != tt.want {
+				t.Fatalf("got status %d (Cache-Status %s); want %d", w.Code, cacheStatusOf(w), tt.want)
+			}
+			if n := o.count(tt.path) - before; n != 0 {
+				t.Errorf("the origin was asked %d times; want never", n)
+			}
+			if tt.want == http.StatusGatewayTimeout && !strings.Contains(cacheStatusOf(w), "detail=only-if-cached") {
+				t.Errorf("got Cache-Status %q; want detail=only-if-cached", cacheStatusOf(w))
+			}
+		})
+	}
+}
