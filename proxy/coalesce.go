@@ -80,6 +80,10 @@ func (h *Handler) noteShareable(key string, r *http.Request, out fillOutcome) {
 // about that: the origin failed.
 func (h *Handler) shareable(r *http.Request, out fillOutcome, now time.Time) (shared, known bool) {
 	switch {
+	case out.resp != nil && r.Header.Get("Authorization") != "":
+		// A signed-in visitor's own answer says nothing about whether
+		// the URL's answers can be shared.
+		return false, false
 	case out.resp != nil:
 		return false, true
 	case out.entry == nil || out.stale:

@@ -243,10 +243,10 @@ func (f *fill) coding() string { return strings.TrimSpace(f.hdr.Get("Content-Enc
 func (f *fill) decide() (limit int64, why string, ok bool) {
 	h, resp := f.h, f.resp
 	if ok, reason := h.policy.Storable(f.policyRequest(), resp.StatusCode, resp.Header); !ok {
-		if reason != cache.ReasonCookie {
+		if reason != cache.ReasonCookie && f.r.Header.Get("Authorization") == "" {
 			// The origin now says no: a copy stored before goes too. A
-			// cookie visitor's answer says nothing about the copy stored
-			// for everyone else.
+			// cookie visitor's answer, or a signed-in one's, says nothing
+			// about the copy stored for everyone else.
 			h.invalidateKey(f.key)
 		}
 		return 0, reason, false

@@ -10,8 +10,10 @@ import (
 )
 
 // cacheable reports whether r may be answered from or stored in the cache.
-// Requests that carry conditions a cache doesn't evaluate, credentials or
-// an upgrade go to the origin.
+// Requests that carry conditions a cache doesn't evaluate, a session or
+// an upgrade go to the origin. A request with Authorization goes through
+// the cache: what may answer it, and what of its answer may be stored, is
+// cache.Policy's to say (RFC 9111 §3.5).
 func (h *Handler) cacheable(r *http.Request) (ok bool, detail string) {
 	switch {
 	case h.opts.Cache == nil:
@@ -20,10 +22,6 @@ func (h *Handler) cacheable(r *http.Request) (ok bool, detail string) {
 		return false, "method"
 	case upgradeType(r.Header) != "":
 		return false, "request; detail=upgrade"
-	case r.Header.Get("Authorization") != "":
-		// RFC 9111 §3.5; such responses are stored only when the origin
-		// says public, which is rare enough to forward them all.
-		return false, "request; detail=authorization"
 	case r.ContentLength != 0:
 		// RFC 9110 §9.3.1: a body on a GET has no defined meaning, but
 		// an origin may act on it. The key can't cover it, so what it

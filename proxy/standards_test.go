@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/icpedge/icpedge/proxy/cache"
 )
 
 // digestHeaders returns a response's Content-MD5 (RFC 1864) and
@@ -156,5 +159,74 @@ func TestOnlyIfCached(t *testing.T) {
 				t.Errorf("got Cache-Status %q; want detail=only-if-cached", cacheStatusOf(w))
 			}
 		})
+	}
+}
+
+// A request with Authorization goes through the cache (RFC 9111 §3.5): it
+// is answered from, and its answer stored in, the cache only when the
+// stored response says public, s-maxage or must-revalidate, whichever
+// request stored it; no forced rule applies to it; and what it is told
+// never removes the copy stored for everyone else.
+func TestAuthorizationThroughTheCache(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := newSafetyEdge(t, o, func(opts *Options) {
+		opts.CachePolicy.Rules = []cache.Rule{{Prefix: "/forced/", TTL: time.Hour}}
+	})
+	auth := []string{"Authorization", "Bearer secret"}
+	// The origin's answer to a signed-in visitor, and to everyone else.
+	byAuth := func(signedIn, anonymous string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			cc := anonymous
+			if r.Header.Get("Authorization") != "" {
+				cc = signedIn
+			}
+			page(cc)(w, r)
+		}
+	}
+	o.set("/public", page("public, max-age=60"))
+	o.set("/s-maxage", page("s-maxage=60"))
+	o.set("/must-revalidate", page("max-age=60, must-revalidate"))
+	o.set("/plain", byAuth("max-age=60", "max-age=60"))
+	o.set("/personal", byAuth("private", "max-age=60"))
+	o.set("/forced/page", page("no-store"))
+
+	tests := []struct {
+		name, path string
+		// first and second are who asks; fetches is how often the origin
+		// is asked for the two.
+		first, second []string
+		fetches       int
+	}{
+		{"public, stored from a signed-in request", "/public", auth, auth, 1},
+		{"public, served to everyone after", "/public", nil, nil, 0},
+		{"s-maxage", "/s-maxage", auth, auth, 1},
+		{"must-revalidate", "/must-revalidate", auth, auth, 1},
+		{"no explicit permission: not stored", "/plain", auth, auth, 2},
+		{"an anonymous copy without permission is not served to a signed-in visitor", "/plain", nil, auth, 2},
+		{"a forced rule does not apply", "/forced/page", auth, auth, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := o.count(tt.path)
+			e.get(tt.path, tt.first...)
+			w := e.get(tt.path, tt.second...)
+			if w.Code != http.StatusOK {
+				t.Fatalf("got status %d; want 200", w.Code)
+			}
+			if got := o.count(tt.path) - before; got != tt.fetches {
+				t.Errorf("got %d origin requests; want %d (second Cache-Status %s)", got, tt.fetches, cacheStatusOf(w))
+			}
+		})
+	}
+
+	// The signed-in answers above were not stored, and did not remove
+	// what anonymous visitors get.
+	for _, path := range []string{"/plain", "/personal", "/forced/page"} {
+		e.get(path)
+		e.get(path, auth...)
+		before := o.count(path)
+		if w := e.get(path); !strings.Contains(cacheStatusOf(w), "hit") || o.count(path) != before {
+			t.Errorf("%s: anonymous visitor after a signed-in one got Cache-Status %q; want a hit", path, cacheStatusOf(w))
+		}
 	}
 }

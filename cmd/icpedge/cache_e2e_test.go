@@ -106,7 +106,7 @@ func newCacheOrigin(t *testing.T) *cacheOrigin {
 				r.URL.Path, r.URL.Path, o.version.Load(), strings.Repeat("filler text ", 100))
 		}
 		switch {
-		case r.URL.Path == "/nocache":
+		case r.URL.Path == "/nocache", strings.HasPrefix(r.URL.Path, "/forced/"):
 			page("no-cache, no-store")
 		case r.URL.Path == "/cookie":
 			w.Header().Set("Set-Cookie", "s=1")
@@ -327,7 +327,17 @@ func TestCacheE2E(t *testing.T) {
 		if o.count("/forced/auth") != 2 {
 			t.Errorf("Authorization requests: origin saw %d; want 2", o.count("/forced/auth"))
 		}
-		wantStatus(t, resp, "fwd=request; detail=authorization")
+		wantStatus(t, resp, "fwd=miss; detail=no-store")
+	})
+	t.Run("authorization with public is stored (RFC 9111 §3.5)", func(t *testing.T) {
+		auth := map[string]string{"Authorization": "Bearer x"}
+		resp, _ := c.get("/auth-public", auth)
+		wantStatus(t, resp, "fwd=miss; stored")
+		resp, _ = c.get("/auth-public", auth)
+		wantStatus(t, resp, "hit")
+		if o.count("/auth-public") != 1 {
+			t.Errorf("origin saw %d requests; want 1", o.count("/auth-public"))
+		}
 	})
 	t.Run("vary", func(t *testing.T) {
 		_, en := c.get("/vary", map[string]string{"Accept-Language": "en"})

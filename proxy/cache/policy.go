@@ -253,7 +253,11 @@ func (d Decision) Fresh() bool { return d.Lifetime > d.Age }
 func (p Policy) Decide(req *http.Request, e *Entry, now time.Time) Decision {
 	d := Decision{Detail: "stale"}
 	cc := ParseCacheControl(e.Header)
+	auth := req.Header.Get("Authorization") != ""
 	rule, forced := p.forced(req.URL.Path, e.Status)
+	// A rule never applies to a request with Authorization, whatever
+	// stored the response.
+	forced = forced && !auth
 	d.Forced = forced
 	d.Age = Age(e.Header, e.RequestTime, e.ResponseTime, now)
 	if forced {
@@ -273,6 +277,15 @@ func (p Policy) Decide(req *http.Request, e *Entry, now time.Time) Decision {
 		if !cc.Private {
 			d.Detail = ReasonNoStore
 		}
+		return d
+	}
+
+	// §3.5: a request with Authorization may be answered only by a
+	// response that says a shared cache may reuse it for such requests,
+	// whichever request stored it. An anonymous copy without them may be
+	// what the origin gives everyone who is not signed in.
+	if auth && !cc.Public && !cc.SMaxAge.Present && !cc.MustRevalidate {
+		d.Action, d.Detail = Miss, ReasonAuthorization
 		return d
 	}
 

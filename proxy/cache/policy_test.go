@@ -195,6 +195,13 @@ func TestDecide(t *testing.T) {
 		{"unknown status explicitly fresh", base, req("GET", "/"), entry(299, "Cache-Control", "max-age=60"), time.Second, want{Serve, true, ""}},
 		{"unknown status gets no heuristic", base, req("GET", "/"), entry(299, "Cache-Control", "public", "Last-Modified", httpDate(t0.Add(-100*time.Hour))), time.Second, want{Revalidate, false, "stale"}},
 		{"set-cookie is a miss", forced, req("GET", "/static/a.js"), entry(200, "Set-Cookie", "a=b"), time.Second, want{Miss, false, ReasonSetCookie}},
+		// §3.5: a request with Authorization only gets a stored response
+		// that says so, whoever stored it, and no rule forces one.
+		{"authorization, public", base, req("GET", "/", "Authorization", "Bearer x"), entry(200, "Cache-Control", "public, max-age=60"), time.Second, want{Serve, true, ""}},
+		{"authorization, s-maxage", base, req("GET", "/", "Authorization", "Bearer x"), entry(200, "Cache-Control", "s-maxage=60"), time.Second, want{Serve, true, ""}},
+		{"authorization, must-revalidate stale", base, req("GET", "/", "Authorization", "Bearer x"), entry(200, "Cache-Control", "max-age=60, must-revalidate"), time.Hour, want{Revalidate, false, "stale"}},
+		{"authorization, anonymous copy", base, req("GET", "/", "Authorization", "Bearer x"), entry(200, "Cache-Control", "max-age=60"), time.Second, want{Miss, false, ReasonAuthorization}},
+		{"authorization, forced copy", forced, req("GET", "/static/a.js", "Authorization", "Bearer x"), entry(200, "Cache-Control", "no-store"), time.Second, want{Miss, false, ReasonNoStore}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
