@@ -178,6 +178,14 @@ type Cache struct {
 	BypassCookies []string
 	// Rules force a TTL by path prefix (key cache.rules).
 	Rules []CacheRule
+	// Targeted names a targeted cache field (RFC 9213) the edge obeys
+	// before CDN-Cache-Control, in canonical form (key cache.targeted).
+	// Default none: CDN-Cache-Control alone.
+	Targeted string
+	// EarlyHintsMaxAge is the oldest a stored page may be for its
+	// sub-resources to be sent as 103 Early Hints while it is fetched
+	// again (key cache.early_hints_max_age). Default 1d; 0 sends none.
+	EarlyHintsMaxAge time.Duration
 }
 
 // DefaultBypassCookies returns the default of cache.bypass_cookies: the

@@ -195,6 +195,14 @@ func TestParseProblems(t *testing.T) {
 				"site.yaml:14: cache.bypass_cookies[5]: got a list; expected a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*\n" +
 				"site.yaml:15: cache.bypass_cookies[6]: \"会话\" is not a cookie name pattern (has a character outside printable ASCII); expected a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*\n" +
 				"site.yaml:16: cache.bypass_cookies[7]: \"a/b\" is not a cookie name pattern (has the character '/', which no cookie name holds); expected a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*"},
+		{"targeted field problems", file(nil, "cache:", "  targeted: Content-Type"),
+			`site.yaml:8: cache.targeted: "Content-Type" does not end in -Cache-Control; expected a header field name ending in -Cache-Control, other than CDN-Cache-Control, e.g. ICPEdge-Cache-Control`},
+		{"targeted field not a name", file(nil, "cache:", "  targeted: \"My Cache-Control\""),
+			`site.yaml:8: cache.targeted: "My Cache-Control" is not a header field name; expected a header field name ending in -Cache-Control, other than CDN-Cache-Control, e.g. ICPEdge-Cache-Control`},
+		{"targeted field already obeyed", file(nil, "cache:", "  targeted: cdn-cache-control"),
+			`site.yaml:8: cache.targeted: "cdn-cache-control" is obeyed without being named; expected a header field name ending in -Cache-Control, other than CDN-Cache-Control, e.g. ICPEdge-Cache-Control`},
+		{"negative early hints age", file(nil, "cache:", "  early_hints_max_age: -1h"),
+			`site.yaml:8: cache.early_hints_max_age: "-1h" is negative; ` + wantDuration},
 		{"bypass cookies not a list", file(nil, "cache:", "  bypass_cookies: PHPSESSID"),
 			`site.yaml:8: cache.bypass_cookies: "PHPSESSID" is a string; expected a list of cookie names or globs, e.g. [PHPSESSID, wordpress_logged_in_*], or [] for none`},
 		{"zero origin_idle", file(nil, "timeouts:", "  origin_idle: 0s"),
@@ -347,12 +355,13 @@ func TestDefaults(t *testing.T) {
 		Localize:     Localize{Trackers: "defer"},
 		Log:          Log{Format: "text", Level: "info"},
 		Cache: Cache{
-			Enabled:       true,
-			Dir:           "/var/lib/icpedge/client/cache",
-			MaxSize:       1 << 30,
-			Memory:        16 << 20,
-			StaleIfError:  7 * 24 * time.Hour,
-			BypassCookies: DefaultBypassCookies(),
+			Enabled:          true,
+			Dir:              "/var/lib/icpedge/client/cache",
+			MaxSize:          1 << 30,
+			Memory:           16 << 20,
+			StaleIfError:     7 * 24 * time.Hour,
+			BypassCookies:    DefaultBypassCookies(),
+			EarlyHintsMaxAge: 24 * time.Hour,
 		},
 		Admin:  Admin{Listen: "127.0.0.1:9080", TokenFile: "/var/lib/icpedge/client/admin.token"},
 		TLS:    TLS{Mode: "off"},
@@ -361,6 +370,16 @@ func TestDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+}
+
+func TestCacheTargeted(t *testing.T) {
+	c, err := Parse("site.yaml", file(nil, "cache:", "  targeted: icpedge-cache-control", "  early_hints_max_age: 0s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cache.Targeted != "Icpedge-Cache-Control" || c.Cache.EarlyHintsMaxAge != 0 {
+		t.Errorf("got targeted %q, early hints max age %v; want Icpedge-Cache-Control, 0s", c.Cache.Targeted, c.Cache.EarlyHintsMaxAge)
 	}
 }
 

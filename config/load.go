@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,6 +38,7 @@ const (
 	defaultCacheMax      = 1 << 30
 	defaultCacheMemory   = 16 << 20
 	defaultStaleIfError  = 7 * 24 * time.Hour
+	defaultEarlyHintsAge = 24 * time.Hour
 	defaultAdminListen   = "127.0.0.1:9080"
 	defaultOversize      = "stream"
 	defaultLogFormat     = "text"
@@ -68,6 +70,7 @@ const (
 	expectCookieList   = "a list of cookie names or globs, e.g. [PHPSESSID, wordpress_logged_in_*], or [] for none"
 	expectProxyList    = "a list of IP addresses or CIDR prefixes"
 	expectListenOnce   = "listen.http or listen.https, e.g. http: \":80\""
+	expectTargeted     = "a header field name ending in -Cache-Control, other than CDN-Cache-Control, e.g. ICPEdge-Cache-Control"
 )
 
 // The keys each mapping may hold, in the order the example file uses.
@@ -79,7 +82,7 @@ var (
 	htmlKeys     = []string{"max_size", "oversize"}
 	limitKeys    = []string{"buffer_memory", "request_body"}
 	logKeys      = []string{"format", "level", "access_file"}
-	cacheKeys    = []string{"enabled", "dir", "max_size", "memory", "stale_if_error", "stale_while_revalidate", "bypass_cookies", "rules"}
+	cacheKeys    = []string{"enabled", "dir", "max_size", "memory", "stale_if_error", "stale_while_revalidate", "bypass_cookies", "rules", "targeted", "early_hints_max_age"}
 	cacheRuleKey = []string{"path", "ttl"}
 	adminKeys    = []string{"listen", "token_file"}
 	tlsKeys      = []string{"mode", "email", "ca", "ca_root", "eab", "cert_file", "key_file", "hsts", "challenges"}
@@ -443,6 +446,8 @@ func (p *parser) cache(c *Config, top *mapping) {
 	c.Cache.StaleIfError = p.duration(cm, "stale_if_error", defaultStaleIfError, false)
 	c.Cache.StaleWhileRevalidate = p.duration(cm, "stale_while_revalidate", 0, false)
 	c.Cache.BypassCookies = p.cookieGlobs(cm, "bypass_cookies")
+	c.Cache.Targeted = p.targetedField(cm, "targeted")
+	c.Cache.EarlyHintsMaxAge = p.duration(cm, "early_hints_max_age", defaultEarlyHintsAge, false)
 
 	items, _ := cm.list("rules", expectRule)
 	first := map[string]string{}
@@ -472,6 +477,35 @@ func (p *parser) cache(c *Config, top *mapping) {
 		}
 		c.Cache.Rules = append(c.Cache.Rules, rule)
 	}
+}
+
+// targetedField reads the name of a targeted cache field (RFC 9213 §2):
+// a field name (a token, RFC 9110 §5.1) ending in -Cache-Control as
+// §2 recommends, which keeps it from naming a field with another meaning,
+// and not CDN-Cache-Control, which is obeyed anyway. It is returned in
+// canonical form.
+func (p *parser) targetedField(m *mapping, name string) string {
+	s, n := m.scalar(name, expectTargeted)
+	if n == nil || s == "" {
+		return ""
+	}
+	canon := textproto.CanonicalMIMEHeaderKey(s)
+	ok := len(s) <= 64
+	for i := 0; i < len(s) && ok; i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
+	}
+	switch {
+	case !ok:
+		p.bad(n, m.key(name), "a header field name", expectTargeted)
+	case !strings.HasSuffix(canon, "-Cache-Control") || canon == "-Cache-Control":
+		p.add(n.Line, m.key(name), "%s does not end in -Cache-Control; expected %s", show(n), expectTargeted)
+	case canon == "Cdn-Cache-Control":
+		p.add(n.Line, m.key(name), "%s is obeyed without being named; expected %s", show(n), expectTargeted)
+	default:
+		return canon
+	}
+	return ""
 }
 
 // cookieGlobs reads a list of cookie-name globs; absent or empty means the

@@ -46,7 +46,9 @@ func (x *exchange) serveEntry(e *cache.Entry, status string, age time.Duration) 
 	h, r := x.h, x.r
 	hdr := x.w.Header()
 	for k, v := range e.Header {
-		if k != markerTransformed && k != markerFingerprint {
+		// Markers are the edge's own; targeted fields are kept in the
+		// store, to judge the entry by, and addressed to the edge alone.
+		if k != markerTransformed && k != markerFingerprint && !h.isTargeted(k) {
 			// Shared, never appended to: the fields set below replace
 			// their slices.
 			hdr[k] = v

@@ -45,6 +45,9 @@ type Handler struct {
 	policy       cache.Policy
 	fingerprint  string // see fingerprint; stamped on every stored entry
 	budget       *Budget
+	// targeted are the targeted fields the cache obeys (RFC 9213), which
+	// the edge removes before sending a response on.
+	targeted []string
 
 	// ctx ends background work (refreshes, detached fills) on Close.
 	ctx    context.Context
@@ -96,6 +99,7 @@ func New(opts Options) (*Handler, error) {
 		bypass:       newCookieMatcher(opts.BypassCookies),
 		fingerprint:  fingerprint(opts),
 		budget:       opts.Budget,
+		targeted:     opts.CachePolicy.TargetList(),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	var prefix [5]byte

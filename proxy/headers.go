@@ -46,6 +46,26 @@ func (h *Handler) rewriteCookieDomain(cookie, edgeHost string) string {
 	return strings.Join(parts, ";")
 }
 
+// removeTargeted removes the targeted cache fields the edge obeys
+// (RFC 9213): they are addressed to it, as its client's CDN, and the edge
+// has acted on them; caches after it follow Cache-Control.
+func (h *Handler) removeTargeted(hdr http.Header) {
+	for _, k := range h.targeted {
+		delete(hdr, k)
+	}
+}
+
+// isTargeted reports whether the canonical field name k is one of the
+// targeted fields the edge removes.
+func (h *Handler) isTargeted(k string) bool {
+	for _, t := range h.targeted {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
 // weakenETag marks a strong validator weak: a rewritten or re-encoded body
 // is no longer byte-identical to the origin's (RFC 9110 §8.8.3).
 func weakenETag(h http.Header) {

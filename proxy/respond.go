@@ -30,6 +30,7 @@ func (x *exchange) respond(resp *http.Response) {
 	}
 	hdr := resp.Header.Clone()
 	removeHopHeaders(hdr)
+	h.removeTargeted(hdr)
 	h.rewriteHeaders(hdr, x.edge)
 
 	if !bodyAllowed(r.Method, resp.StatusCode) {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,5 +229,73 @@ func TestAuthorizationThroughTheCache(t *testing.T) {
 		if w := e.get(path); !strings.Contains(cacheStatusOf(w), "hit") || o.count(path) != before {
 			t.Errorf("%s: anonymous visitor after a signed-in one got Cache-Status %q; want a hit", path, cacheStatusOf(w))
 		}
+	}
+}
+
+// The edge obeys CDN-Cache-Control, and a configured targeted field
+// before it, over Cache-Control (RFC 9213), and sends neither on.
+func TestTargetedCacheControl(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := newSafetyEdge(t, o, func(opts *Options) { opts.CachePolicy.Targeted = "ICPEdge-Cache-Control" })
+	with := func(kv ...string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			for i := 0; i+1 < len(kv); i += 2 {
+				w.Header().Set(kv[i], kv[i+1])
+			}
+			page("")(w, r)
+		}
+	}
+	o.set("/cdn", with("Cache-Control", "no-store", "CDN-Cache-Control", "max-age=600"))
+	o.set("/cdn-no-store", with("Cache-Control", "max-age=600", "CDN-Cache-Control", "no-store"))
+	o.set("/ours", with("Cache-Control", "max-age=600", "CDN-Cache-Control", "max-age=600", "ICPEdge-Cache-Control", "no-store"))
+	o.set("/post", with("CDN-Cache-Control", "max-age=600", "ICPEdge-Cache-Control", "max-age=600"))
+	// Revalidated on every request until a 304 gives it freshness.
+	var revalidated atomic.Bool
+	o.set("/revalidate", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("CDN-Cache-Control", "no-cache")
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			revalidated.Store(true)
+			w.Header().Set("CDN-Cache-Control", "max-age=600")
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		page("")(w, r)
+	})
+
+	tests := []struct {
+		path    string
+		fetches int // for three requests
+	}{
+		{"/cdn", 1},
+		{"/cdn-no-store", 3},
+		{"/ours", 3},
+		{"/revalidate", 2}, // the fill, a revalidation, then fresh
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			for i := range 3 {
+				w := e.get(tt.path)
+				for _, k := range []string{"CDN-Cache-Control", "ICPEdge-Cache-Control"} {
+					if v := w.Header().Get(k); v != "" {
+						t.Errorf("request %d: %s %q sent on; want it removed", i+1, k, v)
+					}
+				}
+				if w.Header().Get("Cache-Control") == "" {
+					t.Errorf("request %d: Cache-Control removed; want the origin's", i+1)
+				}
+			}
+			if got := o.count(tt.path); got != tt.fetches {
+				t.Errorf("got %d origin requests; want %d", got, tt.fetches)
+			}
+		})
+	}
+	if !revalidated.Load() {
+		t.Error("the origin never answered a revalidation")
+	}
+	w := e.do(http.MethodPost, "/post", strings.NewReader("x"))
+	if w.Header().Get("CDN-Cache-Control") != "" || w.Header().Get("ICPEdge-Cache-Control") != "" {
+		t.Errorf("a forwarded POST kept its targeted fields: %v", w.Header())
 	}
 }

@@ -811,7 +811,7 @@ func openCache(cfg *config.Config, logger *slog.Logger) *cache.Store {
 
 // cachePolicy maps cache settings onto the proxy's policy.
 func cachePolicy(c config.Cache) cache.Policy {
-	p := cache.Policy{StaleIfError: c.StaleIfError, StaleWhileRevalidate: c.StaleWhileRevalidate}
+	p := cache.Policy{StaleIfError: c.StaleIfError, StaleWhileRevalidate: c.StaleWhileRevalidate, Targeted: c.Targeted}
 	for _, r := range c.Rules {
 		p.Rules = append(p.Rules, cache.Rule{Prefix: r.Path, TTL: r.TTL})
 	}

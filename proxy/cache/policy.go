@@ -51,6 +51,14 @@ type Rule struct {
 //
 // A rule applies only to 200, 203, 204, 300, 301 and 308 responses; other
 // statuses (a 404 during a deploy, a 5xx) follow the plain RFC rules.
+//
+// # Targeted fields
+//
+// A response with a valid targeted field (RFC 9213: Targeted, else
+// CDN-Cache-Control) is judged by that field's directives alone, its
+// Cache-Control and Expires ignored (§2.1). It is the origin speaking to
+// its CDN, which this cache is, so no rule overrides it either: rules are
+// for origins that don't say what a CDN should do.
 type Policy struct {
 	// Rules force a TTL by path prefix. Default none.
 	Rules []Rule
@@ -70,6 +78,10 @@ type Policy struct {
 	// DefaultHeuristicMax (one day); negative turns heuristic freshness
 	// off.
 	HeuristicMax time.Duration
+	// Targeted names a targeted field (RFC 9213 §2), such as
+	// "ICPEdge-Cache-Control", obeyed before CDN-Cache-Control, which is
+	// always obeyed. Empty: CDN-Cache-Control alone. See TargetList.
+	Targeted string
 }
 
 // forcedStatus lists the statuses a forced rule may apply to.
@@ -137,7 +149,7 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 	if varyStar(h) {
 		return false, ReasonVaryStar
 	}
-	cc := ParseCacheControl(h)
+	cc, h, targeted := p.control(h)
 	// §3: a final status the cache does not understand may be stored
 	// only with explicit freshness (a status it does not know is not
 	// heuristically cacheable, §4.2.2, and public alone would call for
@@ -148,7 +160,7 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 		return false, ReasonStatus
 	}
 	auth := req.Header.Get("Authorization") != ""
-	if _, ok := p.forced(req.URL.Path, status); ok {
+	if _, ok := p.forced(req.URL.Path, status); ok && !targeted {
 		if auth {
 			return false, ReasonAuthorization
 		}
@@ -184,10 +196,11 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 // path: the TTL of a forcing rule, else FreshnessLifetime with the
 // policy's heuristic cap.
 func (p Policy) Lifetime(path string, status int, h http.Header, responseTime time.Time) (lifetime time.Duration, forced bool) {
-	if r, ok := p.forced(path, status); ok {
+	cc, h, targeted := p.control(h)
+	if r, ok := p.forced(path, status); ok && !targeted {
 		return r.TTL, true
 	}
-	l, _ := freshnessLifetime(status, h, ParseCacheControl(h), responseTime, p.HeuristicMax)
+	l, _ := freshnessLifetime(status, h, cc, responseTime, p.HeuristicMax)
 	return l, false
 }
 
@@ -252,18 +265,18 @@ func (d Decision) Fresh() bool { return d.Lifetime > d.Age }
 // matching are the caller's; Decide assumes e was selected for req.
 func (p Policy) Decide(req *http.Request, e *Entry, now time.Time) Decision {
 	d := Decision{Detail: "stale"}
-	cc := ParseCacheControl(e.Header)
+	cc, view, targeted := p.control(e.Header)
 	auth := req.Header.Get("Authorization") != ""
 	rule, forced := p.forced(req.URL.Path, e.Status)
 	// A rule never applies to a request with Authorization, whatever
-	// stored the response.
-	forced = forced && !auth
+	// stored the response, nor to a response with a targeted field.
+	forced = forced && !auth && !targeted
 	d.Forced = forced
 	d.Age = Age(e.Header, e.RequestTime, e.ResponseTime, now)
 	if forced {
 		d.Lifetime = rule.TTL
 	} else {
-		d.Lifetime, _ = freshnessLifetime(e.Status, e.Header, cc, e.ResponseTime, p.HeuristicMax)
+		d.Lifetime, _ = freshnessLifetime(e.Status, view, cc, e.ResponseTime, p.HeuristicMax)
 	}
 
 	// The entry may have been stored under a rule that no longer applies
