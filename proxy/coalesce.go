@@ -21,6 +21,9 @@ const (
 type flight struct {
 	done    chan struct{}
 	waiters int // requests waiting, counted under Handler.mu
+	// interim holds the origin's interim responses to the fill, for the
+	// requests waiting on it.
+	interim interims
 	// Set before done is closed:
 	entry *sharedEntry // one reference per waiter
 	stat  string

@@ -81,6 +81,9 @@ type fill struct {
 	key    string
 	stored *cache.Entry   // the copy to revalidate or fall back on; nil for none
 	d      cache.Decision // the cache's decision about stored
+	// interim, when set, receives the origin's interim responses for the
+	// requests waiting on the fill; nil drops them.
+	interim *interims
 
 	// Set as the fill goes:
 	cancel            func()    // ends the fetch's detached context
@@ -143,6 +146,9 @@ func (f *fill) fetch() (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(f.r.Context()), fillTimeout)
 	stopOnClose := context.AfterFunc(f.h.ctx, cancel)
 	f.cancel = func() { stopOnClose(); cancel() }
+	if f.interim != nil {
+		ctx = f.withInterims(ctx, f.interim)
+	}
 
 	out := f.outgoing(ctx)
 	out.Method = http.MethodGet
@@ -490,7 +496,9 @@ func (q *request) refreshAsync(key string) {
 			d = h.policy.Decide(req, stored, h.now())
 			d.Action = cache.Revalidate
 		}
-		f := &fill{request: bg, key: key, stored: stored, d: d}
+		// No visitor of its own: interim responses go to the requests
+		// that come to wait on it meanwhile.
+		f := &fill{request: bg, key: key, stored: stored, d: d, interim: &fl.interim}
 		out := f.run()
 		h.finishFlight(key, fl, req, out)
 		switch {

@@ -15,8 +15,11 @@ import (
 // response.
 func (x *exchange) forward() {
 	h, r := x.h, x.r
-	out := x.outgoing(r.Context())
+	var interims interims
+	out := x.outgoing(x.withInterims(r.Context(), &interims))
+	stop := x.relayInterims(&interims)
 	resp, err := h.roundTrip(out)
+	stop()
 	if err != nil {
 		x.originFailed(err)
 		return

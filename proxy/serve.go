@@ -83,6 +83,7 @@ func (x *exchange) serveCached() {
 	// (hit-for-miss), storing what may be stored; a fill that can be
 	// shared again lets the next requests wait for one another.
 	var f *flight
+	interim := &interims{}
 	if !h.hitForMiss(key) {
 		var leader bool
 		if f, leader = h.startFlight(key); !leader {
@@ -93,13 +94,16 @@ func (x *exchange) serveCached() {
 			x.awaitFlight(f)
 			return
 		}
+		interim = &f.interim
 	}
-	out := x.fill(key, stored, d)
+	stop := x.relayInterims(interim)
+	out := x.fill(key, stored, d, interim)
 	if f != nil {
 		h.finishFlight(key, f, r, out)
 	} else {
 		h.noteShareable(key, r, out)
 	}
+	stop()
 	x.serveFilled(out)
 }
 
@@ -117,9 +121,10 @@ func (x *exchange) notCached() {
 }
 
 // fill runs a fill of key for this request, revalidating stored (with
-// the cache's decision d about it) when it is not nil.
-func (x *exchange) fill(key string, stored *cache.Entry, d cache.Decision) fillOutcome {
-	f := &fill{request: x.request, key: key, stored: stored, d: d}
+// the cache's decision d about it) when it is not nil, and publishing
+// the origin's interim responses to interim.
+func (x *exchange) fill(key string, stored *cache.Entry, d cache.Decision, interim *interims) fillOutcome {
+	f := &fill{request: x.request, key: key, stored: stored, d: d, interim: interim}
 	out := f.run()
 	x.originStatus = f.originStatus
 	return out
@@ -156,8 +161,27 @@ func (x *exchange) serveFilled(out fillOutcome) {
 func (x *exchange) awaitFlight(f *flight) {
 	r := x.r
 	// Wait even if the visitor leaves: the fill holds a reference for
-	// this request, released below; the fill itself is bounded.
-	<-f.done
+	// this request, released below; the fill itself is bounded. The
+	// origin's interim responses to the fill are passed on meanwhile.
+	n := 0
+	relay := func() <-chan struct{} {
+		list, wake := f.interim.since(n)
+		if x.speaksInterim() {
+			for _, ir := range list {
+				x.writeInterim(ir)
+			}
+		}
+		n += len(list)
+		return wake
+	}
+	for waiting := true; waiting; {
+		select {
+		case <-relay():
+		case <-f.done:
+			relay() // any that came just before the final response
+			waiting = false
+		}
+	}
 	if f.entry == nil {
 		if r.Context().Err() == nil {
 			x.setCacheStatus("fwd=miss; detail=uncollapsible")

@@ -2,11 +2,20 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -298,4 +307,139 @@ func TestTargetedCacheControl(t *testing.T) {
 	if w.Header().Get("CDN-Cache-Control") != "" || w.Header().Get("ICPEdge-Cache-Control") != "" {
 		t.Errorf("a forwarded POST kept its targeted fields: %v", w.Header())
 	}
+}
+
+// interimClient sends GET path to srv and returns the interim responses
+// (status and Link) it got before the final one, and the final one.
+func interimClient(t *testing.T, srv *httptest.Server, method, path string, hdr ...string) ([]string, *http.Response) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%d %s", code, strings.Join(h["Link"], ", ")))
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, srv.URL+path, nil)
+	req.Host = "icp.example.test"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	return got, resp
+}
+
+// The origin's interim responses (100, 102, 103) reach the visitor before
+// the final response: on a miss, to every request waiting on the fill,
+// when forwarded; never to an HTTP/1.0 client, and never from the cache.
+func TestInterimResponses(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := newSafetyEdge(t, o, nil)
+	early := func(cc string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</site.css>; rel=preload; as=style")
+			w.Header().Set("X-Interim-Only", "1")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			w.Header().Del("X-Interim-Only")
+			w.WriteHeader(http.StatusProcessing)
+			page(cc)(w, r)
+		}
+	}
+	o.set("/page", early("max-age=60"))
+	o.set("/form", early(""))
+	o.set("/chatty", func(w http.ResponseWriter, r *http.Request) {
+		for range 3 * maxInterim {
+			w.WriteHeader(http.StatusProcessing)
+		}
+		page("no-store")(w, r)
+	})
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	want := []string{"103 </site.css>; rel=preload; as=style", "102 "}
+
+	t.Run("miss", func(t *testing.T) {
+		got, resp := interimClient(t, srv, http.MethodGet, "/page")
+		if !slices.Equal(got, want) {
+			t.Errorf("got interim responses %q; want %q", got, want)
+		}
+		if resp.StatusCode != 200 || resp.Header.Get("X-Interim-Only") != "" || resp.Header.Get("Link") != "" {
+			t.Errorf("final response: got %d with %v; want 200 without the interim fields", resp.StatusCode, resp.Header)
+		}
+	})
+	t.Run("hit", func(t *testing.T) {
+		got, resp := interimClient(t, srv, http.MethodGet, "/page")
+		if len(got) != 0 || !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			t.Errorf("got interim responses %q, Cache-Status %q; want none, from the cache", got, resp.Header.Get("Cache-Status"))
+		}
+		if resp.Header.Get("Link") != "" || resp.Header.Get("X-Interim-Only") != "" {
+			t.Errorf("the stored response has the interim fields: %v", resp.Header)
+		}
+	})
+	t.Run("forwarded", func(t *testing.T) {
+		got, _ := interimClient(t, srv, http.MethodPost, "/form")
+		if !slices.Equal(got, want) {
+			t.Errorf("got interim responses %q; want %q", got, want)
+		}
+	})
+	t.Run("waiting on a fill", func(t *testing.T) {
+		o.set("/shared", early("max-age=60"))
+		release := o.hold()
+		defer release()
+		type result struct {
+			got  []string
+			resp *http.Response
+		}
+		results := make(chan result, 2)
+		go func() { g, r := interimClient(t, srv, http.MethodGet, "/shared"); results <- result{g, r} }()
+		o.waitArrivals(t, 1)
+		go func() { g, r := interimClient(t, srv, http.MethodGet, "/shared"); results <- result{g, r} }()
+		e.waitWaiters(t, "/shared", 1)
+		release()
+		for range 2 {
+			r := <-results
+			if !slices.Equal(r.got, want) || r.resp.StatusCode != 200 {
+				t.Errorf("got interim responses %q, status %d; want %q, 200", r.got, r.resp.StatusCode, want)
+			}
+		}
+		if n := o.count("/shared"); n != 1 {
+			t.Errorf("origin asked %d times; want once", n)
+		}
+	})
+	t.Run("over http/2", func(t *testing.T) {
+		h2 := httptest.NewUnstartedServer(e.h)
+		h2.EnableHTTP2 = true
+		h2.StartTLS()
+		defer h2.Close()
+		got, resp := interimClient(t, h2, http.MethodPost, "/form")
+		if resp.ProtoMajor != 2 || !slices.Equal(got, want) {
+			t.Errorf("got %s with interim responses %q; want HTTP/2 with %q", resp.Proto, got, want)
+		}
+	})
+	t.Run("no more than the limit", func(t *testing.T) {
+		got, resp := interimClient(t, srv, http.MethodGet, "/chatty")
+		if len(got) != maxInterim || resp.StatusCode != 200 {
+			t.Errorf("got %d interim responses and status %d; want %d and 200", len(got), resp.StatusCode, maxInterim)
+		}
+	})
+	t.Run("http/1.0", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /form HTTP/1.0\r\nHost: icp.example.test\r\nContent-Length: 0\r\n\r\n")
+		raw, _ := io.ReadAll(conn)
+		if !bytes.HasPrefix(raw, []byte("HTTP/1.0 200")) || bytes.Contains(raw, []byte(" 103")) || bytes.Contains(raw, []byte(" 102")) {
+			t.Errorf("got %q; want a 200 and no interim response", abbrevTest(string(raw)))
+		}
+	})
 }
