@@ -48,7 +48,7 @@ func (x *exchange) serveEntry(e *cache.Entry, status string, age time.Duration) 
 	for k, v := range e.Header {
 		// Markers are the edge's own; targeted fields are kept in the
 		// store, to judge the entry by, and addressed to the edge alone.
-		if k != markerTransformed && k != markerFingerprint && !h.isTargeted(k) {
+		if k != markerTransformed && k != markerFingerprint && k != markerHints && !h.isTargeted(k) {
 			// Shared, never appended to: the fields set below replace
 			// their slices.
 			hdr[k] = v

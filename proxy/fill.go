@@ -111,6 +111,11 @@ func (f *fill) run() fillOutcome {
 	}
 	f.resp = resp
 	f.hdr = resp.Header.Clone()
+	// The edge's own markers mean something in the store; the origin
+	// doesn't set them (a 304 carrying one would be merged in).
+	for _, k := range []string{markerTransformed, markerVary, markerFingerprint, markerHints} {
+		delete(f.hdr, k)
+	}
 	removeHopHeaders(f.hdr)
 	f.h.rewriteHeaders(f.hdr, f.edge)
 	if resp.StatusCode == http.StatusNotModified && f.stored != nil {
@@ -383,9 +388,16 @@ func (f *fill) build() *cache.Entry {
 		ctype = http.DetectContentType(body)
 	}
 	if isHTML(ctype) && bodyAllowed(http.MethodGet, status) {
-		var changed bool
-		if body, changed = f.rewriteHTML(body, ctype, hdr); changed {
+		res, changed := f.rewriteHTML(body, ctype, hdr)
+		body = res.Body
+		if changed {
 			hdr.Set(markerTransformed, "1")
+		}
+		if status == http.StatusOK {
+			// Remembered for the next time the page is fetched again.
+			if links := preloadLinks(f.edge, f.r.URL, res.Base, res.Hints); len(links) > 0 {
+				hdr[markerHints] = links
+			}
 		}
 	} else if isCSS(ctype) && h.rw.EditsCSS() && bodyAllowed(http.MethodGet, status) {
 		// Stored as served: URLs on the edge, localized.

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/icpedge/icpedge/rewrite"
 )
 
 // reply is an origin response whose body the edge rewrites on its way to
@@ -109,29 +111,30 @@ func (x *exchange) respondHTML(p *reply) {
 		x.respondLargeHTML(p, state == bufNoMemory)
 		return
 	}
-	out, _ := x.rewriteHTML(buf, p.ctype, p.hdr)
-	x.writeLeased(p.status, p.hdr, out, l)
+	res, _ := x.rewriteHTML(buf, p.ctype, p.hdr)
+	x.writeLeased(p.status, p.hdr, res.Body, l)
 }
 
 // rewriteHTML runs a buffered page through the rewriter and sets the
 // Content-Type it names in hdr. A page the rewriter can't or won't change
 // (an error, an encoding that can't carry the notice) is returned as it
-// is, with a warning; changed reports whether the notice went in.
-func (q *request) rewriteHTML(buf []byte, ctype string, hdr http.Header) (body []byte, changed bool) {
+// is, with a warning; changed reports whether the notice went in. The
+// result's Body is the page to send either way.
+func (q *request) rewriteHTML(buf []byte, ctype string, hdr http.Header) (res rewrite.Result, changed bool) {
 	h := q.h
 	res, err := h.rw.HTML(buf, ctype, q.edge)
 	switch {
 	case err != nil:
 		h.log.Warn("rewriting html failed, passing through", "id", q.id, "err", err)
-		return buf, false
+		return rewrite.Result{Body: buf}, false
 	case res.Skipped != "":
 		h.log.Warn("html passed through without the notice", "id", q.id, "path", q.r.URL.Path, "reason", res.Skipped)
-		return buf, false
+		return rewrite.Result{Body: buf}, false
 	}
 	if res.ContentType != "" {
 		hdr.Set("Content-Type", res.ContentType)
 	}
-	return res.Body, true
+	return res, true
 }
 
 // respondLargeHTML handles HTML over the buffering cap in constant

@@ -46,6 +46,7 @@ func (x *exchange) serveCached() {
 	key := cacheKey(x.edge, r.URL)
 	stored := x.lookup(key)
 	var d cache.Decision
+	var hints []string // what the stored page loads, for 103 Early Hints
 	if stored != nil {
 		d = h.policy.Decide(r, stored, h.now())
 		switch d.Action {
@@ -58,7 +59,9 @@ func (x *exchange) serveCached() {
 			x.serveEntry(stored, hitStatus(d)+"; detail=stale-while-revalidate", d.Age)
 			x.refreshAsync(key)
 			return
-		case cache.Miss:
+		}
+		hints = x.earlyHints(stored, d.Age)
+		if d.Action == cache.Miss {
 			_ = stored.Close()
 			stored = nil
 		}
@@ -78,6 +81,10 @@ func (x *exchange) serveCached() {
 		x.forward()
 		return
 	}
+
+	// The visitor waits for the origin now: what the page will load from
+	// the edge can be fetched meanwhile.
+	x.sendEarlyHints(hints)
 
 	// After a fill that could not be shared, requests fill on their own
 	// (hit-for-miss), storing what may be stored; a fill that can be

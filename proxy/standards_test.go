@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/icpedge/icpedge/proxy/cache"
+	"github.com/icpedge/icpedge/rewrite"
 )
 
 // digestHeaders returns a response's Content-MD5 (RFC 1864) and
@@ -309,15 +311,25 @@ func TestTargetedCacheControl(t *testing.T) {
 	}
 }
 
-// interimClient sends GET path to srv and returns the interim responses
+// interimClient sends a request to srv and returns the interim responses
 // (status and Link) it got before the final one, and the final one.
 func interimClient(t *testing.T, srv *httptest.Server, method, path string, hdr ...string) ([]string, *http.Response) {
+	t.Helper()
+	return interimClientNotify(t, srv, nil, method, path, hdr...)
+}
+
+// interimClientNotify is interimClient closing first, when not nil, as
+// the first interim response arrives.
+func interimClientNotify(t *testing.T, srv *httptest.Server, first chan struct{}, method, path string, hdr ...string) ([]string, *http.Response) {
 	t.Helper()
 	var mu sync.Mutex
 	var got []string
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 		mu.Lock()
 		defer mu.Unlock()
+		if first != nil && len(got) == 0 {
+			close(first)
+		}
 		got = append(got, fmt.Sprintf("%d %s", code, strings.Join(h["Link"], ", ")))
 		return nil
 	}}
@@ -328,7 +340,9 @@ func interimClient(t *testing.T, srv *httptest.Server, method, path string, hdr 
 	}
 	resp, err := srv.Client().Do(req)
 	if err != nil {
-		t.Fatal(err)
+		// Errorf, not Fatal: some callers run on goroutines of their own.
+		t.Errorf("%s %s: %v", method, path, err)
+		return nil, &http.Response{Header: http.Header{}}
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
@@ -442,4 +456,184 @@ func TestInterimResponses(t *testing.T) {
 			t.Errorf("got %q; want a 200 and no interim response", abbrevTest(string(raw)))
 		}
 	})
+}
+
+// hintedPage is a page that loads style sheets, a font, a script and an
+// image from its own host, from the origin's host (which the edge moves
+// onto itself) and from another host.
+func hintedPage(originHost string) string {
+	return `<!DOCTYPE html><html><head><title>hinted</title>
+<link rel="stylesheet" href="/site.css">
+<link rel="stylesheet" href="http://` + originHost + `/theme.css">
+<link rel="stylesheet" href="https://cdn.other.example/lib.css">
+<link rel="stylesheet" href="/print.css" media="print">
+<link rel="preload" href="fonts/body.woff2" as="font" type="font/woff2">
+<script src="/app.js"></script>
+<script src="/later.js" defer></script>
+</head><body><p>hello</p><footer>f</footer></body></html>`
+}
+
+// When a stored page is fetched again, the edge sends 103 Early Hints
+// with the sub-resources it loads from the edge's own host, before it
+// asks the origin (RFC 8297).
+func TestEarlyHintsFromTheCache(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := newSafetyEdge(t, o, nil)
+	originHost := strings.TrimPrefix(o.srv.URL, "http://")
+	serve := func(extra ...string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Header().Set("ETag", `"v1"`)
+			for i := 0; i+1 < len(extra); i += 2 {
+				w.Header().Set(extra[i], extra[i+1])
+			}
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			io.WriteString(w, hintedPage(originHost))
+		}
+	}
+	o.set("/docs/page", serve())
+	o.set("/old", serve("Age", "90000")) // more than a day old already
+	o.set("/fresh", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, hintedPage(originHost))
+	})
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	want := []string{"103 </site.css>; rel=preload; as=style, </theme.css>; rel=preload; as=style, " +
+		"</docs/fonts/body.woff2>; rel=preload; as=font; crossorigin, </app.js>; rel=preload; as=script"}
+
+	if got, resp := interimClient(t, srv, http.MethodGet, "/docs/page"); len(got) != 0 || resp.StatusCode != 200 {
+		t.Fatalf("first visit: got %q and %d; want no hints (nothing stored yet) and 200", got, resp.StatusCode)
+	}
+
+	t.Run("sent before the origin answers", func(t *testing.T) {
+		release := o.hold()
+		defer release()
+		type result struct {
+			got  []string
+			resp *http.Response
+		}
+		done := make(chan result, 1)
+		hinted := make(chan struct{})
+		go func() {
+			g, r := interimClientNotify(t, srv, hinted, http.MethodGet, "/docs/page")
+			done <- result{g, r}
+		}()
+		// The revalidation waits at the origin while the hints arrive.
+		o.waitArrivals(t, 2)
+		select {
+		case <-hinted:
+		case <-time.After(20 * time.Second):
+			t.Fatal("no 103 while the origin holds the page")
+		}
+		release()
+		r := <-done
+		if !slices.Equal(r.got, want) {
+			t.Errorf("got interim responses %q; want %q", r.got, want)
+		}
+		if r.resp.StatusCode != 200 || r.resp.Header.Get(markerHints) != "" || r.resp.Header.Get("Link") != "" {
+			t.Errorf("final response: got %d, %v; want 200 without the hints", r.resp.StatusCode, r.resp.Header)
+		}
+	})
+	t.Run("not from a hit", func(t *testing.T) {
+		interimClient(t, srv, http.MethodGet, "/fresh")
+		if got, resp := interimClient(t, srv, http.MethodGet, "/fresh"); len(got) != 0 || !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			t.Errorf("got %q, Cache-Status %q; want a hit without hints", got, resp.Header.Get("Cache-Status"))
+		}
+	})
+	t.Run("not for a range or HEAD", func(t *testing.T) {
+		for _, tc := range []struct{ method, rng string }{{http.MethodHead, ""}, {http.MethodGet, "bytes=0-9"}} {
+			hdr := []string{}
+			if tc.rng != "" {
+				hdr = []string{"Range", tc.rng}
+			}
+			if got, _ := interimClient(t, srv, tc.method, "/docs/page", hdr...); len(got) != 0 {
+				t.Errorf("%s %s: got %q; want no hints", tc.method, tc.rng, got)
+			}
+		}
+	})
+	t.Run("not from a page older than the limit", func(t *testing.T) {
+		interimClient(t, srv, http.MethodGet, "/old")
+		if got, _ := interimClient(t, srv, http.MethodGet, "/old"); len(got) != 0 {
+			t.Errorf("got %q; want no hints from a page a day old", got)
+		}
+	})
+	t.Run("not to http/1.0", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "GET /docs/page HTTP/1.0\r\nHost: icp.example.test\r\n\r\n")
+		raw, _ := io.ReadAll(conn)
+		if !bytes.HasPrefix(raw, []byte("HTTP/1.0 200")) || bytes.Contains(raw, []byte("103")) {
+			t.Errorf("got %q; want a 200 and no 103", abbrevTest(string(raw)))
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		off := newSafetyEdge(t, o, func(opts *Options) { opts.EarlyHintsMaxAge = -1 })
+		offSrv := httptest.NewServer(off.h)
+		defer offSrv.Close()
+		interimClient(t, offSrv, http.MethodGet, "/docs/page")
+		if got, _ := interimClient(t, offSrv, http.MethodGet, "/docs/page"); len(got) != 0 {
+			t.Errorf("got %q; want no hints", got)
+		}
+	})
+}
+
+func TestPreloadLinks(t *testing.T) {
+	edge := rewrite.Edge{Scheme: "https", Host: "icp.example.cn"}
+	page, _ := url.Parse("/a/b/page.html?x=1")
+	hints := []rewrite.Hint{
+		{URL: "c.css", As: "style"},
+		{URL: "../up.js", As: "script"},
+		{URL: "//icp.example.cn:443/port.css", As: "style"},
+		{URL: "https://ICP.example.cn/case.css", As: "style"},
+		{URL: "http://icp.example.cn/insecure.css", As: "style"},
+		{URL: "https://icp.example.cn:8443/port.css", As: "style"},
+		{URL: "https://user@icp.example.cn/u.css", As: "style"},
+		{URL: "https://evil.example/x.css", As: "style"},
+		{URL: "/页面.css", As: "style"},
+		{URL: "/q.css?a=<b>", As: "style"},
+		{URL: " /spaced.css\n", As: "style"},
+		{URL: "/c.css", As: "style"}, // twice: once is enough
+		{URL: "/a/b/c.css", As: "style"},
+		{URL: "javascript:alert(1)", As: "script"},
+		{URL: "/f.woff2", As: "font", CrossOrigin: "anonymous"},
+		{URL: "/cred.js", As: "script", CrossOrigin: "use-credentials"},
+	}
+	got := preloadLinks(edge, page, "", hints)
+	want := []string{
+		"</a/b/c.css>; rel=preload; as=style",
+		"</a/up.js>; rel=preload; as=script",
+		"</port.css>; rel=preload; as=style",
+		"</case.css>; rel=preload; as=style",
+		"</%E9%A1%B5%E9%9D%A2.css>; rel=preload; as=style",
+		"</spaced.css>; rel=preload; as=style",
+		"</c.css>; rel=preload; as=style",
+		"</f.woff2>; rel=preload; as=font; crossorigin",
+		"</cred.js>; rel=preload; as=script; crossorigin=use-credentials",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	// A <base> on another host takes relative URLs with it.
+	if got := preloadLinks(edge, page, "https://cdn.other.example/", []rewrite.Hint{{URL: "c.css", As: "style"}}); len(got) != 0 {
+		t.Errorf("with a foreign base: got %q; want none", got)
+	}
+	if got := preloadLinks(edge, page, "/static/", []rewrite.Hint{{URL: "c.css", As: "style"}}); !slices.Equal(got, []string{"</static/c.css>; rel=preload; as=style"}) {
+		t.Errorf("with a base path: got %q", got)
+	}
+	var many []rewrite.Hint
+	for i := range 40 {
+		many = append(many, rewrite.Hint{URL: fmt.Sprintf("/%d.css", i), As: "style"})
+	}
+	if got := preloadLinks(edge, page, "", many); len(got) != maxEarlyHints {
+		t.Errorf("got %d links; want %d", len(got), maxEarlyHints)
+	}
 }

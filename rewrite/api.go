@@ -60,6 +60,18 @@ type Result struct {
 	// Skipped is non-empty when the document was passed through untouched,
 	// and says why (e.g. "iso-2022-jp is not ascii-compatible").
 	Skipped string
+	// Hints are the sub-resources the rewritten page needs before it can
+	// render, in document order (at most 32): style sheets (not for
+	// print or some widths only, not disabled or alternate), preloads of
+	// style sheets, scripts, fonts and images, and classic scripts in
+	// <head> that are neither async nor deferred. They are found in the
+	// same pass as the notice's place, on any host; which to hint is the
+	// caller's to say.
+	Hints []Hint
+	// Base is the href of the page's first <base> element (character
+	// references decoded), against which relative URLs, Hints' among
+	// them, resolve; "" when it has none.
+	Base string
 }
 
 // Rewriter is compiled once per configuration and is safe for concurrent use.

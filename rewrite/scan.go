@@ -59,6 +59,11 @@ type scanResult struct {
 	// of the document closes them anyway, so writing them first changes
 	// nothing else.
 	eofClose string
+	// hints are the sub-resources the page needs before it renders (see
+	// scanner.hint); base is the href of its first <base>, if baseSet.
+	hints   []Hint
+	base    string
+	baseSet bool
 }
 
 type fnode struct {
@@ -263,7 +268,11 @@ func (sc *scanner) startTag(t *token, raw []byte, selfClosing bool) {
 
 	foreign := sc.foreignStart(t.name, &st)
 	t.foreign = foreign
+	first := len(sc.s.edits)
 	through := editTag(&st, &sc.u, !foreign)
+	if !foreign && !t.template {
+		sc.hint(t, raw, sc.s.edits[first:])
+	}
 	if foreign {
 		sc.z.NextIsNotRawText()
 		if !selfClosing {

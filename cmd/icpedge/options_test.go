@@ -24,7 +24,7 @@ origin: https://www.client.com
 listen: {http: ":80"}
 notice: {icp: 京ICP备12345678号-1}
 timeouts: {origin_idle: 45s}
-cache: {bypass_cookies: [], targeted: ICPEdge-Cache-Control}
+cache: {bypass_cookies: [], targeted: ICPEdge-Cache-Control, early_hints_max_age: 0s}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +35,9 @@ cache: {bypass_cookies: [], targeted: ICPEdge-Cache-Control}
 	}
 	if opts.OriginIdleTimeout != 45*time.Second {
 		t.Errorf("OriginIdleTimeout %v; want 45s", opts.OriginIdleTimeout)
+	}
+	if opts.EarlyHintsMaxAge >= 0 {
+		t.Errorf("EarlyHintsMaxAge %v; want negative (off) for early_hints_max_age: 0s", opts.EarlyHintsMaxAge)
 	}
 	if opts.CachePolicy.Targeted != "Icpedge-Cache-Control" {
 		t.Errorf("CachePolicy.Targeted %q; want Icpedge-Cache-Control", opts.CachePolicy.Targeted)

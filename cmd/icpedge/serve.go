@@ -247,6 +247,7 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error
 		MaxHTMLSize:        cfg.HTML.MaxSize,
 		CachePolicy:        cachePolicy(cfg.Cache),
 		BypassCookies:      cfg.Cache.BypassCookies,
+		EarlyHintsMaxAge:   earlyHintsMaxAge(cfg.Cache.EarlyHintsMaxAge),
 		PassOversize:       cfg.HTML.Oversize == "pass",
 		Block:              blockRules(cfg.Policy),
 		Landing:            landingFor(cfg),
@@ -807,6 +808,15 @@ func openCache(cfg *config.Config, logger *slog.Logger) *cache.Store {
 	st := store.Stats()
 	logger.Info("cache opened", "dir", cfg.Cache.Dir, "entries", st.Entries, "bytes", st.Bytes)
 	return store
+}
+
+// earlyHintsMaxAge maps cache.early_hints_max_age onto the proxy's
+// option, where zero means the default and negative none.
+func earlyHintsMaxAge(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // cachePolicy maps cache settings onto the proxy's policy.
