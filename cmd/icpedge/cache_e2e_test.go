@@ -327,7 +327,7 @@ func TestCacheE2E(t *testing.T) {
 		if o.count("/forced/auth") != 2 {
 			t.Errorf("Authorization requests: origin saw %d; want 2", o.count("/forced/auth"))
 		}
-		wantStatus(t, resp, "fwd=miss; detail=no-store")
+		wantStatus(t, resp, "fwd=miss; detail=authorization")
 	})
 	t.Run("authorization with public is stored (RFC 9111 §3.5)", func(t *testing.T) {
 		auth := map[string]string{"Authorization": "Bearer x"}
