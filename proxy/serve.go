@@ -76,7 +76,11 @@ func (x *exchange) serveCached() {
 		return
 	}
 	if r.Header.Get("Range") != "" && stored == nil {
-		// A range of something not stored goes to the origin as it is.
+		// A range of something not stored: from the parts kept of it,
+		// or from the origin, keeping the part it sends (RFC 9111 §3.3).
+		if x.servePart(key) {
+			return
+		}
 		x.setCacheStatus("fwd=miss; detail=range")
 		x.forward()
 		return

@@ -15,6 +15,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -635,5 +636,88 @@ func TestPreloadLinks(t *testing.T) {
 	}
 	if got := preloadLinks(edge, page, "", many); len(got) != maxEarlyHints {
 		t.Errorf("got %d links; want %d", len(got), maxEarlyHints)
+	}
+}
+
+// A 206 of a file that is not stored is kept as a part; later ranges
+// within it are served from it, and once the parts cover the file they
+// are combined into the whole, served like any stored file (RFC 9111
+// §3.3, §3.4). HTML, weak validators and no-store are never kept.
+func TestPartialContent(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := newSafetyEdge(t, o, nil)
+	file := make([]byte, 300<<10)
+	for i := range file {
+		file[i] = byte(i*7 + i>>9)
+	}
+	serve := func(ctype, etag, cc string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ctype)
+			w.Header().Set("ETag", etag)
+			w.Header().Set("Cache-Control", cc)
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(file))
+		}
+	}
+	o.set("/video.mp4", serve("video/mp4", `"v1"`, "max-age=3600"))
+	o.set("/page.html", serve("text/html", `"v1"`, "max-age=3600"))
+	o.set("/weak.bin", serve("application/octet-stream", `W/"v1"`, "max-age=3600"))
+	o.set("/nostore.bin", serve("application/octet-stream", `"v1"`, "no-store"))
+
+	get := func(t *testing.T, path, rng string, wantStatus int, wantBody []byte, wantOrigin int) *httptest.ResponseRecorder {
+		t.Helper()
+		before := o.count(path)
+		var w *httptest.ResponseRecorder
+		if rng == "" {
+			w = e.get(path)
+		} else {
+			w = e.get(path, "Range", rng)
+		}
+		if w.Code != wantStatus || !bytes.Equal(w.Body.Bytes(), wantBody) {
+			t.Fatalf("%s %s: got %d with %d bytes (Cache-Status %s); want %d with %d bytes",
+				path, rng, w.Code, w.Body.Len(), cacheStatusOf(w), wantStatus, len(wantBody))
+		}
+		if n := o.count(path) - before; n != wantOrigin {
+			t.Errorf("%s %s: the origin was asked %d times; want %d (Cache-Status %s)", path, rng, n, wantOrigin, cacheStatusOf(w))
+		}
+		return w
+	}
+	size := int64(len(file))
+
+	t.Run("parts kept, served and combined", func(t *testing.T) {
+		w := get(t, "/video.mp4", "bytes=0-99999", 206, file[:100000], 1)
+		if got := w.Header().Get("Content-Range"); got != fmt.Sprintf("bytes 0-99999/%d", size) {
+			t.Errorf("got Content-Range %q", got)
+		}
+		w = get(t, "/video.mp4", "bytes=1000-1999", 206, file[1000:2000], 0)
+		if got := w.Header().Get("Content-Range"); got != fmt.Sprintf("bytes 1000-1999/%d", size) || !strings.Contains(cacheStatusOf(w), "hit") {
+			t.Errorf("got Content-Range %q, Cache-Status %q; want the part, a hit", got, cacheStatusOf(w))
+		}
+		if w.Header().Get(markerParts) != "" || w.Header().Get(markerPartsSize) != "" || w.Header().Get("Etag") != `"v1"` {
+			t.Errorf("got header %v; want the origin's, without the edge's markers", w.Header())
+		}
+		// Not within one kept part: the origin's.
+		get(t, "/video.mp4", "bytes=99000-200000", 206, file[99000:200001], 1)
+		get(t, "/video.mp4", "bytes=150000-150099", 206, file[150000:150100], 0)
+		get(t, "/video.mp4", "bytes=-1000", 206, file[size-1000:], 1)
+		get(t, "/video.mp4", "bytes=200001-", 206, file[200001:], 1) // now the whole file is kept
+		w = get(t, "/video.mp4", "", 200, file, 0)
+		if !strings.Contains(cacheStatusOf(w), "hit") || w.Header().Get("Content-Length") != strconv.FormatInt(size, 10) {
+			t.Errorf("whole file: Cache-Status %q, Content-Length %q; want a hit of %d bytes", cacheStatusOf(w), w.Header().Get("Content-Length"), size)
+		}
+		get(t, "/video.mp4", "bytes=123-456", 206, file[123:457], 0)
+	})
+	t.Run("unsafe methods drop the parts", func(t *testing.T) {
+		get(t, "/nostore.bin", "bytes=0-9", 206, file[:10], 1)
+		o.set("/other.bin", serve("application/octet-stream", `"v1"`, "max-age=3600"))
+		get(t, "/other.bin", "bytes=0-9", 206, file[:10], 1)
+		get(t, "/other.bin", "bytes=0-9", 206, file[:10], 0)
+		e.do(http.MethodPost, "/other.bin", nil)
+		get(t, "/other.bin", "bytes=0-9", 206, file[:10], 1)
+	})
+	for _, path := range []string{"/page.html", "/weak.bin", "/nostore.bin"} {
+		t.Run("never kept: "+path, func(t *testing.T) {
+			get(t, path, "bytes=0-9", 206, file[:10], 1)
+			get(t, path, "bytes=0-9", 206, file[:10], 1)
+		})
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // hintsOrigin serves a page that must be revalidated on every request and
@@ -38,6 +40,11 @@ func hintsOrigin(t *testing.T) *httptest.Server {
 <link rel="preload" href="/fonts/body.woff2" as="font" type="font/woff2" crossorigin>
 <script src="/app.js"></script>
 </head><body><p>hello</p></body></html>`)
+		case "/big.bin":
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Cache-Control", "max-age=600")
+			w.Header().Set("ETag", `"b1"`)
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(bigFile))
 		case "/targeted":
 			w.Header().Set("Content-Type", "text/plain")
 			w.Header().Set("Cache-Control", "no-store")
@@ -51,6 +58,15 @@ func hintsOrigin(t *testing.T) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// bigFile is what /big.bin serves: 1 MiB that no two ranges share.
+var bigFile = func() []byte {
+	b := make([]byte, 1<<20)
+	for i := range b {
+		b[i] = byte(i ^ i>>8 ^ i>>16)
+	}
+	return b
+}()
 
 // getInterims GETs path from the edge at addr and returns each interim
 // response it got, as "status Link…", and the final status.
@@ -81,7 +97,8 @@ func getInterims(t *testing.T, addr, path string) ([]string, int) {
 }
 
 // The binary sends 103 Early Hints from what a stored page loads, when it
-// fetches the page again, as Go's client sees them; and obeys a targeted
+// fetches the page again, as Go's client sees them; keeps the parts of a
+// file it is asked ranges of, and combines them; and obeys a targeted
 // cache field named in the config.
 func TestStandardsE2E(t *testing.T) {
 	origin := hintsOrigin(t)
@@ -115,6 +132,28 @@ func TestStandardsE2E(t *testing.T) {
 		if err != nil || !strings.HasPrefix(status, "HTTP/1.0 200") {
 			t.Errorf("got status line %q (%v); want HTTP/1.0 200 first", status, err)
 		}
+	})
+	t.Run("ranges kept and combined", func(t *testing.T) {
+		for _, tc := range []struct {
+			rng         string
+			first, last int
+			status      string
+		}{
+			{"bytes=0-524287", 0, 524287, "fwd=miss; stored"},
+			{"bytes=1000-1999", 1000, 1999, "hit"},
+			{"bytes=524288-", 524288, len(bigFile) - 1, "fwd=miss; stored"},
+		} {
+			resp, body := c.get("/big.bin", map[string]string{"Range": tc.rng})
+			if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, bigFile[tc.first:tc.last+1]) {
+				t.Fatalf("%s: got %d with %d bytes; want 206 with bytes %d-%d", tc.rng, resp.StatusCode, len(body), tc.first, tc.last)
+			}
+			wantStatus(t, resp, tc.status)
+		}
+		resp, body := c.get("/big.bin", nil)
+		if resp.StatusCode != 200 || !bytes.Equal(body, bigFile) {
+			t.Fatalf("whole file: got %d with %d bytes; want 200 with all %d", resp.StatusCode, len(body), len(bigFile))
+		}
+		wantStatus(t, resp, "hit")
 	})
 	t.Run("targeted field", func(t *testing.T) {
 		c.get("/targeted", nil)
