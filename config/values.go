@@ -232,6 +232,20 @@ var sizeUnits = map[string]int64{
 // key would.
 func ParseSize(s string) (int64, bool) { return parseSize(s) }
 
+// FormatSize writes a byte count the way the config file would, in the
+// largest binary unit that divides it: the inverse of ParseSize.
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // parseSize parses a byte count such as 1048576, 64MiB or 1 GB.
 func parseSize(s string) (int64, bool) {
 	m := sizeRE.FindStringSubmatch(s)

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
 	"github.com/icpedge/icpedge/config"
 )
 
@@ -70,10 +71,13 @@ func demoMain(args []string, stdout, stderr io.Writer) int {
 	cfg.Hosts = append(cfg.Hosts, "127.0.0.1", "::1")
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	err = serve(ctx, cfg, logger, func(httpAddr, _ net.Addr) {
+	e, err := edge.New([]*config.Config{cfg}, edge.Options{Single: true, Logger: logger, Version: buildVersion(), Ready: func(st edge.Status) {
 		fmt.Fprintf(stdout, "icpedge demo: sample origin at %s\n", originURL)
-		fmt.Fprintf(stdout, "icpedge demo: open http://%s/ (Ctrl-C to stop)\n", demoVisitAddr(httpAddr))
-	})
+		fmt.Fprintf(stdout, "icpedge demo: open http://%s/ (Ctrl-C to stop)\n", demoVisitAddr(st.HTTP))
+	}})
+	if err == nil {
+		err = e.Run(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "icpedge demo: %v\n", err)
 		return 1

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // binPath is the icpedge binary built once for the end-to-end tests.
@@ -260,4 +262,17 @@ func (e *edgeProc) waitLog(substr string, timeout time.Duration) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func netListenUnixgram(path string) (*net.UnixConn, error) {
+	return net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+}
+
+func monotonicUsec(t *testing.T) int64 {
+	t.Helper()
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatal(err)
+	}
+	return ts.Nano() / 1e3
 }

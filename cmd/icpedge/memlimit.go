@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strconv"
 
 	"github.com/icpedge/icpedge/config"
 )
@@ -51,18 +50,4 @@ func memoryLimit(cfgs []*config.Config) int64 {
 		}
 	}
 	return limit
-}
-
-// sizeString writes a byte count the way the config file would, in the
-// largest binary unit that divides it.
-func sizeString(n int64) string {
-	for _, u := range []struct {
-		name string
-		size int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n != 0 && n%u.size == 0 {
-			return strconv.FormatInt(n/u.size, 10) + u.name
-		}
-	}
-	return strconv.FormatInt(n, 10)
 }

@@ -23,7 +23,7 @@ func loadDir(dir string) (cfgs []*config.Config, broken map[string]error, err er
 	}
 	broken = map[string]error{}
 	for _, p := range paths {
-		name := strings.TrimSuffix(filepath.Base(p), ".yaml")
+		name := clientName(p)
 		if strings.HasPrefix(name, ".") {
 			continue // editors' and package managers' temporary files
 		}
@@ -47,4 +47,10 @@ func readableDir(dir string) error {
 		return fmt.Errorf("--config-dir %s is not a directory", dir)
 	}
 	return nil
+}
+
+// clientName names a client after its config file: client.yaml is
+// "client".
+func clientName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), ".yaml")
 }

@@ -1,4 +1,4 @@
-package main
+package edge
 
 import (
 	"context"
@@ -71,48 +71,6 @@ func (s *site) retire() {
 	}
 }
 
-// routes is what the listeners serve: the sites by host.
-type routes struct {
-	sites  []*site // by name
-	byHost map[string]*site
-	// single, in single-file mode, gets every request whatever its
-	// host: the proxy answers foreign hosts with 421 itself.
-	single *site
-}
-
-func (rt *routes) pick(host string) *site {
-	if rt == nil {
-		return nil
-	}
-	if rt.single != nil {
-		return rt.single
-	}
-	return rt.byHost[requestHost(host)]
-}
-
-func (rt *routes) byName(name string) *site {
-	if rt == nil {
-		return nil
-	}
-	for _, s := range rt.sites {
-		if s.name == name {
-			return s
-		}
-	}
-	return nil
-}
-
-// uses reports whether any site of rt holds the resource.
-func (rt *routes) usesStore(st *cache.Store) bool {
-	return slices.ContainsFunc(rt.sites, func(s *site) bool { return s.store == st })
-}
-func (rt *routes) usesTLS(t *edgeTLS) bool {
-	return slices.ContainsFunc(rt.sites, func(s *site) bool { return s.tls == t })
-}
-func (rt *routes) usesAccess(f *reopenFile) bool {
-	return slices.ContainsFunc(rt.sites, func(s *site) bool { return s.access == f })
-}
-
 // siteName names a client after its config file: client.yaml is "client".
 func siteName(cfg *config.Config) string {
 	base := filepath.Base(cfg.File)
@@ -142,7 +100,7 @@ func sameTLS(a, b *config.Config) bool {
 // (the same client's current site, or nil). On error nothing new is left
 // open and prev is untouched: the error is the caller's to report, and
 // the current routes keep serving.
-func (e *edgeRuntime) buildSite(ctx context.Context, cfg *config.Config, prev *site) (*site, error) {
+func (e *Edge) buildSite(ctx context.Context, cfg *config.Config, prev *site) (*site, error) {
 	name := siteName(cfg)
 	logger := e.logger
 	if !e.single {
@@ -259,4 +217,30 @@ func problems(err error) []error {
 		return multi.Unwrap()
 	}
 	return []error{err}
+}
+
+// openCache opens the instance's cache store. A store that can't be
+// opened (a read-only or missing disk) is logged, and the instance runs
+// without a cache rather than not at all.
+func openCache(cfg *config.Config, logger *slog.Logger) *cache.Store {
+	if !cfg.Cache.Enabled {
+		return nil
+	}
+	memory := cfg.Cache.Memory
+	if memory == 0 {
+		memory = -1 // the store's "no memory tier"
+	}
+	store, err := cache.Open(cache.Options{
+		Dir:     cfg.Cache.Dir,
+		MaxSize: cfg.Cache.MaxSize,
+		Memory:  memory,
+		Logger:  logger,
+	})
+	if err != nil {
+		logger.Error("cache unavailable; serving without it", "dir", cfg.Cache.Dir, "err", err)
+		return nil
+	}
+	st := store.Stats()
+	logger.Info("cache opened", "dir", cfg.Cache.Dir, "entries", st.Entries, "bytes", st.Bytes)
+	return store
 }

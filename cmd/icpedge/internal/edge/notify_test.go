@@ -1,24 +1,9 @@
-package main
+package edge
 
 import (
 	"net"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
-
-func netListenUnixgram(path string) (*net.UnixConn, error) {
-	return net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-}
-
-func monotonicUsec(t *testing.T) int64 {
-	t.Helper()
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		t.Fatal(err)
-	}
-	return ts.Nano() / 1e3
-}
 
 func TestNotifierAbstractSocket(t *testing.T) {
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "@icpedge-test-notify", Net: "unixgram"})

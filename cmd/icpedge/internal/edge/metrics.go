@@ -1,4 +1,4 @@
-package main
+package edge
 
 import (
 	"log/slog"
@@ -17,7 +17,7 @@ import (
 // default one): the proxy's request and origin metrics, the caches and
 // certificates of the current clients, reloads, build info, and the Go
 // runtime and process collectors.
-func (e *edgeRuntime) newRegistry() (*prometheus.Registry, error) {
+func (e *Edge) newRegistry() (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	m, err := proxy.NewMetrics(reg)
 	if err != nil {
@@ -32,7 +32,7 @@ func (e *edgeRuntime) newRegistry() (*prometheus.Registry, error) {
 		Name: "icpedge_build_info",
 		Help: "Always 1; the labels say which build is running.",
 	}, []string{"version", "goversion"})
-	build.WithLabelValues(buildVersion(), runtime.Version()).Set(1)
+	build.WithLabelValues(e.version, runtime.Version()).Set(1)
 	for _, c := range []prometheus.Collector{
 		e.reloads, build, siteCollector{e},
 		collectors.NewGoCollector(),
@@ -80,7 +80,7 @@ var (
 
 // siteCollector reads the current clients' caches and certificates at
 // each scrape. The cache counters start over when a cache is reopened.
-type siteCollector struct{ e *edgeRuntime }
+type siteCollector struct{ e *Edge }
 
 func (c siteCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descCacheEntries, descCacheBytes, descCacheMaxBytes,

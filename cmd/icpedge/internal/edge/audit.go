@@ -1,4 +1,4 @@
-package main
+package edge
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ const (
 // icpedge_domain_expiry_days{domain} on reg, and each failed check to one
 // warning line. It runs until ctx is done or stop is called; stop waits
 // for it to exit.
-func (e *edgeRuntime) startAudits(ctx context.Context, reg prometheus.Registerer, httpsAddr net.Addr) (stop func()) {
+func (e *Edge) startAudits(ctx context.Context, reg prometheus.Registerer, httpsAddr net.Addr) (stop func()) {
 	series := newAuditSeries()
 	if reg != nil {
 		for _, c := range []prometheus.Collector{series.ok, series.expiry} {
@@ -99,8 +99,8 @@ func (e *edgeRuntime) startAudits(ctx context.Context, reg prometheus.Registerer
 }
 
 // audit checks one client's sites once.
-func (e *edgeRuntime) audit(ctx context.Context, s *site, httpsAddr net.Addr, series *auditSeries) {
-	opts := checkOptions(s.cfg, true)
+func (e *Edge) audit(ctx context.Context, s *site, httpsAddr net.Addr, series *auditSeries) {
+	opts := CheckOptions(s.cfg, true)
 	opts.Transport = handlerTransport{http: e.handler(false), https: e.handler(true)}
 	if httpsAddr != nil {
 		addr := httpsAddr.String()
@@ -111,7 +111,7 @@ func (e *edgeRuntime) audit(ctx context.Context, s *site, httpsAddr net.Addr, se
 	} else {
 		opts.SkipTLS = "no HTTPS listener"
 	}
-	rep := compliance.New(opts).Run(ctx, checkSites(s.cfg))
+	rep := compliance.New(opts).Run(ctx, CheckSites(s.cfg))
 	if ctx.Err() != nil {
 		return // shutting down: the outcome is not the site's
 	}
@@ -145,9 +145,9 @@ func domainAuditKey(cfg *config.Config) string {
 
 // auditDomains runs the domain checks of one client once, keeping the
 // RDAP bootstrap file in its state directory.
-func (e *edgeRuntime) auditDomains(ctx context.Context, s *site, key string, series *auditSeries) domainRun {
-	opts := checkOptions(s.cfg, true)
-	ro := rdapOptions(s.cfg, true)
+func (e *Edge) auditDomains(ctx context.Context, s *site, key string, series *auditSeries) domainRun {
+	opts := CheckOptions(s.cfg, true)
+	ro := RDAPOptions(s.cfg, true)
 	ro.Logger = s.logger
 	opts.RDAP = compliance.NewRDAP(ro)
 	rs := compliance.New(opts).Domains(ctx, s.cfg.Hosts)

@@ -1,4 +1,4 @@
-package main
+package edge
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func TestBuildSiteBadFiles(t *testing.T) {
 	manual := func(cert string) string {
 		return "tls:\n  mode: manual\n  cert_file: " + cert + "\n  key_file: " + keyFile + "\n"
 	}
-	e := &edgeRuntime{runOptions: runOptions{single: true, logger: slog.New(slog.DiscardHandler)}, bg: context.Background()}
+	e := &Edge{single: true, logger: slog.New(slog.DiscardHandler), bg: context.Background()}
 	prev, err := e.buildSite(e.bg, load(manual(certFile)+"log:\n  access_file: access.log\n"), nil)
 	if err != nil {
 		t.Fatalf("good config: %v", err)
