@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,7 +44,7 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 	caFile := fs.String("ca", "", "trust the roots in this PEM `file` instead of the system roots")
 	pages := fs.Int("pages", -1, "linked pages checked per site besides the home page (default check.pages, or 10)")
 	rdapBoot := fs.String("rdap-bootstrap", "", "read the RDAP servers of TLDs from the bootstrap file at this `URL` (default check.rdap_bootstrap, or IANA's)")
-	urls, ok, code := parseInterleaved(fs, args, stdout)
+	urls, ok, code := fs.parseInterleaved(args)
 	if !ok {
 		return code
 	}
@@ -67,7 +66,7 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 		}
 		cfgs = []*config.Config{cfg}
 	case *dir != "":
-		loaded, broken, err := loadDir(*dir)
+		loaded, broken, err := config.LoadDir(*dir)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -191,39 +190,6 @@ func runChecks(ctx context.Context, c *compliance.Checker, sites []compliance.Si
 	<-done
 	rep.Add(domains...)
 	return rep
-}
-
-// parseInterleaved parses flags that may come before, between or after
-// the URLs, and returns the URLs.
-func parseInterleaved(fs *flag.FlagSet, args []string, stdout io.Writer) (rest []string, ok bool, code int) {
-	for {
-		ok, code := parseFlagsOnly(fs, args, stdout)
-		if !ok {
-			return nil, false, code
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return rest, true, 0
-		}
-		if args[0] == "--" {
-			return append(rest, args[1:]...), true, 0
-		}
-		rest = append(rest, args[0])
-		args = args[1:]
-	}
-}
-
-func parseFlagsOnly(fs *flag.FlagSet, args []string, stdout io.Writer) (bool, int) {
-	err := fs.Parse(args)
-	if err == flag.ErrHelp {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return false, 0
-	}
-	if err != nil {
-		return false, checkCantRun
-	}
-	return true, 0
 }
 
 // checkEnv holds what the command line overrides in every config's check.

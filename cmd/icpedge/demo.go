@@ -38,7 +38,7 @@ admin:
 func demoMain(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo", "demo [--listen ADDR]", stdout, stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "the edge's listen `address`")
-	if ok, code := parseFlags(fs, args, stdout); !ok {
+	if ok, code := fs.parseAll(args); !ok {
 		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

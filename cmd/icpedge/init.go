@@ -46,7 +46,7 @@ func initMain(args []string, stdout, stderr io.Writer) int {
 	admin := fs.String("admin", "127.0.0.1:9080", "admin listener `address`; give each instance on a host its own port, \"\" for none")
 	out := fs.String("out", "", "where to write the config: a `file`, or - for stdout (default /etc/icpedge/NAME.yaml)")
 	force := fs.Bool("force", false, "overwrite an existing file")
-	if ok, code := parseFlags(fs, args, stdout); !ok {
+	if ok, code := fs.parseAll(args); !ok {
 		return code
 	}
 	var missing []string

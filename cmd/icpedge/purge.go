@@ -19,13 +19,10 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "", "the instance's YAML config `file` (required)")
 	prefix := fs.String("prefix", "", "purge every URL whose path starts with `PATH`")
 	all := fs.Bool("all", false, "purge everything")
-	if err := fs.Parse(args); err != nil {
-		if err.Error() == "flag: help requested" {
-			return 0
-		}
-		return 2
+	target, ok, code := fs.parseInterleaved(args)
+	if !ok {
+		return code
 	}
-	target := fs.Args()
 	q := url.Values{}
 	switch {
 	case *path == "":

@@ -19,7 +19,7 @@ func (e *Edge) applyCacheRoot(cfgs []*config.Config) {
 	}
 	for _, cfg := range cfgs {
 		if cfg.Cache.Dir == filepath.Join(cfg.StateDir, "cache") {
-			cfg.Cache.Dir = filepath.Join(e.cacheRoot, siteName(cfg))
+			cfg.Cache.Dir = filepath.Join(e.cacheRoot, cfg.Name())
 		}
 	}
 }
@@ -86,7 +86,7 @@ func (e *Edge) apply(cfgs []*config.Config, broken map[string]error) error {
 		return err
 	}
 	for _, cfg := range cfgs {
-		name := siteName(cfg)
+		name := cfg.Name()
 		err := e.fits(cfg)
 		if err == nil && next.byName(name) != nil {
 			err = fmt.Errorf("%s: another file is also named %s; expected one file per client", cfg.File, name)

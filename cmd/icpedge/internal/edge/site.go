@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/icpedge/icpedge/config"
@@ -71,15 +69,6 @@ func (s *site) retire() {
 	}
 }
 
-// siteName names a client after its config file: client.yaml is "client".
-func siteName(cfg *config.Config) string {
-	base := filepath.Base(cfg.File)
-	for _, ext := range []string{".yaml", ".yml"} {
-		base = strings.TrimSuffix(base, ext)
-	}
-	return base
-}
-
 // sameCache reports whether two configs describe the same cache store.
 func sameCache(a, b *config.Config) bool {
 	return a.Cache.Enabled == b.Cache.Enabled && a.Cache.Dir == b.Cache.Dir &&
@@ -101,7 +90,7 @@ func sameTLS(a, b *config.Config) bool {
 // open and prev is untouched: the error is the caller's to report, and
 // the current routes keep serving.
 func (e *Edge) buildSite(ctx context.Context, cfg *config.Config, prev *site) (*site, error) {
-	name := siteName(cfg)
+	name := cfg.Name()
 	logger := e.logger
 	if !e.single {
 		logger = logger.With("client", name)

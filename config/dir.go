@@ -1,0 +1,60 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// LoadDir loads every *.yaml file in dir, one client per file, in name
+// order (serve --config-dir). A file that does not load is returned in
+// broken, by client name, with its problems; the error is for a
+// directory that cannot be read at all.
+func LoadDir(dir string) (cfgs []*Config, broken map[string]error, err error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config directory %s: %w", dir, err)
+	}
+	if err := readableDir(dir); err != nil {
+		return nil, nil, err
+	}
+	broken = map[string]error{}
+	for _, p := range paths {
+		name := nameOf(p)
+		if strings.HasPrefix(name, ".") {
+			continue // editors' and package managers' temporary files
+		}
+		cfg, err := Load(p)
+		if err != nil {
+			broken[name] = err
+			continue
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	return cfgs, broken, nil
+}
+
+// readableDir reports a config directory that is missing or not a directory.
+func readableDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("reading config directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("config directory %s is not a directory", dir)
+	}
+	return nil
+}
+
+// Name names the client of a config after its file: client.yaml is
+// "client".
+func (c *Config) Name() string { return nameOf(c.File) }
+
+func nameOf(path string) string {
+	base := filepath.Base(path)
+	for _, ext := range []string{".yaml", ".yml"} {
+		base = strings.TrimSuffix(base, ext)
+	}
+	return base
+}
