@@ -28,8 +28,13 @@ func buildRevision() string {
 	if !ok {
 		return "unknown"
 	}
+	return revision(bi.Settings)
+}
+
+// revision reads vcs.revision and vcs.modified from a build's settings.
+func revision(settings []debug.BuildSetting) string {
 	rev, modified := "unknown", false
-	for _, s := range bi.Settings {
+	for _, s := range settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value

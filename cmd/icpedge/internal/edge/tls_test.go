@@ -350,15 +350,6 @@ func hasNotice(body string) bool {
 	return strings.Contains(html.UnescapeString(body), tlsTestICP) && strings.Contains(body, `href="https://beian.miit.gov.cn/"`)
 }
 
-func newHTMLOrigin(t *testing.T) *httptest.Server {
-	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, "<!DOCTYPE html><html><head><title>Home</title></head><body><p>Hello</p><footer>© Client</footer></body></html>")
-	}))
-	t.Cleanup(o.Close)
-	return o
-}
-
 var testKey = sync.OnceValue(func() *ecdsa.PrivateKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -366,18 +357,6 @@ var testKey = sync.OnceValue(func() *ecdsa.PrivateKey {
 	}
 	return k
 })
-
-// testPairCert is the self-signed certificate for host with serial, the
-// same one each time (same key, fixed dates).
-func testPairCert(t *testing.T, host string, serial int64) *x509.Certificate {
-	t.Helper()
-	der := testPairDER(t, host, serial)
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 var pairDERs sync.Map // "host/serial" → DER
 
@@ -433,124 +412,6 @@ func writePairTo(t *testing.T, certFile, keyFile, host string, serial int64) {
 	write(certFile, &pem.Block{Type: "CERTIFICATE", Bytes: testPairDER(t, host, serial)})
 }
 
-// writeServerCA writes a CA and a certificate it signs for 127.0.0.1 and
-// localhost, for Pebble's own HTTPS listeners.
-func writeServerCA(t *testing.T, dir string) (caFile, certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "icpedge test CA for Pebble"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	srvTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvKeyDER, _ := x509.MarshalECPrivateKey(srvKey)
-	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "pebble-cert.pem"), filepath.Join(dir, "pebble-key.pem")
-	for path, b := range map[string]*pem.Block{
-		caFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		certFile: {Type: "CERTIFICATE", Bytes: srvDER},
-		keyFile:  {Type: "EC PRIVATE KEY", Bytes: srvKeyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(caCert)
-	return caFile, certFile, keyFile, pool
-}
-
-// httpsClientFor sends every request to addr over TLS, verifying
-// tlsTestHost against roots.
-func httpsClientFor(addr string, roots *x509.CertPool) *http.Client {
-	c := clientFor(addr)
-	tr := c.Transport.(*http.Transport)
-	tr.TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: tlsTestHost}
-	tr.ForceAttemptHTTP2 = true
-	tr.DisableKeepAlives = true
-	c.Timeout = 10 * time.Second
-	return c
-}
-
-func tryHTTPSGet(addr string, roots *x509.CertPool, path string) (*http.Response, string, error) {
-	resp, err := httpsClientFor(addr, roots).Get("https://" + tlsTestHost + path)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp, string(b), err
-}
-
-func httpsGet(t *testing.T, addr string, roots *x509.CertPool, path string) (*http.Response, string) {
-	t.Helper()
-	resp, body, err := tryHTTPSGet(addr, roots, path)
-	if err != nil {
-		t.Fatalf("GET https://%s%s: %v", tlsTestHost, path, err)
-	}
-	return resp, body
-}
-
-func httpGetBody(t *testing.T, addr, path string) (*http.Response, string) {
-	t.Helper()
-	resp, err := clientFor(addr).Get("http://" + tlsTestHost + path)
-	if err != nil {
-		t.Fatalf("GET http://%s%s: %v", tlsTestHost, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET http://%s%s: %v", tlsTestHost, path, err)
-	}
-	return resp, string(b)
-}
-
-func httpGet(t *testing.T, addr, path string) *http.Response {
-	t.Helper()
-	resp, err := clientFor(addr).Get("http://" + tlsTestHost + path)
-	if err != nil {
-		t.Fatalf("GET http://%s%s: %v", tlsTestHost, path, err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp
-}
-
-// servedSerial returns the serial number of the certificate the edge
-// presents, or -1 when the handshake fails.
-func servedSerial(t *testing.T, addr string, roots *x509.CertPool) int64 {
-	t.Helper()
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, ServerName: tlsTestHost})
-	if err != nil {
-		return -1
-	}
-	defer conn.Close()
-	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
-}
-
 func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -578,20 +439,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// client returns an HTTP client that sends every request to addr, whatever
-// the URL's host, the way a DNS record pointing at the edge would.
-func clientFor(addr string) *http.Client {
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return d.DialContext(ctx, network, addr)
-			},
-			DisableCompression: true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 }

@@ -1,0 +1,70 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// LoadDir loads every *.yaml file, reports a broken one by name without
+// stopping, and leaves out dot files and other extensions.
+func TestLoadDir(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"b.yaml":       file(nil),
+		"a.yaml":       file(map[int]string{1: "hosts: [a.client.com]"}),
+		"broken.yaml":  file(map[int]string{2: "origin: ftp://x"}),
+		".a.yaml.swp":  []byte("junk"),
+		".tmp.yaml":    []byte("junk: ["),
+		"notes.txt":    []byte("junk"),
+		"c.yaml.dpkg~": []byte("junk"),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgs, broken, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range cfgs {
+		names = append(names, c.Name())
+	}
+	if !slices.Equal(names, []string{"a", "b"}) {
+		t.Errorf("loaded: got %q; want [a b]", names)
+	}
+	if len(broken) != 1 || broken["broken"] == nil || !strings.Contains(broken["broken"].Error(), "broken.yaml:2: origin") {
+		t.Errorf("broken: got %v; want broken.yaml's origin problem only", broken)
+	}
+
+	for _, bad := range []string{filepath.Join(dir, "missing"), filepath.Join(dir, "b.yaml")} {
+		if _, _, err := LoadDir(bad); err == nil {
+			t.Errorf("LoadDir(%s): got nil; want an error", bad)
+		}
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for _, tt := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0"},
+		{1000, "1000"},
+		{1024, "1KiB"},
+		{64 << 20, "64MiB"},
+		{3 << 30, "3GiB"},
+		{1<<20 + 1, "1048577"},
+	} {
+		got := FormatSize(tt.n)
+		if got != tt.want {
+			t.Errorf("FormatSize(%d): got %q; want %q", tt.n, got, tt.want)
+		}
+		if back, ok := ParseSize(got); !ok || back != tt.n {
+			t.Errorf("ParseSize(FormatSize(%d)): got %d, %v; want the same size", tt.n, back, ok)
+		}
+	}
+}
