@@ -276,3 +276,22 @@ func monotonicUsec(t *testing.T) int64 {
 	}
 	return ts.Nano() / 1e3
 }
+
+// syncBuffer is a bytes.Buffer safe for a process's output and a test to
+// share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

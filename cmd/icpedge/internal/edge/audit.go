@@ -52,6 +52,7 @@ func (e *Edge) startAudits(ctx context.Context, reg prometheus.Registerer, https
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	// Owned by Run, which calls stop before it returns.
 	wg.Go(func() {
 		last := map[string]time.Time{}
 		domains := map[string]domainRun{}

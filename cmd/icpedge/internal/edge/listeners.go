@@ -39,6 +39,7 @@ func (l *listeners) start(kind, addr string, h http.Handler, tlsConf *tls.Config
 		ln = tlsListener(ln, tlsConf)
 	}
 	l.servers = append(l.servers, srv)
+	// Owned by Run: ends when shutdown stops srv, and shutdown waits.
 	l.serving.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			l.errc <- err

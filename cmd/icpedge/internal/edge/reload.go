@@ -141,6 +141,8 @@ func (e *Edge) apply(cfgs []*config.Config, broken map[string]error) error {
 				continue
 			}
 			s.retire()
+			// Owned by Run, which waits on retiring before it returns;
+			// ends when the site's last request does, or with bg.
 			e.retiring.Add(1)
 			go func() {
 				defer e.retiring.Done()

@@ -257,6 +257,8 @@ func (t *edgeTLS) Start(ctx context.Context) {
 	t.started = true
 	ctx, t.stop = context.WithCancel(ctx)
 	t.done = make(chan struct{})
+	// Owned by the site holding t: ends with ctx (Run's bg) or Close,
+	// which waits for done.
 	go func() {
 		defer close(t.done)
 		switch {
