@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/icpedge/icpedge/config"
@@ -66,10 +65,10 @@ func initMain(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		*out = filepath.Join("/etc/icpedge", *name+".yaml")
 	}
-	data := initYAML(initValues{
-		name: *name, hosts: hosts, origin: *origin, icp: *icp, company: *company, police: *police,
-		email: *email, http: *httpAddr, https: *httpsAddr, admin: *admin,
-	})
+	data := config.Starter{
+		Name: *name, Hosts: hosts, Origin: *origin, ICP: *icp, Company: *company, Police: *police,
+		Email: *email, HTTP: *httpAddr, HTTPS: *httpsAddr, Admin: *admin,
+	}.YAML()
 	// Validated under the name it will have, so the defaults it reports
 	// (state_dir) are the ones the instance will use.
 	if _, err := config.Parse(*name+".yaml", data); err != nil {
@@ -138,75 +137,4 @@ func writeNewFile(path string, data []byte, force bool) error {
 		return fmt.Errorf("writing the config: %w", err)
 	}
 	return nil
-}
-
-type initValues struct {
-	name, origin, icp, company, police, email, http, https, admin string
-	hosts                                                         []string
-}
-
-// initYAML is the commented config for a new client. Values are quoted
-// as YAML strings; the comments say what each key does.
-func initYAML(v initValues) []byte {
-	q := strconv.Quote
-	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	w("# icpedge config for client %s, written by icpedge init.\n", v.name)
-	w("# Every key is described in config/example.yaml and the README's configuration\n")
-	w("# reference. Check it with: icpedge validate --config <this file>\n\n")
-	w("# Host names covered by the filing, pointed at this host by an A record.\n")
-	w("hosts:\n")
-	for _, h := range v.hosts {
-		w("  - %s\n", q(strings.ToLower(h)))
-	}
-	w("\n# The client's own site, overseas or behind a CDN.\n")
-	w("origin: %s\n", q(v.origin))
-	w("\n# The ICP notice put on every page.\n")
-	w("notice:\n")
-	w("  icp: %s\n", q(v.icp))
-	if v.company != "" {
-		w("  company: %s\n", q(v.company))
-	} else {
-		w("  # company: 客户科技有限公司\n")
-	}
-	if v.police != "" {
-		w("  police: %s\n", q(v.police))
-	} else {
-		w("  # police: 京公网安备11010502012345号\n")
-	}
-	w("  # selector: \"#footer .copyright\"   # where to put it; default: the last <footer> or the end of <body>\n")
-	w("\n# Where visitors connect. With --config-dir every file must name the\n")
-	w("# process's own addresses (or leave one out).\n")
-	w("listen:\n")
-	w("  http: %s\n", q(v.http))
-	if v.https != "" {
-		w("  https: %s\n", q(v.https))
-	}
-	w("\n# Certificates, the admin token and, by default, the cache live here.\n")
-	w("# Default: /var/lib/icpedge/%s (the systemd unit's StateDirectory).\n", v.name)
-	w("# state_dir: /var/lib/icpedge/%s\n", v.name)
-	if v.https != "" {
-		w("\n# HTTPS certificates from Let's Encrypt, obtained and renewed automatically.\n")
-		w("tls:\n")
-		w("  mode: acme\n")
-		if v.email != "" {
-			w("  email: %s\n", q(v.email))
-		} else {
-			w("  # email: ops@agency.example\n")
-		}
-		w("  # hsts: 180d\n")
-	}
-	w("\n# Cached pages keep the site up when the origin or the border link fails.\n")
-	w("cache:\n")
-	w("  max_size: 1GiB\n")
-	w("  # rules:               # force a TTL where the origin sends no-cache\n")
-	w("  #   - path: /\n")
-	w("  #     ttl: 5m\n")
-	w("\n# Purge, health and /metrics, on loopback. \"\" turns it off.\n")
-	w("admin:\n")
-	w("  listen: %s\n", q(v.admin))
-	w("\nlog:\n")
-	w("  format: text\n")
-	w("  # access_file: /var/log/icpedge/%s.access.log\n", v.name)
-	return []byte(b.String())
 }

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -32,27 +29,10 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 	listenHTTPS := fs.String("listen-https", ":443", "with --config-dir: the process's --listen-https")
 	adminAddr := fs.String("admin", "127.0.0.1:9080", "with --config-dir: the process's admin listener")
 	tokenFile := fs.String("admin-token-file", "/var/lib/icpedge/admin.token", "with --config-dir: the process's admin token `file`")
-	// Names follow --config-dir, and flags may come after them: parse
-	// again after each name.
-	usage := fs.Usage
-	fs.Usage = func() {} // printed below, to stdout for --help
-	var names []string
-	for rest := args; ; {
-		err := fs.Parse(rest)
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			usage()
-			return 0
-		}
-		if err != nil {
-			usage()
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		names = append(names, fs.Arg(0))
-		rest = fs.Args()[1:]
+	// Names follow --config-dir, and flags may come after them.
+	names, ok, code := fs.parseInterleaved(args)
+	if !ok {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "icpedge warm: "+format+"\n", a...)
@@ -79,7 +59,7 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 		}
 		cfgs, proc = []*config.Config{cfg}, cfg.Admin
 	} else {
-		all, broken, err := loadDir(*dir)
+		all, broken, err := config.LoadDir(*dir)
 		if err != nil {
 			fmt.Fprintf(stderr, "icpedge warm: %v\n", err)
 			return 1
@@ -89,13 +69,13 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "icpedge warm: %v\n", err)
 				return 1
 			}
-			if !slices.ContainsFunc(all, func(c *config.Config) bool { return clientName(c) == n }) {
+			if !slices.ContainsFunc(all, func(c *config.Config) bool { return c.Name() == n }) {
 				fmt.Fprintf(stderr, "icpedge warm: no client %q in %s (expected the name of a *.yaml file there)\n", n, *dir)
 				return 1
 			}
 		}
 		for _, c := range all {
-			if len(names) == 0 || slices.Contains(names, clientName(c)) {
+			if len(names) == 0 || slices.Contains(names, c.Name()) {
 				if c.Listen.HTTP == "" {
 					c.Listen.HTTP = *listenHTTP
 				}
@@ -120,10 +100,10 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 	if f, ok := stdout.(*os.File); ok {
 		terminal = term.IsTerminal(int(f.Fd()))
 	}
-	code := 0
+	code = 0
 	for _, cfg := range cfgs {
 		if len(cfgs) > 1 {
-			fmt.Fprintf(stdout, "== %s\n", clientName(cfg))
+			fmt.Fprintf(stdout, "== %s\n", cfg.Name())
 		}
 		o, err := warmOptions(ctx, cfg, proc, stderr)
 		if err != nil {
@@ -138,7 +118,7 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 			rep.WriteSummary(stdout)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "icpedge warm: %s: %v\n", clientName(cfg), err)
+			fmt.Fprintf(stderr, "icpedge warm: %s: %v\n", cfg.Name(), err)
 			code = 1
 		} else if !rep.OK() {
 			code = 1
@@ -160,7 +140,7 @@ func warmOptions(ctx context.Context, cfg *config.Config, admin config.Admin, st
 		SiteHosts:  append(slices.Clone(cfg.RewriteHosts), cfg.OriginHost),
 		Origin:     cfg.Origin,
 		OriginHost: cfg.OriginHost,
-		Client:     clientName(cfg),
+		Client:     cfg.Name(),
 		Scheme:     "http",
 		Edge:       dialAddr(cfg.Listen.HTTP),
 	}
@@ -200,13 +180,4 @@ func warmOptions(ctx context.Context, cfg *config.Config, admin config.Admin, st
 		}
 	}
 	return o, nil
-}
-
-// clientName is a client's name: its file's name without .yaml.
-func clientName(cfg *config.Config) string {
-	base := filepath.Base(cfg.File)
-	for _, ext := range []string{".yaml", ".yml"} {
-		base = strings.TrimSuffix(base, ext)
-	}
-	return base
 }
