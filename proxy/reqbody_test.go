@@ -106,7 +106,15 @@ func tlsDialH1(edge *httptest.Server) (net.Conn, error) {
 
 func TestRequestBodyLimits(t *testing.T) {
 	spool := t.TempDir()
+	// The limits on size are tested on an edge that waits long for a
+	// body, so that a busy machine's pause is never taken for a stall;
+	// the stalls on one that waits 300ms.
 	edge, o, _ := newBodyEdge(t, Options{
+		MaxRequestBody:     100 << 10,
+		RequestBodyTimeout: 2 * time.Minute,
+		SpoolDir:           spool,
+	})
+	impatient, io2, _ := newBodyEdge(t, Options{
 		MaxRequestBody:     100 << 10,
 		RequestBodyTimeout: 300 * time.Millisecond,
 		SpoolDir:           spool,
@@ -142,21 +150,21 @@ func TestRequestBodyLimits(t *testing.T) {
 		}
 	})
 	t.Run("a body that stops arriving: 408", func(t *testing.T) {
-		resp, page := rawExchange(t, edge, "POST /up HTTP/1.1\r\n"+host+"Content-Length: 1000\r\n\r\n", []byte("only some of it"))
+		resp, page := rawExchange(t, impatient, "POST /up HTTP/1.1\r\n"+host+"Content-Length: 1000\r\n\r\n", []byte("only some of it"))
 		if resp.StatusCode != http.StatusRequestTimeout {
 			t.Fatalf("status %d; want 408", resp.StatusCode)
 		}
 		mustHave(t, page, "beian.miit.gov.cn")
 	})
 	t.Run("a chunked body that stops arriving: 408", func(t *testing.T) {
-		resp, _ := rawExchange(t, edge, "POST /up HTTP/1.1\r\n"+host+"Transfer-Encoding: chunked\r\n\r\n", []byte("5\r\nhello\r\n"))
+		resp, _ := rawExchange(t, impatient, "POST /up HTTP/1.1\r\n"+host+"Transfer-Encoding: chunked\r\n\r\n", []byte("5\r\nhello\r\n"))
 		if resp.StatusCode != http.StatusRequestTimeout {
 			t.Fatalf("status %d; want 408", resp.StatusCode)
 		}
 	})
 	// None of these reached the origin: the body is read whole first, so
 	// a visitor who trickles it holds no origin connection.
-	if seen := o.requests(); len(seen) != 0 {
+	if seen := append(o.requests(), io2.requests()...); len(seen) != 0 {
 		t.Fatalf("origin got %q; want nothing", seen)
 	}
 
@@ -200,60 +208,69 @@ func TestRequestBodyLimits(t *testing.T) {
 
 // Over HTTP/2 the same limits hold, per stream.
 func TestRequestBodyLimitsHTTP2(t *testing.T) {
-	edge, o, _ := newBodyEdge(t, Options{MaxRequestBody: 64 << 10, RequestBodyTimeout: 300 * time.Millisecond})
-	c := edge.Client()
-	c.Timeout = 30 * time.Second
-
-	// Every request is traced: a refused body ends its stream, not the
-	// connection the others share.
-	var conns sync.Map
-	trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { conns.Store(ci.Conn.LocalAddr().String(), true) }}
-	ctx := httptrace.WithClientTrace(context.Background(), trace)
-
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	go pw.Write([]byte("the start of a body that never ends"))
-	req, _ := http.NewRequestWithContext(ctx, "POST", edge.URL+"/up", pr)
-	req.Host = "icp.example.test"
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// Each refused body is followed by a small one on the same edge: the
+	// refusal ends its stream, not the connection the others share. The
+	// stalled body goes to an edge that waits 300ms; the oversized one to
+	// an edge that waits long, so that a busy machine's pause in sending
+	// it is never taken for a stall.
+	stalled := func() *http.Request {
+		pr, pw := io.Pipe()
+		t.Cleanup(func() { pw.Close() })
+		go pw.Write([]byte("the start of a body that never ends"))
+		req, _ := http.NewRequest("POST", "/up", pr)
+		return req
 	}
-	resp.Body.Close()
-	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout {
-		t.Fatalf("stalled body: %s %d; want HTTP/2 408", resp.Proto, resp.StatusCode)
+	oversized := func() *http.Request {
+		req, _ := http.NewRequest("POST", "/up", io.LimitReader(neverEnding('x'), 1<<20))
+		req.ContentLength = -1 // no length: counted as it comes
+		return req
 	}
-
-	req, _ = http.NewRequestWithContext(ctx, "POST", edge.URL+"/up", io.LimitReader(neverEnding('x'), 1<<20))
-	req.Host = "icp.example.test"
-	req.ContentLength = -1 // no length: counted as it comes
-	resp, err = c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("oversized body: %d; want 413", resp.StatusCode)
-	}
-
-	req, _ = http.NewRequestWithContext(ctx, "POST", edge.URL+"/up", strings.NewReader("x=1"))
-	req.Host = "icp.example.test"
-	resp, err = c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "POST 3 3 ") {
-		t.Fatalf("small body: %d %q; want 200 and the origin seeing 3 bytes", resp.StatusCode, b)
-	}
-	if seen := o.requests(); len(seen) != 1 {
-		t.Fatalf("origin got %q; want only the small body", seen)
-	}
-	n := 0
-	conns.Range(func(any, any) bool { n++; return true })
-	if n != 1 {
-		t.Errorf("the requests after the refused bodies used %d connections; want the one they share", n)
+	for _, tt := range []struct {
+		name    string
+		timeout time.Duration
+		body    func() *http.Request
+		want    int
+	}{
+		{"stalled", 300 * time.Millisecond, stalled, http.StatusRequestTimeout},
+		{"oversized", 2 * time.Minute, oversized, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			edge, o, _ := newBodyEdge(t, Options{MaxRequestBody: 64 << 10, RequestBodyTimeout: tt.timeout})
+			c := edge.Client()
+			c.Timeout = 2 * time.Minute
+			var conns sync.Map
+			trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { conns.Store(ci.Conn.LocalAddr().String(), true) }}
+			ctx := httptrace.WithClientTrace(context.Background(), trace)
+			send := func(req *http.Request) (*http.Response, string) {
+				u, _ := url.Parse(edge.URL + req.URL.Path)
+				req = req.WithContext(ctx)
+				req.URL, req.Host = u, "icp.example.test"
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return resp, string(b)
+			}
+			resp, _ := send(tt.body())
+			if resp.ProtoMajor != 2 || resp.StatusCode != tt.want {
+				t.Fatalf("%s body: %s %d; want HTTP/2 %d", tt.name, resp.Proto, resp.StatusCode, tt.want)
+			}
+			small, _ := http.NewRequest("POST", "/up", strings.NewReader("x=1"))
+			resp, b := send(small)
+			if resp.StatusCode != 200 || !strings.HasPrefix(b, "POST 3 3 ") {
+				t.Fatalf("small body: %d %q; want 200 and the origin seeing 3 bytes", resp.StatusCode, b)
+			}
+			if seen := o.requests(); len(seen) != 1 {
+				t.Fatalf("origin got %q; want only the small body", seen)
+			}
+			n := 0
+			conns.Range(func(any, any) bool { n++; return true })
+			if n != 1 {
+				t.Errorf("the request after the refused body used another connection (%d in all); want the one they share", n)
+			}
+		})
 	}
 }
 
