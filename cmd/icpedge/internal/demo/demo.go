@@ -32,6 +32,13 @@ admin:
 // page, a page without a footer, a stylesheet and a redirect.
 func Origin() http.Handler {
 	mux := http.NewServeMux()
+	// Everything may be kept for five minutes (RFC 9111 §5.2.2.1), so the
+	// second request for a page is a hit, as it is for a real origin that
+	// says how long its pages stay fresh.
+	cacheable := func(w http.ResponseWriter, ctype string) {
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Cache-Control", "public, max-age=300")
+	}
 	page := func(title, body string) string {
 		return `<!DOCTYPE html>
 <html lang="zh-CN">
@@ -49,7 +56,7 @@ func Origin() http.Handler {
 `
 	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		cacheable(w, "text/html; charset=utf-8")
 		io.WriteString(w, strings.Replace(page("Client Co.", `
 <h1>Welcome to Client Co.</h1>
 <p>This page comes from the sample origin. The edge moved its links onto itself and put the ICP notice below the footer.</p>
@@ -58,12 +65,12 @@ func Origin() http.Handler {
 <footer class="site-footer"><p>© 2026 Client Co. All rights reserved.</p></footer>`, 1))
 	})
 	mux.HandleFunc("GET /about", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		cacheable(w, "text/html; charset=utf-8")
 		io.WriteString(w, strings.Replace(page("About", `<h1>About us</h1><p>We make things. 我们制造东西。</p>`), "</main>", `</main>
 <footer><p>Client Co. · <a href="http://www.miibeian.gov.cn/">京ICP备12345678号-1</a></p></footer>`, 1))
 	})
 	mux.HandleFunc("GET /plain", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		cacheable(w, "text/html; charset=utf-8")
 		io.WriteString(w, page("No footer", `<h1>A page without a footer</h1><p>The notice goes at the end of the body.</p>`))
 	})
 	mux.HandleFunc("GET /gbk", func(w http.ResponseWriter, r *http.Request) {
@@ -85,16 +92,15 @@ func Origin() http.Handler {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html")
+		cacheable(w, "text/html")
 		w.Write(b)
 	})
 	mux.HandleFunc("GET /style.css", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/css; charset=utf-8")
-		w.Header().Set("Cache-Control", "public, max-age=3600")
+		cacheable(w, "text/css; charset=utf-8")
 		io.WriteString(w, "body{font-family:sans-serif;max-width:48em;margin:2em auto;padding:0 1em;line-height:1.6}\nnav a{margin-right:.5em}\nfooter{margin-top:3em;border-top:1px solid #ddd;padding-top:1em;color:#555}\n")
 	})
 	mux.HandleFunc("GET /logo.svg", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "image/svg+xml")
+		cacheable(w, "image/svg+xml")
 		io.WriteString(w, `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect width="120" height="40" rx="6" fill="#2a6"/><text x="60" y="26" font-size="16" text-anchor="middle" fill="#fff" font-family="sans-serif">Client Co.</text></svg>`)
 	})
 	mux.HandleFunc("GET /old", func(w http.ResponseWriter, r *http.Request) {
