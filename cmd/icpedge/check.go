@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/compliance"
@@ -95,6 +96,9 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 		return fail("nothing to check: give --config FILE, --config-dir DIR or URLs")
 	}
 
+	// Progress lines and the RDAP client's warnings come from several
+	// goroutines at once.
+	stderr = &syncWriter{w: stderr}
 	env := checkEnv{pages: *pages, rdapBootstrap: *rdapBoot, logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if *rdapBoot != "" {
 		if u, err := url.Parse(*rdapBoot); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -125,7 +129,8 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	var rep compliance.Report
 	used := make([]bool, len(targets))
-	for _, cfg := range cfgs {
+	clients := make([]checkClient, len(cfgs))
+	for k, cfg := range cfgs {
 		sites := edge.CheckSites(cfg)
 		for i, u := range targets {
 			for j := range sites {
@@ -134,16 +139,17 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 				}
 			}
 		}
-		here := onEdge(cfg)
-		opts := env.apply(edge.CheckOptions(cfg, here))
-		opts.RDAP = compliance.NewRDAP(env.applyRDAP(edge.RDAPOptions(cfg, here)))
-		r := runChecks(ctx, compliance.New(opts), sites, cfg.Hosts)
-		for _, x := range r.Results {
-			if *dir != "" {
-				x.Config = strings.TrimSuffix(filepath.Base(cfg.File), filepath.Ext(cfg.File))
-			}
-			rep.Add(x)
+		clients[k] = checkClient{cfg: cfg, sites: sites}
+		if *dir != "" {
+			clients[k].name = strings.TrimSuffix(filepath.Base(cfg.File), filepath.Ext(cfg.File))
 		}
+	}
+	var progress io.Writer
+	if *dir != "" {
+		progress = stderr
+	}
+	for _, r := range checkClients(ctx, env, clients, progress) {
+		rep.Add(r.Results...)
 	}
 	var (
 		rest      []compliance.Site
@@ -176,6 +182,96 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 		return checkProblems
 	}
 	return checkPassed
+}
+
+// checkParallel is how many clients of a --config-dir are checked at
+// once: enough that a fleet is not checked one slow origin after another,
+// few enough that the checking host and the RDAP servers (which limit
+// request rates) are not flooded.
+const checkParallel = 4
+
+// checkClient is one config's share of a check.
+type checkClient struct {
+	name  string // the config's name with --config-dir, else ""
+	cfg   *config.Config
+	sites []compliance.Site
+}
+
+// checkClients checks clients, checkParallel at a time, and returns their
+// reports in the order of clients, each result marked with its client's
+// name. When progress is not nil, one line per client is written to it as
+// that client's check finishes, so that a check of many clients shows it
+// is moving long before the report, which waits for the slowest.
+func checkClients(ctx context.Context, env checkEnv, clients []checkClient, progress io.Writer) []compliance.Report {
+	reps := make([]compliance.Report, len(clients))
+	sem := make(chan struct{}, checkParallel)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		done int
+	)
+	for i, c := range clients {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			start := time.Now()
+			here := onEdge(c.cfg)
+			opts := env.apply(edge.CheckOptions(c.cfg, here))
+			opts.RDAP = compliance.NewRDAP(env.applyRDAP(edge.RDAPOptions(c.cfg, here)))
+			r := runChecks(ctx, compliance.New(opts), c.sites, c.cfg.Hosts)
+			for j := range r.Results {
+				r.Results[j].Config = c.name
+			}
+			reps[i] = r
+			if progress == nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			fmt.Fprintf(progress, "icpedge check: [%d/%d] %s: %s (%s)\n", done, len(clients), c.name, checkSummary(r), time.Since(start).Round(100*time.Millisecond))
+		}()
+	}
+	wg.Wait()
+	return reps
+}
+
+// checkSummary is a report in a few words: "ok", or its problems and
+// warnings.
+func checkSummary(r compliance.Report) string {
+	var parts []string
+	if r.Problems > 0 {
+		parts = append(parts, plural(r.Problems, "problem"))
+	}
+	if r.Warnings > 0 {
+		parts = append(parts, plural(r.Warnings, "warning"))
+	}
+	if len(parts) == 0 {
+		return "ok"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// syncWriter serialises writes to w, one line each, from several
+// goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // runChecks checks sites, and the domains behind hosts at the same time.

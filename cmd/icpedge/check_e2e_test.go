@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -359,4 +361,106 @@ check:
 		t.Errorf("/metrics during an audit lacks %s:\n%s", series, m)
 	}
 	hold.Store(false)
+}
+
+// TestCheckConfigDirProgress: check --config-dir prints one line per
+// client as that client's check finishes, not all of them with the
+// report. The second client's origin holds every request until the test
+// has read the first client's line, so the line can only have come
+// before the second client was done.
+func TestCheckConfigDirProgress(t *testing.T) {
+	fast := complianceOrigin(t)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!DOCTYPE html><html><head><title>B</title></head><body><p>B</p><a href="https://beian.miit.gov.cn/">%s</a></body></html>`, testICP)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(unblock) // before slow.Close, which waits for its handlers
+
+	dir := t.TempDir()
+	var args []string
+	for _, c := range []struct{ name, origin string }{{"a", fast.URL}, {"b", slow.URL}} {
+		host := c.name + ".example.test"
+		// A timeout longer than the test: the slow client's check ends
+		// only when its origin is released.
+		yaml := fmt.Sprintf("hosts: [%s]\norigin: %s\nlisten:\n  http: 127.0.0.1:80\nstate_dir: %s\nnotice:\n  icp: %s\nadmin:\n  listen: \"\"\ncheck:\n  timeout: 10m\n",
+			host, c.origin, filepath.Join(dir, "state-"+c.name), testICP)
+		if err := os.WriteFile(filepath.Join(dir, c.name+".yaml"), []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		port := portOf(strings.TrimPrefix(c.origin, "http://"))
+		args = append(args, "--resolve", host+":"+port+":127.0.0.1", "http://"+host+":"+port+"/")
+	}
+
+	cmd := exec.Command(binPath, append([]string{"check", "--config-dir", dir, "--pages", "0"}, args...)...)
+	var out strings.Builder
+	cmd.Stdout = &out
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	next := func(what string) string {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("check's stderr ended before %s", what)
+				}
+				if strings.HasPrefix(l, "icpedge check: [") {
+					return l
+				}
+				t.Logf("stderr: %s", l)
+			case <-time.After(60 * time.Second):
+				t.Fatalf("no line for %s within 60s", what)
+			}
+		}
+	}
+	defer func() {
+		unblock()
+		_ = cmd.Process.Kill() // only if a Fatal left it running
+		for range lines {
+		}
+		_ = cmd.Wait()
+	}()
+
+	first := next("the first client")
+	if !strings.HasPrefix(first, "icpedge check: [1/2] a: ") || !strings.Contains(first, "problem") {
+		t.Fatalf("first line: got %q; want icpedge check: [1/2] a: N problems (…)", first)
+	}
+	unblock()
+	second := next("the second client")
+	if !strings.HasPrefix(second, "icpedge check: [2/2] b: ok (") {
+		t.Fatalf("second line: got %q; want icpedge check: [2/2] b: ok (…)", second)
+	}
+	for range lines {
+	}
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v; want 1 (client a has problems)\n%s", err, out.String())
+	}
+	// The report still lists the clients in the order of their files.
+	report := out.String()
+	if a, b := strings.Index(report, "\na "), strings.Index(report, "\nb "); a < 0 || b < a {
+		t.Errorf("report: want client a's rows before b's:\n%s", report)
+	}
 }

@@ -78,7 +78,6 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-
 // TestDemoShowsCacheHit runs "icpedge demo": its start-up lines say what
 // to try, and what they promise holds: the second request for a page is a
 // cache hit, and the pages carry the notice.
