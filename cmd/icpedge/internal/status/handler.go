@@ -92,7 +92,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Security-Policy", h.csp)
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: under it a browser's form POST carries
+	// "Origin: null" (Fetch §3.2.5), which the CSRF check must refuse.
+	hdr.Set("Referrer-Policy", "same-origin")
 	// The page names hosts, errors and tokens' forms: no cache keeps it
 	// (RFC 9111 §5.2.2.5).
 	hdr.Set("Cache-Control", "no-store")

@@ -34,6 +34,18 @@ func samplePage(now time.Time) Page {
 	w.StaleOnError()
 	w.StaleOnError()
 	c.Advance(20 * time.Minute)
+	// The other site has been up for the whole hour, and healthy.
+	cb := &clock{t: now.Add(-time.Hour)}
+	wb := NewWindow(cb.Now)
+	cb.Advance(time.Hour)
+	for range 1180 {
+		wb.Lookup(true)
+	}
+	for range 20 {
+		wb.Lookup(false)
+		wb.Fetch(96*time.Millisecond, nil)
+	}
+	wb.Stored(640 << 10)
 	return Page{
 		Started: now.Add(-26 * time.Hour),
 		Version: "v1.4.0",
@@ -59,8 +71,10 @@ func samplePage(now time.Time) Page {
 					{Name: "reachable", Result: OK, At: now.Add(-90 * time.Second), Reason: "200 in 96 ms"},
 					{Name: "notice", Result: OK, At: now.Add(-90 * time.Second), Reason: "沪ICP备2023000001号 linked to https://beian.miit.gov.cn/"},
 				},
-				Certs:  []Cert{{Host: "www.client-b.cn", Issuer: "ZeroSSL ECC Domain Secure Site CA", NotAfter: now.Add(71 * 24 * time.Hour)}},
-				Reload: Reload{At: now.Add(-2 * time.Hour)},
+				Certs:      []Cert{{Host: "www.client-b.cn", Issuer: "ZeroSSL ECC Domain Secure Site CA", NotAfter: now.Add(71 * 24 * time.Hour)}},
+				Traffic:    wb.Traffic(),
+				CacheBytes: 57 << 20,
+				Reload:     Reload{At: now.Add(-2 * time.Hour)},
 			},
 		},
 	}
