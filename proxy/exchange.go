@@ -158,6 +158,9 @@ func (x *exchange) accessLog() {
 		metricHost = "other"
 	}
 	h.opts.Metrics.observeRequest(metricHost, status, cs)
+	if metricHost != "other" {
+		observeServed(h.opts.Observer, cs)
+	}
 	if !h.opts.AccessLog.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}

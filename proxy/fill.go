@@ -457,6 +457,15 @@ func (q *request) put(e *cache.Entry) bool {
 	e.Header.Set(markerFingerprint, h.fingerprint)
 	err := h.opts.Cache.Put(e)
 	if err == nil {
+		if h.opts.Observer != nil {
+			var n int64
+			for _, enc := range e.Encodings() {
+				if b, ok := e.Body(enc); ok {
+					n += b.Size()
+				}
+			}
+			h.opts.Observer.Stored(n)
+		}
 		return true
 	}
 	if errors.Is(err, cache.ErrTooLarge) || errors.Is(err, cache.ErrClosed) {

@@ -196,7 +196,9 @@ func (h *Handler) roundTrip(out *http.Request) (resp *http.Response, err error) 
 		if resp != nil {
 			status = resp.StatusCode
 		}
-		h.opts.Metrics.observeOrigin(h.opts.Origin.Host, h.now().Sub(start), status, err)
+		took := h.now().Sub(start)
+		h.opts.Metrics.observeOrigin(h.opts.Origin.Host, took, status, err)
+		observeFetched(h.opts.Observer, took, status, err)
 		switch {
 		case cancel == nil:
 		case err != nil:

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,43 @@ func (m *Metrics) observeRequest(host string, status int, cacheStatus string) {
 		}
 		m.staleServed.WithLabelValues(host, reason).Inc()
 	}
+}
+
+// Observer is told what a Handler did, request by request. Its methods run
+// on the request path: they must be quick and safe for concurrent use.
+type Observer interface {
+	// Served is called once per response to one of the Handler's Hosts.
+	// class is how the cache answered: hit, stale, revalidated, miss or
+	// bypass, as in icpedge_requests_total. staleOnError reports a stale
+	// copy served because the origin failed (RFC 5861 §4).
+	Served(class string, staleOnError bool)
+	// Fetched is called once per request to the origin, d after it was
+	// sent: err is non-nil when it failed (no response, or a 5xx
+	// status, as icpedge_origin_errors_total counts).
+	Fetched(d time.Duration, err error)
+	// Stored is called once per entry written to the cache, with its
+	// body bytes (every stored encoding).
+	Stored(bytes int64)
+}
+
+// observeServed tells o about one response.
+func observeServed(o Observer, cacheStatus string) {
+	if o == nil {
+		return
+	}
+	class := cacheClass(cacheStatus)
+	o.Served(class, class == "stale" && !strings.Contains(cacheStatus, "stale-while-revalidate"))
+}
+
+// observeFetched tells o about one origin round trip.
+func observeFetched(o Observer, d time.Duration, status int, err error) {
+	if o == nil {
+		return
+	}
+	if err == nil && status >= 500 {
+		err = fmt.Errorf("origin answered %d %s", status, http.StatusText(status))
+	}
+	o.Fetched(d, err)
 }
 
 // observeOrigin records one origin round trip that took d: its latency,

@@ -100,6 +100,10 @@ type Options struct {
 	// Metrics counts requests and origin fetches. Nil records nothing.
 	// The Handler does not register or unregister anything.
 	Metrics *Metrics
+	// Observer, when set, is told of every response, origin request and
+	// cache store, for figures kept outside Prometheus (the admin status
+	// page's last hour). Nil: none.
+	Observer Observer
 	// AccessLog receives the one line per request. Default: Logger.
 	AccessLog *slog.Logger
 	// Logger receives the access log and errors. Default: discard.
