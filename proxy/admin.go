@@ -28,6 +28,10 @@ type AdminOptions struct {
 	Purge func(p Purge, host string) (int, error)
 	// Metrics serves GET /metrics (token required). Nil: 404.
 	Metrics http.Handler
+	// Status serves the HTML status page at / (GET and HEAD, and POST
+	// for its sign-in form). It checks the token itself, since a browser
+	// signs in with a cookie. Nil: 404.
+	Status http.Handler
 }
 
 // Admin returns the admin API for h:
@@ -38,6 +42,7 @@ type AdminOptions struct {
 //	POST /purge?prefix=/path/     drop every URL under a path prefix
 //	POST /purge?all=1             drop everything
 //	GET  /metrics                 Prometheus metrics, when AdminOptions.Metrics is set
+//	GET  /                        the HTML status page, when AdminOptions.Status is set
 //
 // Purge requests carry "Authorization: Bearer <token>"; without it they
 // get 401 and change nothing. A purge answers {"purged": N}. Every request
@@ -92,6 +97,10 @@ func NewAdmin(opts AdminOptions) http.Handler {
 	})))
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", requireToken(opts.Token, opts.Metrics))
+	}
+	if opts.Status != nil {
+		mux.Handle("GET /{$}", opts.Status)
+		mux.Handle("POST /{$}", opts.Status)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !adminHost(r.Host) {

@@ -62,3 +62,40 @@ func TestAdminHostAndBearer(t *testing.T) {
 		}
 	}
 }
+
+// The status page is mounted at / only, behind the same Host check as
+// the rest of the API: a rebound DNS name gets nothing.
+func TestAdminStatusPage(t *testing.T) {
+	status := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("status page")) })
+	h := NewAdmin(AdminOptions{Token: "s3cret-token", Status: status})
+	for _, tt := range []struct {
+		method, path, host string
+		want               int
+	}{
+		{http.MethodGet, "/", "127.0.0.1:9080", 200},
+		{http.MethodHead, "/", "127.0.0.1:9080", 200},
+		{http.MethodPost, "/", "127.0.0.1:9080", 200},
+		{http.MethodGet, "/", "evil.example:9080", 421},
+		{http.MethodPost, "/", "evil.example:9080", 421},
+		{http.MethodGet, "/other", "127.0.0.1:9080", 404},
+		{http.MethodDelete, "/", "127.0.0.1:9080", 405},
+	} {
+		req := httptest.NewRequest(tt.method, "http://x"+tt.path, nil)
+		req.Host = tt.host
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("%s %s with Host %s: got %d; want %d", tt.method, tt.path, tt.host, rec.Code, tt.want)
+		}
+		if served := rec.Body.String() == "status page"; served != (tt.want == 200) && tt.method != http.MethodHead {
+			t.Errorf("%s %s with Host %s: status page served: %v", tt.method, tt.path, tt.host, served)
+		}
+	}
+	// Without a Status handler there is no page.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9080/", nil)
+	NewAdmin(AdminOptions{Token: "s3cret-token"}).ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("no Status: GET / got %d; want 404", rec.Code)
+	}
+}
