@@ -49,7 +49,10 @@ const (
 
 // Check is one self-audit check's last outcome.
 type Check struct {
-	Name   string
+	Name string
+	// Target is what was checked (a host or domain) when the site has
+	// several; "" for the site as a whole.
+	Target string
 	Result Result
 	// At is when the check last ran.
 	At time.Time

@@ -12,11 +12,11 @@ import (
 func Example() {
 	// One Window per site, fed from the request path.
 	w := status.NewWindow(nil)
-	w.Lookup(true)
-	w.Lookup(false)
-	w.Fetch(180*time.Millisecond, nil)
-	w.Fetch(2*time.Second, errors.New("origin answered 502"))
-	w.StaleOnError()
+	w.Served("hit", false)
+	w.Served("miss", false)
+	w.Fetched(180*time.Millisecond, nil)
+	w.Fetched(2*time.Second, errors.New("origin answered 502"))
+	w.Served("stale", true)
 
 	page := status.New(status.Options{
 		Token: "the content of admin.token_file",
@@ -34,5 +34,5 @@ func Example() {
 	t := w.Traffic()
 	ratio, _ := t.HitRatio()
 	fmt.Printf("hit ratio %.0f%%, %d fetches, %d failed, %d stale on error, last error %q\n", ratio*100, t.Fetches, t.FetchErrors, t.StaleOnError, t.LastError)
-	// Output: hit ratio 50%, 2 fetches, 1 failed, 1 stale on error, last error "origin answered 502"
+	// Output: hit ratio 67%, 2 fetches, 1 failed, 1 stale on error, last error "origin answered 502"
 }

@@ -22,28 +22,28 @@ func samplePage(now time.Time) Page {
 	c := &clock{t: now.Add(-20 * time.Minute)}
 	w := NewWindow(c.Now)
 	for range 47 {
-		w.Lookup(true)
+		w.Served("hit", false)
 	}
 	for range 3 {
-		w.Lookup(false)
+		w.Served("miss", false)
 	}
 	w.Stored(3 << 20)
-	w.Fetch(180*time.Millisecond, nil)
-	w.Fetch(210*time.Millisecond, nil)
-	w.Fetch(30*time.Second, errors.New("fetching origin: dial tcp 203.0.113.7:443: i/o timeout"))
-	w.StaleOnError()
-	w.StaleOnError()
+	w.Fetched(180*time.Millisecond, nil)
+	w.Fetched(210*time.Millisecond, nil)
+	w.Fetched(30*time.Second, errors.New("fetching origin: dial tcp 203.0.113.7:443: i/o timeout"))
+	w.Served("stale", true)
+	w.Served("stale", true)
 	c.Advance(20 * time.Minute)
 	// The other site has been up for the whole hour, and healthy.
 	cb := &clock{t: now.Add(-time.Hour)}
 	wb := NewWindow(cb.Now)
 	cb.Advance(time.Hour)
 	for range 1180 {
-		wb.Lookup(true)
+		wb.Served("hit", false)
 	}
 	for range 20 {
-		wb.Lookup(false)
-		wb.Fetch(96*time.Millisecond, nil)
+		wb.Served("miss", false)
+		wb.Fetched(96*time.Millisecond, nil)
 	}
 	wb.Stored(640 << 10)
 	return Page{
@@ -58,6 +58,7 @@ func samplePage(now time.Time) Page {
 					{Name: "notice", Result: Fail, At: now.Add(-4 * time.Minute), Reason: "the page shows no 京ICP备12345678号-1", Fix: "check notice.icp and that the page is HTML"},
 					{Name: "tls", Result: Warn, At: now.Add(-4 * time.Minute), Reason: "certificate expires in 18 days"},
 					{Name: "dns", Result: Skip, At: now.Add(-4 * time.Minute), Reason: "check.expect_ips is not set"},
+					{Name: "domain-expiry", Target: "client-a.com", Result: OK, At: now.Add(-5 * time.Hour), Reason: "expires 2027-08-14 (255 days)"},
 				},
 				Certs:      []Cert{{Host: "icp.client-a.com", Issuer: "Let's Encrypt R11", NotAfter: now.Add(18*24*time.Hour + time.Hour)}},
 				Traffic:    w.Traffic(),
@@ -393,7 +394,7 @@ func TestPageShowsEachSite(t *testing.T) {
 
 	for _, want := range []string{
 		"Let's Encrypt R11", "18 days", // issuer and days left
-		"94.0% (47 of 50)", "3.0 MiB", "812.0 MiB", // hit ratio, stored, on disk
+		"94.2% (49 of 52)", "3.0 MiB", "812.0 MiB", // hit ratio, stored, on disk
 		"since start (20 min)",
 		"i/o timeout", "20 min ago", // last origin error
 		durationText(bucketMiddle(fetchBucket(210 * time.Millisecond))), // p50 of 180, 210, 30 000 ms
@@ -456,7 +457,7 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 	c := newClock()
 	now := c.Now()
 	w := NewWindow(c.Now)
-	w.Fetch(time.Second, errors.New("origin said "+script))
+	w.Fetched(time.Second, errors.New("origin said "+script))
 	p := Page{Version: attrJS, Sites: []Site{{
 		Name:    attrJS,
 		Hosts:   []string{script},

@@ -66,7 +66,8 @@ type siteView struct {
 }
 
 type checkView struct {
-	Name, Result, Label string
+	Name, Target        string
+	Result, Label       string
 	When, WhenISO       string
 	Reason, Fix         string
 }
@@ -136,7 +137,7 @@ func site(i int, s Site, now time.Time) siteView {
 		}
 	}
 	for _, c := range s.Checks {
-		cv := checkView{Name: c.Name, Result: resultClass(c.Result), Label: resultLabel(c.Result), Reason: c.Reason, Fix: c.Fix}
+		cv := checkView{Name: c.Name, Target: c.Target, Result: resultClass(c.Result), Label: resultLabel(c.Result), Reason: c.Reason, Fix: c.Fix}
 		if !c.At.IsZero() {
 			cv.When, cv.WhenISO = ago(now, c.At), c.At.UTC().Format(time.RFC3339)
 		}

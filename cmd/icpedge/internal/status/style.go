@@ -40,6 +40,7 @@ tr.check.warn td:first-child{border-left-color:var(--warn)}
 tr.check.fail td:first-child{border-left-color:var(--fail)}
 tr.check.fail{background:#fff5f5}
 td.reason{overflow-wrap:anywhere}
+.target{display:block;font-weight:400;font-size:.8rem;color:var(--muted);overflow-wrap:anywhere}
 .fix{display:block;color:var(--muted);margin-top:.15rem}
 .when,.muted{color:var(--muted);font-size:.85rem}
 dl{margin:0;display:grid;grid-template-columns:max-content 1fr;gap:.15rem .75rem}

@@ -26,9 +26,9 @@ const (
 )
 
 // Window sums one site's traffic over the last hour, in per-minute slots,
-// for the status page. The edge feeds it from the request path; its
-// methods are safe for concurrent use and cost a mutex and a few
-// additions each. A nil *Window ignores everything, so a site that has
+// for the status page. It is a proxy.Observer: the proxy feeds it from
+// the request path. Its methods are safe for concurrent use and cost a
+// mutex and a few additions each. A nil *Window ignores everything, so a site that has
 // none needs no checks at the call sites.
 type Window struct {
 	now     func() time.Time
@@ -60,15 +60,27 @@ func NewWindow(now func() time.Time) *Window {
 	return &Window{now: now, created: now()}
 }
 
-// Lookup counts one response that the cache was asked for: hit reports
-// whether it was served from the cache (fresh, stale or revalidated).
-// Responses that bypass the cache are not counted, so the hit ratio is
-// that of what could have been cached.
-func (w *Window) Lookup(hit bool) {
+// Served counts one response. class is how the cache answered it: hit,
+// stale, revalidated, miss or bypass (proxy's classes). The first three
+// came from the cache; bypass is not counted, so the hit ratio is that of
+// what could have been cached. staleOnError marks a stale copy served
+// because the origin failed (RFC 5861 §4).
+func (w *Window) Served(class string, staleOnError bool) {
+	var hit bool
+	switch class {
+	case "hit", "stale", "revalidated":
+		hit = true
+	case "miss":
+	default:
+		return
+	}
 	w.add(func(s *slot) {
 		s.lookups++
 		if hit {
 			s.hits++
+		}
+		if staleOnError {
+			s.staleOnError++
 		}
 	})
 }
@@ -81,15 +93,9 @@ func (w *Window) Stored(n int64) {
 	w.add(func(s *slot) { s.stored += n })
 }
 
-// StaleOnError counts one stale response served because the origin failed
-// (RFC 5861 §4 stale-if-error, or the edge's own policy).
-func (w *Window) StaleOnError() {
-	w.add(func(s *slot) { s.staleOnError++ })
-}
-
-// Fetch counts one request to the origin that took d. A non-nil err is a
+// Fetched counts one request to the origin that took d. A non-nil err is a
 // failure (no response, or a 5xx) and becomes the last error shown.
-func (w *Window) Fetch(d time.Duration, err error) {
+func (w *Window) Fetched(d time.Duration, err error) {
 	if w == nil {
 		return
 	}

@@ -33,43 +33,56 @@ func TestWindowSums(t *testing.T) {
 	c := newClock()
 	w := NewWindow(c.Now)
 	for range 3 {
-		w.Lookup(true)
+		w.Served("hit", false)
 	}
-	w.Lookup(false)
+	w.Served("miss", false)
 	w.Stored(1500)
 	w.Stored(-7) // ignored: a size is never negative
-	w.StaleOnError()
-	w.Fetch(20*time.Millisecond, nil)
-	w.Fetch(3*time.Second, errors.New("dial tcp 203.0.113.9:443: i/o timeout"))
+	w.Served("stale", true)
+	w.Fetched(20*time.Millisecond, nil)
+	w.Fetched(3*time.Second, errors.New("dial tcp 203.0.113.9:443: i/o timeout"))
 	c.Advance(30 * time.Minute)
 
 	got := w.Traffic()
 	want := Traffic{
-		Span: 30 * time.Minute, Lookups: 4, Hits: 3, StoredBytes: 1500, Fetches: 2, FetchErrors: 1, StaleOnError: 1,
+		Span: 30 * time.Minute, Lookups: 5, Hits: 4, StoredBytes: 1500, Fetches: 2, FetchErrors: 1, StaleOnError: 1,
 		LastError: "dial tcp 203.0.113.9:443: i/o timeout", LastErrorAt: c.Now().Add(-30 * time.Minute),
 	}
 	got.FetchP50 = 0 // TestWindowMedian checks it
 	if got != want {
 		t.Errorf("got %+v; want %+v", got, want)
 	}
-	if r, ok := got.HitRatio(); !ok || r != 0.75 {
-		t.Errorf("HitRatio() = %v, %v; want 0.75, true", r, ok)
+	if r, ok := got.HitRatio(); !ok || r != 0.8 {
+		t.Errorf("HitRatio() = %v, %v; want 0.8, true", r, ok)
 	}
 	if _, ok := (Traffic{}).HitRatio(); ok {
 		t.Error("HitRatio() of no lookups reports a ratio")
 	}
 }
 
+func TestWindowClasses(t *testing.T) {
+	w := NewWindow(newClock().Now)
+	for _, class := range []string{"hit", "stale", "revalidated", "miss", "bypass", "something new"} {
+		w.Served(class, false)
+	}
+	// A stale copy the origin's failure made the edge serve.
+	w.Served("stale", true)
+	got := w.Traffic()
+	if got.Lookups != 5 || got.Hits != 4 || got.StaleOnError != 1 {
+		t.Errorf("got %d lookups, %d hits, %d stale on error; want 5, 4, 1 (bypass and unknown classes not counted)", got.Lookups, got.Hits, got.StaleOnError)
+	}
+}
+
 func TestWindowForgetsAfterAnHour(t *testing.T) {
 	c := newClock()
 	w := NewWindow(c.Now)
-	w.Lookup(true)
+	w.Served("hit", false)
 	w.Stored(100)
-	w.StaleOnError()
-	w.Fetch(time.Second, errors.New("origin answered 502"))
+	w.Served("stale", true)
+	w.Fetched(time.Second, errors.New("origin answered 502"))
 
 	c.Advance(59 * time.Minute) // same minute + 59: the oldest slot of the hour
-	if got := w.Traffic(); got.Lookups != 1 || got.StoredBytes != 100 || got.StaleOnError != 1 || got.Fetches != 1 {
+	if got := w.Traffic(); got.Lookups != 2 || got.StoredBytes != 100 || got.StaleOnError != 1 || got.Fetches != 1 {
 		t.Fatalf("after 59 min: got %+v; want the first minute still counted", got)
 	}
 	c.Advance(time.Minute)
@@ -86,7 +99,7 @@ func TestWindowForgetsAfterAnHour(t *testing.T) {
 	}
 
 	// Reusing the slot of the first minute starts it afresh.
-	w.Lookup(false)
+	w.Served("miss", false)
 	if got := w.Traffic(); got.Lookups != 1 || got.Hits != 0 {
 		t.Errorf("after reuse of the slot: got %d lookups, %d hits; want 1, 0", got.Lookups, got.Hits)
 	}
@@ -97,7 +110,7 @@ func TestWindowSpreadOverTheHour(t *testing.T) {
 	w := NewWindow(c.Now)
 	// Two and a half hours of one lookup a minute: the hour holds 60.
 	for range 150 {
-		w.Lookup(true)
+		w.Served("hit", false)
 		w.Stored(10)
 		c.Advance(time.Minute)
 	}
@@ -130,7 +143,7 @@ func TestWindowMedian(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := NewWindow(newClock().Now)
 			for _, d := range tc.times {
-				w.Fetch(d, nil)
+				w.Fetched(d, nil)
 			}
 			got := w.Traffic().FetchP50
 			// Buckets are 25% wide: the middle is within 12% of anything
@@ -157,7 +170,7 @@ func TestWindowBucketsCoverTwoMinutes(t *testing.T) {
 func TestWindowLastErrorIsBounded(t *testing.T) {
 	w := NewWindow(newClock().Now)
 	long := strings.Repeat("源站错误", 200) // 2,400 bytes of 3-byte runes
-	w.Fetch(time.Second, errors.New(long))
+	w.Fetched(time.Second, errors.New(long))
 	got := w.Traffic().LastError
 	if len(got) > maxErrLen+len("…") {
 		t.Errorf("LastError is %d bytes; want at most %d", len(got), maxErrLen+len("…"))
@@ -169,10 +182,10 @@ func TestWindowLastErrorIsBounded(t *testing.T) {
 
 func TestWindowNil(t *testing.T) {
 	var w *Window
-	w.Lookup(true)
+	w.Served("hit", false)
 	w.Stored(1)
-	w.StaleOnError()
-	w.Fetch(time.Second, errors.New("x"))
+	w.Served("stale", true)
+	w.Fetched(time.Second, errors.New("x"))
 	if got := w.Traffic(); got != (Traffic{}) {
 		t.Errorf("nil Window: got %+v; want zero", got)
 	}
@@ -187,8 +200,8 @@ func TestWindowConcurrent(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 500 {
-				w.Lookup(true)
-				w.Fetch(time.Millisecond, nil)
+				w.Served("hit", false)
+				w.Fetched(time.Millisecond, nil)
 				w.Stored(1)
 			}
 		})
@@ -208,7 +221,7 @@ func BenchmarkWindowLookup(b *testing.B) {
 	w := NewWindow(nil)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			w.Lookup(true)
+			w.Served("hit", false)
 		}
 	})
 }
