@@ -66,10 +66,10 @@ type siteView struct {
 }
 
 type checkView struct {
-	Name, Target        string
-	Result, Label       string
-	When, WhenISO       string
-	Reason, Fix         string
+	Name, Target  string
+	Result, Label string
+	When, WhenISO string
+	Reason, Fix   string
 }
 
 type certView struct {
