@@ -117,6 +117,7 @@ func (e *Edge) audit(ctx context.Context, s *site, httpsAddr net.Addr, series *a
 		return // shutting down: the outcome is not the site's
 	}
 	series.replace(s.name, auditPages, rep.Results)
+	e.board.SetAudit(s.name, auditPages, rep.Results)
 	logOutcomes(s.logger, rep.Results, false)
 	s.logger.Info("compliance audit done", "problems", rep.Problems, "skipped", rep.Skipped)
 }
@@ -159,6 +160,7 @@ func (e *Edge) auditDomains(ctx context.Context, s *site, key string, series *au
 	var rep compliance.Report
 	rep.Add(rs...)
 	series.replace(s.name, auditDomainChecks, rs)
+	e.board.SetAudit(s.name, auditDomainChecks, rs)
 	logOutcomes(s.logger, rs, true)
 	run.skipped = rep.Skipped > 0
 	s.logger.Info("compliance domain audit done", "results", len(rs), "problems", rep.Problems, "warnings", rep.Warnings, "skipped", rep.Skipped)

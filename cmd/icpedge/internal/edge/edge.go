@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/status"
 	"log/slog"
 	"net"
 	"sync"
@@ -81,6 +82,9 @@ type Edge struct {
 
 	reg     *prometheus.Registry
 	metrics *proxy.Metrics
+	// board keeps what the admin status page shows that nothing else
+	// keeps: audit results, traffic windows, the last reload.
+	board   *status.Board
 	reloads *prometheus.CounterVec
 	// budget bounds the memory of buffered bodies, shared by every
 	// client and kept across reloads.
@@ -156,6 +160,7 @@ func New(cfgs []*config.Config, opts Options) (*Edge, error) {
 		notify:       notify,
 		version:      opts.Version,
 		ready:        opts.Ready,
+		board:        status.NewBoard(nil),
 		reloadReq:    make(chan chan error),
 		done:         make(chan struct{}),
 	}
@@ -242,9 +247,13 @@ func (e *Edge) Run(ctx context.Context) error {
 	defer cancelBG()
 	e.bg = bg
 	e.applyCacheRoot(e.initial)
+	if e.broken == nil {
+		e.broken = map[string]error{}
+	}
 	if err := e.apply(e.initial, e.broken); err != nil {
 		return err
 	}
+	e.board.Skipped(e.broken)
 	defer func() {
 		// The listeners have drained (or the grace period ran out):
 		// nothing waits any longer. Certificate maintenance stops and

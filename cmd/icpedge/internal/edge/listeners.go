@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/status"
 	"log/slog"
 	"net"
 	"net/http"
@@ -95,6 +96,7 @@ func (e *Edge) listenAll(l *listeners) (Status, error) {
 			Logger:  e.logger,
 			Purge:   e.purge,
 			Metrics: metricsHandler(e.reg, e.logger),
+			Status:  status.New(status.Options{Token: token, Data: e.statusPage, Logger: e.logger}),
 		})
 		if st.Admin, err = l.start("admin", e.admin.Listen, admin, nil); err != nil {
 			return st, err

@@ -135,28 +135,8 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 // certmagic's cached certificates for it.
 func (t *edgeTLS) expiries(hosts []string) map[string]time.Time {
 	out := map[string]time.Time{}
-	if t == nil {
-		return out
-	}
-	switch {
-	case t.manual != nil:
-		cert := t.manual.cert.Load()
-		if cert == nil || cert.Leaf == nil {
-			return out
-		}
-		for _, h := range hosts {
-			if cert.Leaf.VerifyHostname(h) == nil {
-				out[h] = cert.Leaf.NotAfter
-			}
-		}
-	case t.acme != nil:
-		for _, h := range hosts {
-			for _, c := range t.acme.cache.AllMatchingCertificates(h) {
-				if c.Leaf != nil && c.Leaf.NotAfter.After(out[h]) {
-					out[h] = c.Leaf.NotAfter
-				}
-			}
-		}
+	for h, c := range t.leaves(hosts) {
+		out[h] = c.NotAfter
 	}
 	return out
 }

@@ -158,6 +158,16 @@ func (e *Edge) apply(cfgs []*config.Config, broken map[string]error) error {
 // that a reload runs (sd_notify RELOADING=1) and when it is over
 // (READY=1), whether or not the new config was taken.
 func (e *Edge) reload() (rejected error) {
+	// The status page shows the outcome; registered first so that it
+	// runs last, after a recovered panic has set rejected.
+	var broken map[string]error
+	loaded := false
+	defer func() {
+		if loaded {
+			e.board.Reloaded(rejected, broken)
+			e.board.Keep(e.Status().Clients)
+		}
+	}()
 	if err := e.notify.Reloading(); err != nil {
 		e.logger.Warn("systemd not notified", "err", err)
 	}
@@ -189,7 +199,12 @@ func (e *Edge) reload() (rejected error) {
 	if e.load == nil {
 		return nil
 	}
+	loaded = true
 	cfgs, broken, err := e.load()
+	if broken == nil {
+		// apply adds the files that fail to build: the page lists them.
+		broken = map[string]error{}
+	}
 	if err == nil {
 		if e.single {
 			e.restartNeeded(cfgs[0])

@@ -118,6 +118,7 @@ func (e *Edge) buildSite(ctx context.Context, cfg *config.Config, prev *site) (*
 		return nil, err
 	}
 	popts.Metrics = e.metrics
+	popts.Observer = e.board.Window(name)
 
 	if cfg.Log.AccessFile != "" {
 		if prev != nil && prev.access != nil && prev.cfg.Log.AccessFile == cfg.Log.AccessFile {

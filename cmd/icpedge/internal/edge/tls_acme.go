@@ -38,6 +38,9 @@ type acmeCerts struct {
 	// retry asks run to start management over, so that certificates not
 	// yet obtained are tried now rather than at the next backoff step.
 	retry chan struct{}
+	// lastErr is the last failed attempt's reason (a string), "" once
+	// one succeeds: the admin status page shows it.
+	lastErr atomic.Value
 }
 
 func newACMECerts(cfg *config.Config, logger *slog.Logger) (*acmeCerts, error) {
@@ -183,10 +186,12 @@ func (a *acmeCerts) onEvent(_ context.Context, event string, data map[string]any
 	case "cert_obtained":
 		renewal, _ := data["renewal"].(bool)
 		a.logger.Info("certificate obtained", "host", data["identifier"], "renewal", renewal, "issuer", data["issuer"])
+		a.lastErr.Store("")
 	case "cert_failed":
 		renewal, _ := data["renewal"].(bool)
 		err, _ := data["error"].(error)
 		reason, fix := explainACMEError(err)
+		a.lastErr.Store(fmt.Sprintf("%v: %s", data["identifier"], reason))
 		msg := "certificate not obtained"
 		if renewal {
 			msg = "certificate not renewed"

@@ -3,6 +3,7 @@ package status
 import (
 	"crypto/x509"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -85,6 +86,17 @@ func (b *Board) Reloaded(err error, broken map[string]error) {
 	}
 }
 
+// Skipped records the files skipped at start: the page lists them as
+// refused until a reload says otherwise.
+func (b *Board) Skipped(broken map[string]error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.broken = map[string]string{}
+	for name, err := range broken {
+		b.broken[name] = err.Error()
+	}
+}
+
 // Keep forgets every client not in clients: those a reload removed.
 func (b *Board) Keep(clients []string) {
 	b.mu.Lock()
@@ -141,6 +153,15 @@ func (b *Board) Page(clients []Client) Page {
 			s.Reload.Err = why
 		}
 		p.Sites = append(p.Sites, s)
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.broken)) {
+		if !slices.ContainsFunc(clients, func(c Client) bool { return c.Name == name }) {
+			at := b.reload.At
+			if at.IsZero() {
+				at = b.started
+			}
+			p.Refused = append(p.Refused, Refused{Name: name, Err: b.broken[name], At: at})
+		}
 	}
 	return p
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +139,24 @@ func TestBoardCerts(t *testing.T) {
 	// An issuer with no organisation shows its common name alone.
 	if got := cert509("x", &x509.Certificate{Issuer: pkix.Name{CommonName: "Pebble Intermediate CA 1f2e"}}, "").Issuer; got != "Pebble Intermediate CA 1f2e" {
 		t.Errorf("issuer %q", got)
+	}
+}
+
+// A new client whose file does not load is not served: the page lists it
+// apart, as refused.
+func TestBoardRefusedNewFile(t *testing.T) {
+	c := newClock()
+	b := NewBoard(c.Now)
+	b.Reloaded(nil, map[string]error{"new": errors.New("new.yaml:2: hosts: missing"), "a": errors.New("a.yaml:9: origin: bad")})
+	p := b.Page([]Client{{Name: "a"}})
+	if len(p.Refused) != 1 || p.Refused[0] != (Refused{Name: "new", Err: "new.yaml:2: hosts: missing", At: c.Now()}) {
+		t.Errorf("Refused %+v; want new's file only (a keeps serving and shows its own)", p.Refused)
+	}
+	var buf strings.Builder
+	if err := render(&buf, p, c.Now(), time.Minute, "/"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `data-refused="new"`) || !strings.Contains(buf.String(), "new.yaml:2: hosts: missing") {
+		t.Errorf("page does not show the refused file:\n%s", buf.String())
 	}
 }

@@ -11,6 +11,18 @@ type Page struct {
 	Version string
 	// Sites are shown in this order.
 	Sites []Site
+	// Refused are the config files the last reload (or the start)
+	// refused that no site is served from (a new client's file that does not load): a site
+	// whose new file was refused keeps serving and shows it under its
+	// Reload instead.
+	Refused []Refused
+}
+
+// Refused is a config file a reload did not take.
+type Refused struct {
+	Name string // the client's name (the file's name without .yaml)
+	Err  string
+	At   time.Time
 }
 
 // Site is one client of the process: one config file.

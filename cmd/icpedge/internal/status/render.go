@@ -50,6 +50,11 @@ type view struct {
 	Started      string
 	Version      string
 	Sites        []siteView
+	Refused      []refusedView
+}
+
+type refusedView struct {
+	Name, Err, When string
 }
 
 type siteView struct {
@@ -111,6 +116,10 @@ func render(w io.Writer, p Page, now time.Time, refresh time.Duration, action st
 		}
 		v.Sites = append(v.Sites, sv)
 	}
+	for _, f := range p.Refused {
+		v.Refused = append(v.Refused, refusedView{Name: f.Name, Err: f.Err, When: ago(now, f.At)})
+	}
+	failing += len(p.Refused)
 	switch {
 	case failing > 0:
 		v.Title = fmt.Sprintf("✗ %d failing · icpedge status", failing)
