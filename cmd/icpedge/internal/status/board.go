@@ -16,7 +16,8 @@ import (
 // keeps: each client's last self-audit results, its traffic Window, and
 // the last reload's outcome. Clients are named as the edge names them
 // (the config file's name); everything is kept across reloads until Keep
-// drops a client. It is safe for concurrent use.
+// drops a client. It is safe for concurrent use. A nil *Board records
+// nothing, and its Windows are nil.
 type Board struct {
 	now     func() time.Time
 	started time.Time
@@ -46,6 +47,9 @@ func NewBoard(now func() time.Time) *Board {
 // Window returns client's traffic Window, made on first use and the same
 // across reloads, so the hour's figures survive one.
 func (b *Board) Window(client string) *Window {
+	if b == nil {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w := b.windows[client]
@@ -60,6 +64,9 @@ func (b *Board) Window(client string) *Window {
 // ("pages", "domains"…), replacing that part's previous results. Parts
 // are shown in the order they were first recorded.
 func (b *Board) SetAudit(client, part string, rs []compliance.Result) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	parts := b.audits[client]
@@ -74,6 +81,9 @@ func (b *Board) SetAudit(client, part string, rs []compliance.Result) {
 // previous config serves on), broken names clients whose file was refused
 // while the others were applied.
 func (b *Board) Reloaded(err error, broken map[string]error) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reload = Reload{At: b.now()}
@@ -89,6 +99,9 @@ func (b *Board) Reloaded(err error, broken map[string]error) {
 // Skipped records the files skipped at start: the page lists them as
 // refused until a reload says otherwise.
 func (b *Board) Skipped(broken map[string]error) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.broken = map[string]string{}
@@ -99,6 +112,9 @@ func (b *Board) Skipped(broken map[string]error) {
 
 // Keep forgets every client not in clients: those a reload removed.
 func (b *Board) Keep(clients []string) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for name := range b.windows {
@@ -131,6 +147,9 @@ type Client struct {
 
 // Page builds the page for clients, in their order.
 func (b *Board) Page(clients []Client) Page {
+	if b == nil {
+		b = NewBoard(nil)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	p := Page{Started: b.started}

@@ -160,3 +160,19 @@ func TestBoardRefusedNewFile(t *testing.T) {
 		t.Errorf("page does not show the refused file:\n%s", buf.String())
 	}
 }
+
+func TestBoardNil(t *testing.T) {
+	var b *Board
+	b.SetAudit("a", "pages", []compliance.Result{{Check: "icp"}})
+	b.Reloaded(errors.New("x"), nil)
+	b.Skipped(nil)
+	b.Keep(nil)
+	w := b.Window("a")
+	if w != nil {
+		t.Fatal("a nil Board made a Window")
+	}
+	w.Served("hit", false)
+	if p := b.Page([]Client{{Name: "a"}}); len(p.Sites) != 1 || len(p.Sites[0].Checks) != 0 {
+		t.Errorf("nil Board's page %+v; want the client and nothing else", p)
+	}
+}
