@@ -160,7 +160,7 @@ func (b *bench) buffers(ctx context.Context) (*buffersReport, error) {
 		return nil, err
 	}
 	defer edge.stop()
-	rss := sampleRSS(edge.pid(), 20*time.Millisecond)
+	rss := sampleRSS(edge, 20*time.Millisecond)
 	defer rss.Close()
 	originBefore := b.origin.pathCounts("/big.js")["/big.js"]
 
@@ -189,7 +189,7 @@ func (b *bench) buffers(ctx context.Context) (*buffersReport, error) {
 		return nil, err
 	}
 	rep.rssMax = rss.peak()
-	m, err := readMem(edge.pid())
+	m, err := edge.mem()
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,12 @@ type child struct {
 	// quit asks the child to end; stop kills it by PID if it has not
 	// within 5s.
 	quit func()
+	// procs lists the processes whose memory and CPU count as the
+	// child's; nil means its own process alone.
+	procs func() []int
+	// warnWords mark a log line as a warning or an error; nil means
+	// icpedge's slog levels.
+	warnWords []string
 
 	mu    sync.Mutex
 	lines []string // the last logTail lines of its stderr
@@ -177,8 +183,15 @@ func (c *child) waitAddr(ctx context.Context, addrc <-chan string) error {
 func (c *child) logLine(line string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
-		c.warns++
+	words := c.warnWords
+	if words == nil {
+		words = []string{"level=WARN", "level=ERROR"}
+	}
+	for _, w := range words {
+		if strings.Contains(line, w) {
+			c.warns++
+			break
+		}
 	}
 	c.lines = append(c.lines, line)
 	if len(c.lines) > logTail {
@@ -220,10 +233,54 @@ func (c *child) stop() {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
+// pids returns the child's processes.
+func (c *child) pids() []int {
+	if c.procs == nil {
+		return []int{c.pid()}
+	}
+	return c.procs()
+}
+
+// mem returns the child's memory, summed over its processes.
+func (c *child) mem() (memStatus, error) {
+	var sum memStatus
+	for i, pid := range c.pids() {
+		m, err := readMem(pid)
+		if err != nil {
+			if i == 0 {
+				return sum, err
+			}
+			continue // a helper process that has just exited
+		}
+		sum.rss += m.rss
+		sum.hwm += m.hwm
+		sum.pss += m.pss
+	}
+	return sum, nil
+}
+
+// cpu returns the CPU time the child's processes have used so far.
+func (c *child) cpu() (time.Duration, error) {
+	var sum time.Duration
+	for i, pid := range c.pids() {
+		d, err := readCPU(pid)
+		if err != nil {
+			if i == 0 {
+				return 0, err
+			}
+			continue
+		}
+		sum += d
+	}
+	return sum, nil
+}
+
 // memStatus is a process's resident set size now and at its peak, from
-// /proc/PID/status, in bytes.
+// /proc/PID/status, and its proportional set size (shared pages divided
+// among the processes that share them) from /proc/PID/smaps_rollup, in
+// bytes.
 type memStatus struct {
-	rss, hwm int64
+	rss, hwm, pss int64
 }
 
 func readMem(pid int) (memStatus, error) {
@@ -259,7 +316,27 @@ func readMem(pid int) (memStatus, error) {
 	if m.hwm == 0 {
 		return m, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
 	}
+	m.pss = readPss(pid)
 	return m, nil
+}
+
+// readPss returns the Pss line of /proc/PID/smaps_rollup, or 0.
+func readPss(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	if err != nil {
+		return 0
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("Pss:")); ok {
+			f := strings.Fields(string(v))
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // clockTick is the unit of utime and stime in /proc/PID/stat (USER_HZ,
@@ -294,9 +371,10 @@ func readCPU(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * clockTick, nil
 }
 
-// rssSampler records the largest VmRSS of a process seen every interval.
+// rssSampler records the largest VmRSS of a child (summed over its
+// processes) seen every interval.
 type rssSampler struct {
-	pid  int
+	c    *child
 	stop chan struct{}
 	done chan struct{}
 	mu   sync.Mutex
@@ -304,8 +382,8 @@ type rssSampler struct {
 	n    int   // samples taken, under mu
 }
 
-func sampleRSS(pid int, every time.Duration) *rssSampler {
-	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+func sampleRSS(c *child, every time.Duration) *rssSampler {
+	s := &rssSampler{c: c, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(every)
@@ -323,7 +401,7 @@ func sampleRSS(pid int, every time.Duration) *rssSampler {
 }
 
 func (s *rssSampler) sample() {
-	m, err := readMem(s.pid)
+	m, err := s.c.mem()
 	if err != nil {
 		return
 	}

@@ -56,6 +56,9 @@ func (o *origin) Close() { o.srv.Close() }
 // URL is the origin's base URL (http://127.0.0.1:port).
 func (o *origin) URL() string { return o.srv.URL }
 
+// addr is the origin's address (127.0.0.1:port).
+func (o *origin) addr() string { return o.srv.Listener.Addr().String() }
+
 func (o *origin) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	o.total.Add(1)
 	o.mu.Lock()

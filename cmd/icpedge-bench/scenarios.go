@@ -12,10 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -36,6 +34,9 @@ type bench struct {
 	tmp    string
 	origin *origin
 	log    io.Writer // progress, not figures
+	// nginx is the nginx binary to compare with, "" for none; notice is
+	// the block its sub_filter injects, the edge's own.
+	nginx, nginxVersion, notice string
 }
 
 // scenarioDir makes an empty directory for one scenario's edge.
@@ -48,27 +49,78 @@ func (b *bench) progress(format string, args ...any) {
 	fmt.Fprintf(b.log, "icpedge-bench: "+format+"\n", args...)
 }
 
-// hitsRow is one client kind's figures in the hits scenario.
+// server is one of the servers a scenario loads: the edge, nginx, the
+// plain server, or the origin itself (c nil: it runs in this process).
+type server struct {
+	name string
+	addr string
+	c    *child
+}
+
+// startNginx starts nginx for a scenario, in its own directory, or
+// returns nil when there is no nginx to compare with.
+func (b *bench) startNginx(ctx context.Context, scenario string) (c *child, addr6 string, err error) {
+	if b.nginx == "" {
+		return nil, "", nil
+	}
+	dir, err := b.scenarioDir(scenario + "/nginx")
+	if err != nil {
+		return nil, "", err
+	}
+	return startNginx(ctx, b.nginx, dir, b.origin.addr(), b.notice)
+}
+
+// alternate runs f for each of n servers in each of rounds rounds,
+// starting every round one server later, so that machine noise falls on
+// all of them alike and none always runs right after the same other one.
+func alternate(ctx context.Context, rounds, n int, f func(i int)) {
+	for r := range rounds {
+		for k := range n {
+			if ctx.Err() != nil {
+				return
+			}
+			f((r + k) % n)
+		}
+	}
+}
+
+// hitsRow is one client kind's figures in the hits scenario: one result
+// per server, in hitsReport.servers order.
 type hitsRow struct {
-	kind        clientKind
-	bodyLen     int
-	edge, plain loadResult
+	kind clientKind
+	res  []loadResult
+	// encoding and bodyLen are what each server sent this client.
+	encoding []string
+	bodyLen  []int
 }
 
 type hitsReport struct {
 	path             string
 	rounds           int
 	round            time.Duration
+	servers          []string // "edge", "plain", and "nginx" when compared
 	rows             []hitsRow
 	edgeHWM          int64 // the edge's VmHWM at the end, bytes
 	edgeRSSMax       int64 // largest VmRSS sampled during the load
 	plainHWM         int64
+	nginxHWM         int64 // summed over its processes
 	originDuringLoad int64
+	sizes            *sizesReport
 	notes            []string // what looked wrong with the edge
 }
 
-// hits warms one URL and loads it on the edge and on the reference
-// server in alternating rounds, for each client kind.
+// server returns the index of a server's figures, or -1.
+func (r *hitsReport) server(name string) int { return slices.Index(r.servers, name) }
+
+// sizesReport is bytes per hit of the same page: the edge's encodings,
+// and nginx's gzip at levels 1 and 6.
+type sizesReport struct {
+	edge           map[string]int // by Content-Encoding, "" identity
+	nginx1, nginx6 int            // 0 without nginx
+}
+
+// hits warms one URL and loads it on the edge, on the reference server
+// and on nginx, in alternating rounds, for each client kind.
 func (b *bench) hits(ctx context.Context) (*hitsReport, error) {
 	dir, err := b.scenarioDir("hits")
 	if err != nil {
@@ -79,7 +131,7 @@ func (b *bench) hits(ctx context.Context) (*hitsReport, error) {
 		return nil, err
 	}
 	defer edge.stop()
-	rep := &hitsReport{path: "/"}
+	rep := &hitsReport{path: "/", servers: []string{"edge", "plain"}}
 	rep.rounds = max(2, int(b.opts.Duration/time.Second))
 	rep.round = b.opts.Duration / time.Duration(rep.rounds)
 
@@ -89,6 +141,10 @@ func (b *bench) hits(ctx context.Context) (*hitsReport, error) {
 		return nil, err
 	}
 	rep.notes = notes
+	rep.sizes = &sizesReport{edge: map[string]int{}}
+	for _, v := range vs {
+		rep.sizes.edge[v.encoding] = len(v.body)
+	}
 
 	plainDir, err := b.scenarioDir("hits/plain")
 	if err != nil {
@@ -110,45 +166,81 @@ func (b *bench) hits(ctx context.Context) (*hitsReport, error) {
 				k.name, len(got.body), got.header.Get("Content-Encoding"), got.header.Get("Content-Type"), len(v.body), v.encoding, v.ctype)
 		}
 	}
+	servers := []server{{"edge", edge.addr, edge}, {"plain", plain.addr, plain}}
 
-	edgeRSS := sampleRSS(edge.pid(), 50*time.Millisecond)
+	ngx, addr6, err := b.startNginx(ctx, "hits")
+	if err != nil {
+		return nil, err
+	}
+	if ngx != nil {
+		defer ngx.stop()
+		rep.servers = append(rep.servers, "nginx")
+		servers = append(servers, server{"nginx", ngx.addr, ngx})
+		b.progress("hits: warming %s on nginx at %s", rep.path, ngx.addr)
+		if _, err := get(ctx, ngx.addr, rep.path, clientKinds[0]); err != nil {
+			return nil, fmt.Errorf("nginx: %w", err)
+		}
+		for i, addr := range []string{ngx.addr, addr6} {
+			f, err := get(ctx, addr, rep.path, kindFor("gzip"))
+			if err != nil {
+				return nil, fmt.Errorf("nginx: %w", err)
+			}
+			if f.header.Get("Content-Encoding") != "gzip" || !isHit(f.header.Get("Cache-Status")) {
+				return nil, fmt.Errorf("nginx: a gzip client got Content-Encoding %q, Cache-Status %q after warming; want gzip, a hit", f.header.Get("Content-Encoding"), f.header.Get("Cache-Status"))
+			}
+			sizes := []*int{&rep.sizes.nginx1, &rep.sizes.nginx6}
+			*sizes[i] = len(f.body)
+		}
+		plainPage, err := get(ctx, ngx.addr, rep.path, clientKinds[0])
+		if err != nil {
+			return nil, fmt.Errorf("nginx: %w", err)
+		}
+		if idx := slices.IndexFunc(vs, func(v variant) bool { return v.encoding == "" }); idx >= 0 && !bytes.Equal(plainPage.body, vs[idx].body) {
+			rep.notes = append(rep.notes, fmt.Sprintf("nginx's page (%d bytes) is not the edge's (%d bytes): the comparison is not of the same document", len(plainPage.body), len(vs[idx].body)))
+		}
+	}
+
+	edgeRSS := sampleRSS(edge, 50*time.Millisecond)
 	defer edgeRSS.Close()
 	originBefore := b.origin.total.Load()
 	warm := min(b.opts.Duration/5, time.Second)
-	for _, v := range vs {
-		k := kindFor(v.encoding)
+	for _, k := range clientKinds {
 		req := buildRequest(rep.path, k)
-		want := int64(len(v.body))
-		l := load{
-			next: func(int, int) ([]byte, bool) { return req, true },
-			check: func(_ []byte, r response) bool {
-				return r.status == 200 && r.bodyLen == want && r.encoding == v.encoding
-			},
-		}
-		row := hitsRow{kind: k, bodyLen: len(v.body)}
-		ep, pp := newPool(edge.addr, b.opts.Conns), newPool(plain.addr, b.opts.Conns)
-		b.progress("hits: %s client, %d conns, %d rounds of %v per server", k.name, b.opts.Conns, rep.rounds, rep.round)
-		l.duration = warm
-		ep.run(ctx, l)
-		pp.run(ctx, l)
-		l.duration = rep.round
-		edgeRound := func() { row.edge.add(measureCPU(edge.pid(), func() loadResult { return ep.run(ctx, l) })) }
-		plainRound := func() { row.plain.add(measureCPU(plain.pid(), func() loadResult { return pp.run(ctx, l) })) }
-		for r := range rep.rounds {
-			// Swap the order every round so that neither server always
-			// runs right after the other's connections went idle.
-			if r%2 == 0 {
-				edgeRound()
-				plainRound()
-			} else {
-				plainRound()
-				edgeRound()
+		row := hitsRow{kind: k, res: make([]loadResult, len(servers))}
+		loads := make([]load, len(servers))
+		pools := make([]pool, len(servers))
+		for i, s := range servers {
+			// What each server sends this client, as checked under load.
+			f, err := get(ctx, s.addr, rep.path, k)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
+			enc, want := f.header.Get("Content-Encoding"), int64(len(f.body))
+			row.encoding = append(row.encoding, enc)
+			row.bodyLen = append(row.bodyLen, len(f.body))
+			loads[i] = load{
+				next: func(int, int) ([]byte, bool) { return req, true },
+				check: func(_ []byte, r response) bool {
+					return r.status == 200 && r.bodyLen == want && r.encoding == enc
+				},
+			}
+			pools[i] = newPool(s.addr, b.opts.Conns)
+			defer pools[i].Close()
 		}
-		ep.Close()
-		pp.Close()
-		if ok := row.edge.requests - row.edge.errors; row.edge.hits < ok {
-			rep.notes = append(rep.notes, fmt.Sprintf("%s client: %d of %d responses under load were not cache hits", k.name, ok-row.edge.hits, ok))
+		b.progress("hits: %s client, %d conns, %d rounds of %v per server", k.name, b.opts.Conns, rep.rounds, rep.round)
+		for i := range servers {
+			loads[i].duration = warm
+			pools[i].run(ctx, loads[i])
+			loads[i].duration = rep.round
+		}
+		alternate(ctx, rep.rounds, len(servers), func(i int) {
+			row.res[i].add(measureCPU(servers[i].c, func() loadResult { return pools[i].run(ctx, loads[i]) }))
+		})
+		for _, p := range pools {
+			p.Close()
+		}
+		if e := row.res[0]; e.hits < e.requests-e.errors {
+			rep.notes = append(rep.notes, fmt.Sprintf("%s client: %d of %d responses under load were not cache hits", k.name, e.requests-e.errors-e.hits, e.requests-e.errors))
 		}
 		rep.rows = append(rep.rows, row)
 		if err := ctx.Err(); err != nil {
@@ -157,13 +249,21 @@ func (b *bench) hits(ctx context.Context) (*hitsReport, error) {
 	}
 	rep.originDuringLoad = b.origin.total.Load() - originBefore
 	rep.edgeRSSMax = edgeRSS.peak()
-	m, err := readMem(edge.pid())
+	m, err := edge.mem()
 	if err != nil {
 		return nil, err
 	}
 	rep.edgeHWM = m.hwm
-	if m, err := readMem(plain.pid()); err == nil {
+	if m, err := plain.mem(); err == nil {
 		rep.plainHWM = m.hwm
+	}
+	if ngx != nil {
+		if m, err := ngx.mem(); err == nil {
+			rep.nginxHWM = m.hwm
+		}
+		if n := ngx.warnings(); n > 0 {
+			rep.notes = append(rep.notes, fmt.Sprintf("nginx logged %d warnings or errors; last lines:\n%s", n, ngx.log()))
+		}
 	}
 	if n := edge.warnings(); n > 0 {
 		rep.notes = append(rep.notes, fmt.Sprintf("the edge logged %d warnings or errors; last lines:\n%s", n, edge.log()))
@@ -171,13 +271,16 @@ func (b *bench) hits(ctx context.Context) (*hitsReport, error) {
 	return rep, nil
 }
 
-// measureCPU runs f and adds the CPU time process pid used meanwhile to
-// its result. The server is idle outside its own rounds, so that time is
-// its cost of serving them.
-func measureCPU(pid int, f func() loadResult) loadResult {
-	before, err1 := readCPU(pid)
+// measureCPU runs f and adds the CPU time c used meanwhile to its
+// result. The server is idle outside its own rounds, so that time is its
+// cost of serving them. A nil c (the in-process origin) is not measured.
+func measureCPU(c *child, f func() loadResult) loadResult {
+	if c == nil {
+		return f()
+	}
+	before, err1 := c.cpu()
 	res := f()
-	after, err2 := readCPU(pid)
+	after, err2 := c.cpu()
 	if err1 == nil && err2 == nil {
 		res.cpu = after - before
 	}
@@ -277,54 +380,106 @@ func fetchVariants(ctx context.Context, addr, path string) ([]variant, []string,
 	return vs, notes, nil
 }
 
-type memoryReport struct {
-	entries          int
+// memRun is one server's figures in the memory scenario.
+type memRun struct {
+	server           string
 	fill, load       loadResult
-	fillStored       int64
+	fillStored       int64 // the edge's "stored" answers
 	fillOrigin       int64
 	originDuringLoad int64
-	fillRSSMax       int64
+	fillRSSMax       int64 // largest VmRSS sampled, summed over the processes
 	loadRSSMax       int64
-	hwm              int64
+	hwm              int64 // VmHWM at the end, summed over the processes
+	pss              int64 // Pss at the end, summed over the processes
+	procs            int   // processes counted
 	diskBytes        int64
 	diskFiles        int
-	notes            []string
 }
 
-// memory fills the cache with opts.Entries pages and loads random ones.
+type memoryReport struct {
+	entries int
+	runs    []memRun // the edge first, then nginx when compared
+	notes   []string
+}
+
+// run returns a server's figures, or nil.
+func (r *memoryReport) run(name string) *memRun {
+	for i := range r.runs {
+		if r.runs[i].server == name {
+			return &r.runs[i]
+		}
+	}
+	return nil
+}
+
+// memory fills the cache with opts.Entries pages and loads random ones,
+// on the edge and then on nginx.
 func (b *bench) memory(ctx context.Context) (*memoryReport, error) {
 	dir, err := b.scenarioDir("memory")
 	if err != nil {
 		return nil, err
 	}
-	edge, err := startEdge(ctx, b.bin, dir, b.origin.URL(), b.opts.CacheMemory)
-	if err != nil {
-		return nil, err
-	}
-	defer edge.stop()
-	rss := sampleRSS(edge.pid(), 50*time.Millisecond)
-	defer rss.Close()
 	rep := &memoryReport{entries: b.opts.Entries}
-
 	reqs := make([][3][]byte, rep.entries+1)
 	for i := 1; i <= rep.entries; i++ {
 		for j, k := range clientKinds {
 			reqs[i][j] = buildRequest("/p/"+strconv.Itoa(i), k)
 		}
 	}
+
+	edge, err := startEdge(ctx, b.bin, dir, b.origin.URL(), b.opts.CacheMemory)
+	if err != nil {
+		return nil, err
+	}
+	run, err := b.memoryRun(ctx, server{"edge", edge.addr, edge}, reqs)
+	edge.stop()
+	if err != nil {
+		return nil, err
+	}
+	run.diskBytes, run.diskFiles = dirSize(filepath.Join(dir, "state", "cache"))
+	rep.runs = append(rep.runs, *run)
+	if n := edge.warnings(); n > 0 {
+		rep.notes = append(rep.notes, fmt.Sprintf("the edge logged %d warnings or errors; last lines:\n%s", n, edge.log()))
+	}
+
+	ngx, _, err := b.startNginx(ctx, "memory")
+	if err != nil {
+		return nil, err
+	}
+	if ngx != nil {
+		run, err := b.memoryRun(ctx, server{"nginx", ngx.addr, ngx}, reqs)
+		ngx.stop()
+		if err != nil {
+			return nil, err
+		}
+		run.diskBytes, run.diskFiles = dirSize(filepath.Join(b.tmp, "memory", "nginx", "cache"))
+		rep.runs = append(rep.runs, *run)
+		if n := ngx.warnings(); n > 0 {
+			rep.notes = append(rep.notes, fmt.Sprintf("nginx logged %d warnings or errors; last lines:\n%s", n, ngx.log()))
+		}
+	}
+	return rep, ctx.Err()
+}
+
+// memoryRun fills one server's cache and loads it.
+func (b *bench) memoryRun(ctx context.Context, s server, reqs [][3][]byte) (*memRun, error) {
+	entries := len(reqs) - 1
+	rss := sampleRSS(s.c, 50*time.Millisecond)
+	defer rss.Close()
+	run := &memRun{server: s.name}
 	okBody := func(_ []byte, r response) bool { return r.status == 200 && r.bodyLen > 0 }
 
-	b.progress("memory: filling %d URLs with %d conns", rep.entries, b.opts.Conns)
+	b.progress("memory: filling %d URLs on %s with %d conns", entries, s.name, b.opts.Conns)
 	originBefore := b.origin.total.Load()
 	var nextURL atomic.Int64
 	var stored atomic.Int64
-	p := newPool(edge.addr, b.opts.Conns)
+	p := newPool(s.addr, b.opts.Conns)
 	defer p.Close()
-	rep.fill = p.run(ctx, load{
+	run.fill = p.run(ctx, load{
 		duration: fillLimit,
 		next: func(int, int) ([]byte, bool) {
 			i := nextURL.Add(1)
-			if i > int64(rep.entries) {
+			if i > int64(entries) {
 				return nil, false
 			}
 			return reqs[i][2], true
@@ -336,144 +491,39 @@ func (b *bench) memory(ctx context.Context) (*memoryReport, error) {
 			}
 		},
 	})
-	rep.fillStored = stored.Load()
-	rep.fillOrigin = b.origin.total.Load() - originBefore
-	rep.fillRSSMax = rss.peak()
+	run.fillStored = stored.Load()
+	run.fillOrigin = b.origin.total.Load() - originBefore
+	run.fillRSSMax = rss.peak()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if rep.fill.requests < int64(rep.entries) {
-		return nil, fmt.Errorf("memory: filled %d of %d URLs within %v", rep.fill.requests, rep.entries, fillLimit)
+	if run.fill.requests < int64(entries) {
+		return nil, fmt.Errorf("%s: filled %d of %d URLs within %v", s.name, run.fill.requests, entries, fillLimit)
 	}
 
-	b.progress("memory: random GETs over %d URLs for %v", rep.entries, b.opts.Duration)
+	b.progress("memory: random GETs over %d URLs on %s for %v", entries, s.name, b.opts.Duration)
 	rss.reset()
 	originBefore = b.origin.total.Load()
 	rngs := make([]*rand.Rand, b.opts.Conns)
 	for w := range rngs {
 		rngs[w] = rand.New(rand.NewPCG(uint64(w)+1, 0x1cbedce))
 	}
-	rep.load = p.run(ctx, load{
+	run.load = p.run(ctx, load{
 		duration: b.opts.Duration,
 		next: func(w, _ int) ([]byte, bool) {
 			rng := rngs[w]
-			return reqs[1+rng.IntN(rep.entries)][rng.IntN(len(clientKinds))], true
+			return reqs[1+rng.IntN(entries)][rng.IntN(len(clientKinds))], true
 		},
 		check: okBody,
 	})
-	rep.originDuringLoad = b.origin.total.Load() - originBefore
-	rep.loadRSSMax = rss.peak()
-	m, err := readMem(edge.pid())
+	run.originDuringLoad = b.origin.total.Load() - originBefore
+	run.loadRSSMax = rss.peak()
+	run.procs = len(s.c.pids())
+	m, err := s.c.mem()
 	if err != nil {
 		return nil, err
 	}
-	rep.hwm = m.hwm
-	rep.diskBytes, rep.diskFiles = dirSize(filepath.Join(dir, "state", "cache"))
-	if rep.fill.firstErr != "" {
-		rep.notes = append(rep.notes, "first fill error: "+rep.fill.firstErr)
-	}
-	if rep.load.firstErr != "" {
-		rep.notes = append(rep.notes, "first load error: "+rep.load.firstErr)
-	}
-	if n := edge.warnings(); n > 0 {
-		rep.notes = append(rep.notes, fmt.Sprintf("the edge logged %d warnings or errors; last lines:\n%s", n, edge.log()))
-	}
-	return rep, ctx.Err()
+	run.hwm, run.pss = m.hwm, m.pss
+	return run, ctx.Err()
 }
 
-type missesReport struct {
-	unique     int
-	res        loadResult
-	originReqs int   // origin requests for the scenario's URLs
-	fetched    int   // distinct URLs the origin saw
-	maxPerURL  int   // most origin requests for one URL
-	overOne    int   // URLs the origin saw more than once
-	statuses   []kv  // Cache-Status values and their counts
-	hwm        int64 // the edge's VmHWM at the end
-	notes      []string
-}
-
-type kv struct {
-	key string
-	n   int
-}
-
-// perURL is origin requests per unique URL.
-func (m *missesReport) perURL() float64 {
-	if m.unique == 0 {
-		return 0
-	}
-	return float64(m.originReqs) / float64(m.unique)
-}
-
-// misses sends opts.Misses never-seen URLs, each once, and counts what
-// reached the origin.
-func (b *bench) misses(ctx context.Context) (*missesReport, error) {
-	dir, err := b.scenarioDir("misses")
-	if err != nil {
-		return nil, err
-	}
-	edge, err := startEdge(ctx, b.bin, dir, b.origin.URL(), b.opts.CacheMemory)
-	if err != nil {
-		return nil, err
-	}
-	defer edge.stop()
-	rep := &missesReport{unique: b.opts.Misses}
-	prefix := "/m/" + strconv.FormatInt(time.Now().UnixNano(), 36) + "/"
-	reqs := make([][]byte, rep.unique)
-	for i := range reqs {
-		reqs[i] = buildRequest(prefix+strconv.Itoa(i), clientKinds[i%len(clientKinds)])
-	}
-
-	b.progress("misses: %d never-seen URLs with %d conns", rep.unique, b.opts.Conns)
-	var next atomic.Int64
-	var mu sync.Mutex
-	statuses := map[string]int{}
-	p := newPool(edge.addr, b.opts.Conns)
-	defer p.Close()
-	rep.res = p.run(ctx, load{
-		duration: missesLimit,
-		next: func(int, int) ([]byte, bool) {
-			i := next.Add(1) - 1
-			if i >= int64(len(reqs)) {
-				return nil, false
-			}
-			return reqs[i], true
-		},
-		check: func(_ []byte, r response) bool { return r.status == 200 && r.bodyLen > 0 },
-		observe: func(_ []byte, r response) {
-			mu.Lock()
-			statuses[r.cacheStatus]++
-			mu.Unlock()
-		},
-	})
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	counts := b.origin.pathCounts(prefix)
-	rep.fetched = len(counts)
-	for _, n := range counts {
-		rep.originReqs += n
-		rep.maxPerURL = max(rep.maxPerURL, n)
-		if n > 1 {
-			rep.overOne++
-		}
-	}
-	for k, n := range statuses {
-		rep.statuses = append(rep.statuses, kv{k, n})
-	}
-	sort.Slice(rep.statuses, func(i, j int) bool { return rep.statuses[i].n > rep.statuses[j].n })
-	if m, err := readMem(edge.pid()); err == nil {
-		rep.hwm = m.hwm
-	}
-	if rep.res.firstErr != "" {
-		rep.notes = append(rep.notes, "first error: "+rep.res.firstErr)
-	}
-	if rep.res.requests < int64(rep.unique) {
-		rep.notes = append(rep.notes, fmt.Sprintf("only %d of %d URLs were sent within %v", rep.res.requests, rep.unique, missesLimit))
-	}
-	if n := edge.warnings(); n > 0 {
-		rep.notes = append(rep.notes, fmt.Sprintf("the edge logged %d warnings or errors; last lines:\n%s", n, edge.log()))
-	}
-	return rep, nil
-}
