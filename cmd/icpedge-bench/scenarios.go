@@ -526,4 +526,3 @@ func (b *bench) memoryRun(ctx context.Context, s server, reqs [][3][]byte) (*mem
 	run.hwm, run.pss = m.hwm, m.pss
 	return run, ctx.Err()
 }
-
