@@ -37,7 +37,7 @@ func BenchmarkGetMemory(b *testing.B) { benchmarkGet(b, 0) }
 // every checksum verified.
 func BenchmarkGetDisk(b *testing.B) { benchmarkGet(b, -1) }
 
-// BenchmarkPut is a 60 KB entry written, synced and renamed into place.
+// BenchmarkPut is a 60 KB entry written and renamed into place.
 func BenchmarkPut(b *testing.B) {
 	s := openStore(b, Options{})
 	e := newEntry("k", map[Encoding][]byte{Identity: content("bench", 60<<10)})

@@ -106,10 +106,11 @@ type Stats struct {
 // memory tier. It is safe for concurrent use.
 //
 // Each entry is one file named by a hash of its key, written to a temporary
-// file, synced and renamed into place, so a crash leaves either the old
-// entry, the new one, or none, and never a partial one; files record their
-// key and checksums, and a damaged or misplaced file is removed and
-// reported as a miss.
+// file and renamed into place, so a process that dies leaves either the old
+// entry, the new one, or none, and never a partial one. Files are not
+// synced: they record their key, their exact size and checksums, so a file
+// torn by a power failure, like any damaged or misplaced file, is removed
+// and reported as a miss.
 type Store struct {
 	opts       Options
 	memPerItem int64

@@ -118,7 +118,7 @@ func (w *Writer) Commit(e *Entry) error {
 	return w.commit(e, nil)
 }
 
-// commit writes the trailer, syncs, and installs the file. mem, when not
+// commit writes the trailer and installs the file. mem, when not
 // nil, holds copies of the bodies for the memory tier.
 func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	if w.done {
@@ -140,9 +140,12 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	s := w.s
 	now := s.opts.Now()
 	_ = os.Chtimes(w.tmp, now, now) // recency for the next Open; best effort
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("syncing cache file: %w", err)
-	}
+	// No fsync, of the file or its directory: the cache is disposable,
+	// and every file carries its key, its exact size and checksums. A
+	// process that dies leaves whole files in the page cache; a power
+	// failure may leave a renamed file torn or empty, which Open or Get
+	// finds and drops as a miss, as nginx's cache does. A sync per fill
+	// cost misses more than anything else the store does.
 	size := int64(prefixLen) + w.total + int64(len(trailer))
 	if err := w.f.Close(); err != nil {
 		return fmt.Errorf("closing cache file: %w", err)
@@ -151,10 +154,7 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 
 	final := s.path(w.key)
 	dir := filepath.Dir(final)
-	newDir := false
-	if err := os.Mkdir(dir, 0o700); err == nil {
-		newDir = true
-	} else if !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("creating cache directory: %w", err)
 	}
 
@@ -197,18 +197,6 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 		s.evict(s.lru.prev)
 	}
 	s.mu.Unlock()
-
-	// Make the rename durable. Crash consistency does not depend on it
-	// (the file was synced before it became visible), so a failure here
-	// only risks losing this entry on power loss.
-	if err := syncDir(dir); err != nil {
-		s.log.Warn("cannot sync cache directory", "path", dir, "err", err)
-	}
-	if newDir {
-		if err := syncDir(s.opts.Dir); err != nil {
-			s.log.Warn("cannot sync cache directory", "path", s.opts.Dir, "err", err)
-		}
-	}
 	return nil
 }
 
@@ -226,16 +214,4 @@ func (w *Writer) Abort() error {
 		return fmt.Errorf("removing cache temp file: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
