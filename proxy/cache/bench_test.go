@@ -2,6 +2,7 @@ package cache
 
 import (
 	"io"
+	"strconv"
 	"testing"
 )
 
@@ -43,6 +44,23 @@ func BenchmarkPut(b *testing.B) {
 	e := newEntry("k", map[Encoding][]byte{Identity: content("bench", 60<<10)})
 	b.SetBytes(60 << 10)
 	for b.Loop() {
+		if err := s.Put(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPutNew is a miss's Put: a 60 KB page and its 20 KB gzip
+// variant stored under a key never stored before.
+func BenchmarkPutNew(b *testing.B) {
+	s := openStore(b, Options{MaxSize: 64 << 30, Memory: 16 << 20})
+	ident, gz := content("bench", 60<<10), content("gz", 20<<10)
+	b.SetBytes(80 << 10)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		e := newEntry("https://icp.example.cn/p/"+strconv.Itoa(i), map[Encoding][]byte{Identity: ident, Gzip: gz})
 		if err := s.Put(e); err != nil {
 			b.Fatal(err)
 		}

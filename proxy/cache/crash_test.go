@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,18 +127,26 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd.Wait()
-		tops, _ := os.ReadDir(dir)
-		for _, de := range tops {
-			if strings.HasPrefix(de.Name(), tempPrefix) {
-				temps++ // killed mid-write
-			}
-		}
+		temps += len(tempFiles(dir)) // killed mid-write
 		checked += verifyCrashDir(t, dir, round)
 	}
 	t.Logf("%d rounds, %d entries checked, %d interrupted writes cleaned up", rounds, checked, temps)
 	if checked == 0 {
 		t.Errorf("got no entries to check; want some")
 	}
+}
+
+// tempFiles lists the temporary files in a cache directory and its
+// subdirectories.
+func tempFiles(dir string) []string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && strings.HasPrefix(d.Name(), tempPrefix) {
+			out = append(out, path)
+		}
+		return nil
+	})
+	return out
 }
 
 // verifyCrashDir opens the store left by a killed process and checks it.
@@ -150,11 +160,8 @@ func verifyCrashDir(t *testing.T, dir string, round int) int {
 		t.Fatalf("round %d: Open: %v", round, err)
 	}
 	defer s.Close()
-	tops, _ := os.ReadDir(dir)
-	for _, de := range tops {
-		if strings.HasPrefix(de.Name(), tempPrefix) {
-			t.Errorf("round %d: temp file %s left after Open", round, de.Name())
-		}
+	for _, name := range tempFiles(dir) {
+		t.Errorf("round %d: temp file %s left after Open", round, name)
 	}
 	s.mu.Lock()
 	var keys []string

@@ -62,6 +62,10 @@ type Entry struct {
 
 	bodies [numEncodings]bodyRef
 	file   *os.File // backs bodies with off/size, when not nil
+	// it and gen identify the stored entry Get read, for Swap; nil for
+	// an Entry made by the caller.
+	it  *item
+	gen uint32
 }
 
 // bodyRef is one body: data in memory, or size bytes at off in the file.
@@ -115,6 +119,20 @@ func (e *Entry) Bytes(enc Encoding) ([]byte, bool) {
 		return nil, false
 	}
 	return e.bodies[enc].data, true
+}
+
+// Has reports whether the entry has a body in encoding enc.
+func (e *Entry) Has(enc Encoding) bool {
+	return enc < numEncodings && e.bodies[enc].present
+}
+
+// Size returns the length of the body in encoding enc, or -1 when the
+// entry has none.
+func (e *Entry) Size(enc Encoding) int64 {
+	if !e.Has(enc) {
+		return -1
+	}
+	return e.bodies[enc].size
 }
 
 // Encodings returns the encodings the entry has a body in.

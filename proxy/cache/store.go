@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,9 @@ var (
 	ErrNotFound = errors.New("cache entry not found")
 	ErrClosed   = errors.New("cache store closed")
 	ErrTooLarge = errors.New("cache entry too large")
+	// ErrChanged is Swap's answer when the entry it would replace has
+	// been replaced, deleted or evicted since it was read.
+	ErrChanged = errors.New("cache entry changed since it was read")
 )
 
 const (
@@ -64,6 +68,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for access times. Default time.Now.
 	Now func() time.Time
+
+	// realClock is set when Now is the default: a file just written
+	// then has the right modification time without being set.
+	realClock bool
 }
 
 func (o Options) withDefaults() Options {
@@ -83,7 +91,7 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now, o.realClock = time.Now, true
 	}
 	return o
 }
@@ -116,6 +124,10 @@ type Store struct {
 	memPerItem int64
 	log        *slog.Logger
 	hooks      hooks
+
+	// dirs notes the 256 subdirectories known to exist, by the first
+	// byte of the file names they hold.
+	dirs [256]atomic.Bool
 
 	mu      sync.Mutex
 	closed  bool
@@ -214,6 +226,13 @@ func (s *Store) scan() error {
 		}
 		for _, fe := range files {
 			fname := fe.Name()
+			if strings.HasPrefix(fname, tempPrefix) && fe.Type().IsRegular() {
+				// Written by a process that died before renaming it.
+				if err := os.Remove(filepath.Join(path, fname)); err != nil {
+					s.log.Warn("cannot remove cache temp file", "path", filepath.Join(path, fname), "err", err)
+				}
+				continue
+			}
 			if len(fname) != 32 || !isHex(fname) || fname[:2] != name || !fe.Type().IsRegular() {
 				continue
 			}
@@ -315,6 +334,28 @@ func (s *Store) path(key string) string {
 	return filepath.Join(s.opts.Dir, name[:2], name)
 }
 
+// subdir returns the directory of the file named name, creating it if
+// need be.
+func (s *Store) subdir(name string) (string, error) {
+	dir := filepath.Join(s.opts.Dir, name[:2])
+	known := &s.dirs[hexByte(name)]
+	if known.Load() {
+		return dir, nil
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("creating cache directory: %w", err)
+	}
+	known.Store(true)
+	return dir, nil
+}
+
+// hexByte is the byte the first two hex digits of a file name spell.
+func hexByte(name string) byte {
+	var b [1]byte
+	_, _ = hex.Decode(b[:], []byte(name[:2]))
+	return b[0]
+}
+
 func blocks(n int64) int64 { return (n + blockSize - 1) / blockSize * blockSize }
 
 // Get returns the entry stored under key, or ErrNotFound. The caller must
@@ -360,6 +401,7 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 		s.stats.Hits += one
 		s.stats.MemoryHits += one
 		e := m.entry(key, shared)
+		e.it, e.gen = it, it.gen
 		s.mu.Unlock()
 		if touch {
 			s.touch(key, now)
@@ -385,6 +427,7 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 		}
 		return nil, fmt.Errorf("reading cache entry: %w", err)
 	}
+	e.it, e.gen = it, gen
 	s.mu.Lock()
 	s.stats.Hits += one
 	if s.index[key] == it && it.gen == gen && !s.closed {
@@ -560,7 +603,23 @@ func (m *memEntry) entry(key string, shared bool) *Entry {
 // keeps no reference to e. Older entries are evicted to stay within
 // MaxSize. On a full or read-only disk Put fails and the previous entry,
 // if any, remains.
-func (s *Store) Put(e *Entry) error {
+func (s *Store) Put(e *Entry) error { return s.put(e, nil) }
+
+// Swap replaces old, an entry Get returned, with e under the same key,
+// as Put does, unless the key has been stored again, deleted or evicted
+// since old was read: then it stores nothing and returns ErrChanged. It
+// is for work done on a stored entry in the background (e.g. its bodies
+// recompressed), which must not undo what happened to the key meanwhile.
+// Readers of old keep reading old.
+func (s *Store) Swap(old, e *Entry) error {
+	if old.it == nil || old.Key != e.Key {
+		return errors.New("cache: swap of an entry not read from the store under its key")
+	}
+	return s.put(e, old)
+}
+
+// put is Put, and Swap when old is set.
+func (s *Store) put(e *Entry, old *Entry) error {
 	if e.Key == "" {
 		return errors.New("cache: empty key")
 	}
@@ -578,13 +637,19 @@ func (s *Store) Put(e *Entry) error {
 		if !e.bodies[enc].present {
 			continue
 		}
-		r, ok := e.Body(enc)
-		if !ok {
-			return errors.New("cache: put of a closed entry")
-		}
 		w.begin(enc)
-		if _, err := io.Copy(w, r); err != nil {
-			return err
+		if b := e.bodies[enc]; !b.inFile {
+			if _, err := w.Write(b.data); err != nil {
+				return err
+			}
+		} else {
+			r, ok := e.Body(enc)
+			if !ok {
+				return errors.New("cache: put of a closed entry")
+			}
+			if _, err := io.Copy(w, r); err != nil {
+				return err
+			}
 		}
 		if memOK && !e.bodies[enc].inFile {
 			mem[enc] = slices.Clone(e.bodies[enc].data)
@@ -592,6 +657,7 @@ func (s *Store) Put(e *Entry) error {
 			memOK = false
 		}
 	}
+	w.swap = old
 	if !memOK {
 		return w.commit(e, nil)
 	}

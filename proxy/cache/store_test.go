@@ -204,6 +204,101 @@ func TestStorePutFromGet(t *testing.T) {
 	}
 }
 
+// Swap replaces the entry it was given, in memory and on disk, while
+// readers of the old one keep reading it; once the key changed (stored
+// again, deleted, evicted), it stores nothing.
+func TestStoreSwap(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		memory int64
+		size   int
+	}{
+		{"memory tier", 0, 60 << 10},
+		{"file", -1, 600 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t, Options{Memory: tc.memory})
+			ident := content("ident", tc.size)
+			if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: ident})); err != nil {
+				t.Fatal(err)
+			}
+			old := mustGet(t, s, "k")
+			r, _ := old.Body(Identity)
+			gz, br := content("gz", tc.size/4), content("br", tc.size/5)
+			neu := newEntry("k", map[Encoding][]byte{Identity: readBody(t, old, Identity), Gzip: gz, Brotli: br})
+			if err := s.Swap(old, neu); err != nil {
+				t.Fatalf("Swap of an unchanged entry: %v", err)
+			}
+			got := mustGet(t, s, "k")
+			if !bytes.Equal(readBody(t, got, Identity), ident) || !bytes.Equal(readBody(t, got, Gzip), gz) || !bytes.Equal(readBody(t, got, Brotli), br) {
+				t.Errorf("after Swap: got other bodies; want identity unchanged and the new gzip and br")
+			}
+			if old.Has(Gzip) || !got.Has(Brotli) || got.Size(Brotli) != int64(len(br)) {
+				t.Errorf("Has/Size: old has gzip %v; new has br %v of %d bytes; want false, true, %d", old.Has(Gzip), got.Has(Brotli), got.Size(Brotli), len(br))
+			}
+			if b, err := io.ReadAll(r); err != nil || !bytes.Equal(b, ident) {
+				t.Errorf("reader of the old entry: got %d bytes, %v; want the old body", len(b), err)
+			}
+			// The new entry survives a restart: it is on disk.
+			s.Close()
+			s2 := openStore(t, Options{Dir: s.opts.Dir, Memory: tc.memory})
+			if b := readBody(t, mustGet(t, s2, "k"), Brotli); !bytes.Equal(b, br) {
+				t.Errorf("after reopening: br body differs; want the swapped one")
+			}
+		})
+	}
+
+	t.Run("changed", func(t *testing.T) {
+		s := openStore(t, Options{MaxSize: 1 << 20, MaxEntrySize: 1 << 20})
+		put := func(key, seed string) {
+			t.Helper()
+			if err := s.Put(newEntry(key, map[Encoding][]byte{Identity: content(seed, 300<<10)})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		swap := func(old *Entry) error {
+			return s.Swap(old, newEntry(old.Key, map[Encoding][]byte{Identity: content("swapped", 10)}))
+		}
+		put("stored-again", "v1")
+		old := mustGet(t, s, "stored-again")
+		put("stored-again", "v2")
+		if err := swap(old); !errors.Is(err, ErrChanged) {
+			t.Errorf("Swap after Put: got %v; want ErrChanged", err)
+		}
+		if b := readBody(t, mustGet(t, s, "stored-again"), Identity); !bytes.Equal(b, content("v2", 300<<10)) {
+			t.Errorf("after a refused Swap: got other bytes; want the second Put's")
+		}
+
+		put("deleted", "d")
+		old = mustGet(t, s, "deleted")
+		if err := s.Delete("deleted"); err != nil {
+			t.Fatal(err)
+		}
+		if err := swap(old); !errors.Is(err, ErrChanged) {
+			t.Errorf("Swap after Delete: got %v; want ErrChanged", err)
+		}
+		mustMiss(t, s, "deleted")
+
+		put("evicted", "e")
+		old = mustGet(t, s, "evicted")
+		for i := range 4 { // 4 x 300 KiB: over MaxSize, the oldest goes
+			put("other"+strconv.Itoa(i), "o")
+		}
+		mustMiss(t, s, "evicted")
+		if err := swap(old); !errors.Is(err, ErrChanged) {
+			t.Errorf("Swap after eviction: got %v; want ErrChanged", err)
+		}
+		mustMiss(t, s, "evicted")
+
+		if err := s.Swap(newEntry("other0", nil), newEntry("other0", nil)); err == nil || errors.Is(err, ErrChanged) {
+			t.Errorf("Swap of an entry not read from the store: got %v; want an error other than ErrChanged", err)
+		}
+		if tmp := tempFiles(s.opts.Dir); len(tmp) > 0 {
+			t.Errorf("temp files left behind by refused Swaps: %q", tmp)
+		}
+	})
+}
+
 func TestStoreRestart(t *testing.T) {
 	dir := t.TempDir()
 	clock := &fakeClock{t: t0}
@@ -461,7 +556,12 @@ func TestStoreDamagedFiles(t *testing.T) {
 
 func TestStoreOpenCleansTempFiles(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"tmp-123", "tmp-456"} {
+	// Temp files are written beside their final name; older versions
+	// wrote them at the top.
+	if err := os.Mkdir(filepath.Join(dir, "ab"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tmp-123", "tmp-456", "ab/tmp-789"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -16,13 +16,18 @@ import (
 // to Get until Commit; a Writer that is neither committed nor aborted
 // leaves a temporary file that the next Open removes, so defer Abort.
 type Writer struct {
-	s    *Store
-	key  string
-	tmp  string
-	f    *os.File
-	w    io.Writer
-	err  error // sticky
-	done bool
+	s     *Store
+	key   string
+	final string // where the file goes
+	tmp   string
+	f     *os.File
+	w     io.Writer
+	err   error // sticky
+	done  bool
+
+	// swap, when set, is the entry this one may replace: commit
+	// installs nothing if the key changed since it was read (Swap).
+	swap *Entry
 
 	cur   Encoding
 	crc   hash.Hash32
@@ -56,11 +61,27 @@ func (s *Store) create(key string) (*Writer, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	f, err := s.hooks.createTemp(s.opts.Dir, tempPrefix+"*")
+	// In the file's own directory, so that fills spread over 256
+	// directories rather than contend for one, and the rename stays in
+	// its directory.
+	name := fileName(key)
+	dir, err := s.subdir(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.hooks.createTemp(dir, tempPrefix+"*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// The directory went since it was made: make it again.
+		s.dirs[hexByte(name)].Store(false)
+		if dir, err = s.subdir(name); err != nil {
+			return nil, err
+		}
+		f, err = s.hooks.createTemp(dir, tempPrefix+"*")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("creating cache file: %w", err)
 	}
-	w := &Writer{s: s, key: key, tmp: f.Name(), f: f, w: s.hooks.wrapWriter(f), cur: numEncodings}
+	w := &Writer{s: s, key: key, final: filepath.Join(dir, name), tmp: f.Name(), f: f, w: s.hooks.wrapWriter(f), cur: numEncodings}
 	for i := range w.lens {
 		w.lens[i] = -1
 	}
@@ -139,7 +160,9 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	}
 	s := w.s
 	now := s.opts.Now()
-	_ = os.Chtimes(w.tmp, now, now) // recency for the next Open; best effort
+	if !s.opts.realClock {
+		_ = os.Chtimes(w.tmp, now, now) // recency for the next Open; best effort
+	}
 	// No fsync, of the file or its directory: the cache is disposable,
 	// and every file carries its key, its exact size and checksums. A
 	// process that dies leaves whole files in the page cache; a power
@@ -152,16 +175,15 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	}
 	w.f = nil
 
-	final := s.path(w.key)
-	dir := filepath.Dir(final)
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("creating cache directory: %w", err)
-	}
-
+	final := w.final
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
+	}
+	if old := w.swap; old != nil && (s.index[w.key] != old.it || old.it.gen != old.gen) {
+		s.mu.Unlock()
+		return ErrChanged
 	}
 	if err := os.Rename(w.tmp, final); err != nil {
 		s.mu.Unlock()
