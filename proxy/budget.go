@@ -75,6 +75,26 @@ func (l *lease) grow(n int64) bool {
 	return true
 }
 
+// growSpare takes n more bytes only if at least half the budget stays
+// free: for work done in the background, which must not leave visitors
+// without memory.
+func (l *lease) growSpare(n int64) bool {
+	if l == nil || n < 0 {
+		return false
+	}
+	b := l.b
+	for {
+		used := b.used.Load()
+		if used+n > b.limit.Load()/2 {
+			return false
+		}
+		if b.used.CompareAndSwap(used, used+n) {
+			l.held += n
+			return true
+		}
+	}
+}
+
 // charge takes n more bytes whether or not they fit: it accounts for
 // memory that is already allocated, so that new buffers wait for it.
 func (l *lease) charge(n int64) {

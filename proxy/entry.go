@@ -125,7 +125,9 @@ func (x *exchange) entryBody(e *cache.Entry) (b body, status int, ok bool) {
 		dropPartDigests(hdr)
 		return identity.part(rng.Start, rng.Length), http.StatusPartialContent, true
 	}
-	if name := negotiateEncoding(r.Header.Get("Accept-Encoding")); name != "" {
+	// Until the Compressor has stored a br variant, a br visitor gets
+	// the gzip one.
+	if name := negotiateEncoding(r.Header.Get("Accept-Encoding"), e.Has(cache.Brotli), e.Has(cache.Gzip)); name != "" {
 		if ce, ok := cache.ParseEncoding(name); ok {
 			if b, ok := storedBody(e, ce); ok {
 				hdr["Content-Encoding"] = []string{name}

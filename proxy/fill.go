@@ -376,7 +376,8 @@ func (h *Handler) buildCost(hdr http.Header, body []byte, status int) int64 {
 
 // build turns the response into what the cache stores and serves:
 // headers rewritten for the edge, HTML rewritten with the notice, and
-// compressible bodies precompressed, so a hit does no parsing and no
+// for a compressible body the fast coding its visitor accepts (the other
+// variants are made in the background), so a hit does no parsing and no
 // compression.
 func (f *fill) build() *cache.Entry {
 	h, hdr, body, status := f.h, f.hdr, f.buf, f.resp.StatusCode
@@ -416,8 +417,11 @@ func (f *fill) build() *cache.Entry {
 	e.SetBody(cache.Identity, body)
 	if compressible(hdr.Get("Content-Type")) && len(body) >= minCompressSize {
 		addVary(hdr, "Accept-Encoding")
-		for _, enc := range []cache.Encoding{cache.Brotli, cache.Gzip} {
-			e.SetBody(enc, h.enc.compress(enc.String(), body))
+		// The visitor waiting gets the fast coding; the stored variants
+		// are made once stored, off the request path (Compressor).
+		if coding := fastCoding(f.r.Header.Get("Accept-Encoding")); coding != "" {
+			enc, _ := cache.ParseEncoding(coding)
+			e.SetBody(enc, h.enc.compress(coding, body))
 		}
 	}
 	return e
@@ -443,6 +447,7 @@ func (f *fill) store(e *cache.Entry, status string) fillOutcome {
 		return fillOutcome{entry: shareLeased(e, f.l), status: status}
 	}
 	status += "; stored"
+	f.recompressLater(e)
 	if se, err := f.h.opts.Cache.Reread(e.Key); err == nil {
 		f.l.free()
 		return fillOutcome{entry: share(se), status: status}
@@ -520,7 +525,9 @@ func (q *request) refreshAsync(key string) {
 		// No visitor of its own: interim responses go to the requests
 		// that come to wait on it meanwhile.
 		f := &fill{request: bg, key: key, stored: stored, d: d, interim: &fl.interim}
+		h.compressor.fillStarted()
 		out := f.run()
+		h.compressor.fillEnded()
 		h.finishFlight(key, fl, req, out)
 		switch {
 		case out.entry != nil:

@@ -55,6 +55,10 @@ type Handler struct {
 	bg     sync.WaitGroup
 
 	enc *encoders // pooled whole-body compressors
+	// compressor makes the stored variants; ownCompressor when this
+	// Handler made it and closes it.
+	compressor    *Compressor
+	ownCompressor bool
 
 	reqPrefix string        // random per Handler, for request IDs
 	reqSeq    atomic.Uint64 // request IDs' counter
@@ -107,6 +111,10 @@ func New(opts Options) (*Handler, error) {
 	h.reqPrefix = hex.EncodeToString(prefix[:]) + "-"
 	h.copyBufs.New = func() any { b := make([]byte, 64<<10); return &b }
 	h.enc = newEncoders(runtime.GOMAXPROCS(0))
+	h.compressor = opts.Compressor
+	if h.compressor == nil {
+		h.compressor, h.ownCompressor = NewCompressor(1), true
+	}
 	for _, host := range opts.Hosts {
 		h.hosts[canonicalHost(host)] = true
 	}
@@ -150,14 +158,18 @@ func newTransport(opts Options) *http.Transport {
 	}
 }
 
-// Close stops background refreshes and waits for them, then releases
-// idle origin connections. It does not close Options.Cache.
+// Close stops background refreshes and waits for them, and the
+// Compressor unless it came in Options, then releases idle origin
+// connections. It does not close Options.Cache.
 func (h *Handler) Close() error {
 	h.mu.Lock()
 	h.closed = true
 	h.mu.Unlock()
 	h.cancel()
 	h.bg.Wait()
+	if h.ownCompressor {
+		h.compressor.Close()
+	}
 	if t, ok := h.transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}

@@ -71,6 +71,10 @@ type Options struct {
 	// among every Handler of a process. Nil: a Budget of
 	// DefaultBufferMemory for this Handler alone.
 	Budget *Budget
+	// Compressor makes the compressed variants of stored responses in
+	// the background; see Compressor. Share one among every Handler of a
+	// process. Nil: a Compressor for this Handler alone, closed by Close.
+	Compressor *Compressor
 	// SpoolDir is where bodies that are not kept in memory are written
 	// while they wait: request bodies over 64 KiB, and what was buffered
 	// of a response that turned out too large to buffer whole. The files

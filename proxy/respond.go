@@ -325,7 +325,7 @@ func (x *exchange) writeLeased(status int, hdr http.Header, body []byte, l *leas
 	h, r := x.h, x.r
 	defer l.free()
 	addVary(hdr, "Accept-Encoding")
-	if enc := negotiateEncoding(r.Header.Get("Accept-Encoding")); enc != "" && len(body) >= minCompressSize {
+	if enc := fastCoding(r.Header.Get("Accept-Encoding")); enc != "" && len(body) >= minCompressSize {
 		body = h.enc.compress(enc, body)
 		hdr.Set("Content-Encoding", enc)
 	}

@@ -53,10 +53,12 @@ func (x *exchange) serveCached() {
 		case cache.Serve:
 			defer stored.Close()
 			x.serveEntry(stored, hitStatus(d), d.Age)
+			x.recompressLater(stored)
 			return
 		case cache.ServeStale:
 			defer stored.Close()
 			x.serveEntry(stored, hitStatus(d)+"; detail=stale-while-revalidate", d.Age)
+			x.recompressLater(stored)
 			x.refreshAsync(key)
 			return
 		}
@@ -136,7 +138,9 @@ func (x *exchange) notCached() {
 // the origin's interim responses to interim.
 func (x *exchange) fill(key string, stored *cache.Entry, d cache.Decision, interim *interims) fillOutcome {
 	f := &fill{request: x.request, key: key, stored: stored, d: d, interim: interim}
+	x.h.compressor.fillStarted()
 	out := f.run()
+	x.h.compressor.fillEnded()
 	x.originStatus = f.originStatus
 	return out
 }

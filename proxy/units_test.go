@@ -12,22 +12,47 @@ import (
 )
 
 func TestNegotiateEncoding(t *testing.T) {
-	for _, tc := range []struct{ accept, want string }{
-		{"", ""},
-		{"gzip", "gzip"},
-		{"x-gzip", "gzip"},
-		{"gzip, deflate, br", "br"},
-		{"br;q=0, gzip", "gzip"},
-		{"BR;Q=0.5", "br"},
-		{"*", "br"},
-		{"*;q=0", ""},
-		{"br;q=0, *", "gzip"},
-		{"identity", ""},
-		{"deflate", ""},
-		{"gzip;q=0", ""},
+	for _, tc := range []struct {
+		accept   string
+		br, gzip bool // available
+		want     string
+	}{
+		{"", true, true, ""},
+		{"gzip", true, true, "gzip"},
+		{"x-gzip", true, true, "gzip"},
+		{"gzip, deflate, br", true, true, "br"},
+		{"br;q=0, gzip", true, true, "gzip"},
+		{"BR;Q=0.5", true, true, "br"},
+		{"*", true, true, "br"},
+		{"*;q=0", true, true, ""},
+		{"br;q=0, *", true, true, "gzip"},
+		{"identity", true, true, ""},
+		{"deflate", true, true, ""},
+		{"gzip;q=0", true, true, ""},
+		// Before the br variant is made, a br visitor gets gzip; and
+		// identity where nothing accepted is there.
+		{"gzip, deflate, br", false, true, "gzip"},
+		{"br", false, true, ""},
+		{"gzip, br", false, false, ""},
+		{"*", false, true, "gzip"},
 	} {
-		if got := negotiateEncoding(tc.accept); got != tc.want {
-			t.Errorf("negotiateEncoding(%q) = %q; want %q", tc.accept, got, tc.want)
+		if got := negotiateEncoding(tc.accept, tc.br, tc.gzip); got != tc.want {
+			t.Errorf("negotiateEncoding(%q, br %v, gzip %v) = %q; want %q", tc.accept, tc.br, tc.gzip, got, tc.want)
+		}
+	}
+}
+
+func TestFastCoding(t *testing.T) {
+	for accept, want := range map[string]string{
+		"":                  "",
+		"gzip, deflate, br": "gzip",
+		"br":                "br",
+		"br, gzip;q=0":      "br",
+		"identity":          "",
+		"*":                 "gzip",
+	} {
+		if got := fastCoding(accept); got != want {
+			t.Errorf("fastCoding(%q) = %q; want %q", accept, got, want)
 		}
 	}
 }

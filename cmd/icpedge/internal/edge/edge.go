@@ -89,7 +89,10 @@ type Edge struct {
 	// budget bounds the memory of buffered bodies, shared by every
 	// client and kept across reloads.
 	budget *proxy.Budget
-	cur    atomic.Pointer[routes]
+	// compressor makes the stored variants in the background, shared by
+	// every client and kept across reloads; Run starts and stops it.
+	compressor *proxy.Compressor
+	cur        atomic.Pointer[routes]
 	// bg is the context of background work that outlives a reload
 	// (certificate maintenance, closing retired sites); retiring counts
 	// the retired sites not yet closed. Both belong to Run.
@@ -246,19 +249,22 @@ func (e *Edge) Run(ctx context.Context) error {
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
 	e.bg = bg
+	e.compressor = proxy.NewCompressor(0)
 	e.applyCacheRoot(e.initial)
 	if e.broken == nil {
 		e.broken = map[string]error{}
 	}
 	if err := e.apply(e.initial, e.broken); err != nil {
+		e.compressor.Close()
 		return err
 	}
 	e.board.Skipped(e.broken)
 	defer func() {
 		// The listeners have drained (or the grace period ran out):
-		// nothing waits any longer. Certificate maintenance stops and
-		// the caches are closed.
+		// nothing waits any longer. Certificate maintenance and the
+		// background compression stop, and the caches are closed.
 		cancelBG()
+		e.compressor.Close()
 		for _, s := range e.cur.Load().sites {
 			s.retire()
 			closeSite(bg, s, nil)

@@ -145,6 +145,7 @@ func (e *Edge) buildSite(ctx context.Context, cfg *config.Config, prev *site) (*
 		s.store = openCache(cfg, logger)
 	}
 	popts.Budget = e.budget
+	popts.Compressor = e.compressor
 	if s.store != nil {
 		popts.Cache = s.store
 		// The cache's disk holds bodies waiting too: not /tmp, which is
