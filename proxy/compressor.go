@@ -50,7 +50,7 @@ type Compressor struct {
 	held     atomic.Int32 // workers holding a job back for a fill
 
 	mu     sync.Mutex
-	quiet  *sync.Cond // signalled when fills drops to 0, and on Close
+	quiet  *sync.Cond               // signalled when fills drops to 0, and on Close
 	queued map[compressKey]struct{} // queued or running
 	closed bool
 
