@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/andybalholm/cascadia"
 )
@@ -95,6 +96,7 @@ type Rewriter struct {
 	policeHref, policeCode []byte
 	// company is the company name in each encoding a page may use.
 	company [][]byte
+	toks    sync.Pool // *[]token, see tokens
 }
 
 // New validates opts (the selector must compile, ICP must be set) and

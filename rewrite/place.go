@@ -34,7 +34,9 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 			return pass(why)
 		}
 	}
-	return Result{Body: r.edit(src, s, pc, forceDOM, &r.blocks), ContentType: pageContentType(contentType, pc), Hints: s.hints, Base: s.base}, nil
+	out := r.edit(src, s, pc, forceDOM, &r.blocks)
+	r.release(s)
+	return Result{Body: out, ContentType: pageContentType(contentType, pc), Hints: s.hints, Base: s.base}, nil
 }
 
 // pageContentType is the Content-Type to send with a page in pc: a

@@ -148,7 +148,7 @@ type scanner struct {
 // tags (scanner.endTag).
 func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 	s := &scanResult{lastFooter: -1, lastBodyEnd: -1, bodyOpen: -1}
-	s.toks = make([]token, 0, len(src)/32)
+	s.toks = r.tokens()
 	sc := &scanner{
 		r:      r,
 		src:    src,
@@ -195,6 +195,30 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 	}
 	sc.finish(off)
 	return s
+}
+
+// maxPooledTokens bounds the token slices kept for the next document: a
+// slice grown for one huge page is let go rather than held.
+const maxPooledTokens = 64 << 10
+
+// tokens returns an empty token slice, reused from an earlier document
+// when there is one: a page has thousands of tokens, and growing the
+// slice anew each time was most of what a rewrite allocates.
+func (r *Rewriter) tokens() []token {
+	if p, ok := r.toks.Get().(*[]token); ok {
+		return (*p)[:0]
+	}
+	return make([]token, 0, 1024)
+}
+
+// release gives s's token slice back for the next document. s must not
+// be used afterwards.
+func (r *Rewriter) release(s *scanResult) {
+	if cap(s.toks) <= maxPooledTokens {
+		toks := s.toks[:0]
+		r.toks.Put(&toks)
+	}
+	s.toks = nil
 }
 
 // inForeign reports whether the current node is SVG or MathML, where

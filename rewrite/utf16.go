@@ -151,6 +151,7 @@ func (r *Rewriter) htmlUTF16(src []byte, contentType string, pc pageCharset, edg
 	text, _ := decode16(make([]byte, 0, len(body)*3/2), body[:len(body)-odd], be, true)
 	s := r.scan(text, 0, edgePrefix(edge))
 	out := r.edit(text, s, pageCharset{name: "utf-8"}, forceDOM, &r.blocksUTF8)
+	r.release(s)
 	res := Result{Body: src, ContentType: pageContentType(contentType, pc), Hints: s.hints, Base: s.base}
 	if bytes.Equal(out, text) {
 		return res
