@@ -44,6 +44,9 @@ const (
 	// in place; re-reading tens of MiB per hit would double the I/O.
 	verifyAlwaysMax = 8 << 20
 	tempPrefix      = "tmp-"
+	// sparePrefix names the spare files (see takeSpare); Open removes
+	// them with the other temporary files.
+	sparePrefix = tempPrefix + "spare-"
 )
 
 // Options configure a Store. Zero values mean the documented default.
@@ -128,6 +131,13 @@ type Store struct {
 	// dirs notes the 256 subdirectories known to exist, by the first
 	// byte of the file names they hold.
 	dirs [256]atomic.Bool
+	// spares are empty temporary files made ahead of need (see
+	// takeSpare); refilling is set while a goroutine makes more, and
+	// spareWG waits for it.
+	spares    chan *os.File
+	refilling atomic.Bool
+	spareWG   sync.WaitGroup
+	shut      atomic.Bool // Close has begun: refill stops
 
 	mu      sync.Mutex
 	closed  bool
@@ -183,6 +193,7 @@ func Open(opts Options) (*Store, error) {
 		memPerItem: opts.Memory / 16,
 		log:        opts.Logger,
 		index:      make(map[string]*item),
+		spares:     make(chan *os.File, spareFiles),
 		hooks: hooks{
 			createTemp: os.CreateTemp,
 			wrapWriter: func(w io.Writer) io.Writer { return w },
@@ -721,15 +732,81 @@ func (s *Store) Stats() Stats {
 // readable until they are closed. Later calls fail with ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
 	s.closed = true
 	s.index = nil
 	s.mem.next, s.mem.prev = &s.mem, &s.mem
 	s.memUsed = 0
+	s.shut.Store(true)
+	s.mu.Unlock()
+	s.spareWG.Wait()
+	s.dropSpares()
 	return nil
+}
+
+// spareFiles is how many empty temporary files a Store keeps ready.
+const spareFiles = 8
+
+// takeSpare returns an empty temporary file in Dir made ahead of need, or
+// nil, and has more made in the background. Creating a file is the
+// dearest step of a Put on a busy file system (ext4 looks for an inode
+// among those recently freed, at up to a millisecond of system time):
+// made ahead, it is off the fill's path.
+func (s *Store) takeSpare() *os.File {
+	var f *os.File
+	select {
+	case f = <-s.spares:
+	default:
+	}
+	if len(s.spares) < cap(s.spares) && s.refilling.CompareAndSwap(false, true) {
+		// Under the lock, so that Close's Wait comes after this Add or
+		// no goroutine starts.
+		s.mu.Lock()
+		if s.closed {
+			s.refilling.Store(false)
+		} else {
+			s.spareWG.Add(1)
+			go s.refill()
+		}
+		s.mu.Unlock()
+	}
+	return f
+}
+
+// refill makes spare files until there are spareFiles, a creation fails,
+// or the Store closes.
+func (s *Store) refill() {
+	defer s.spareWG.Done()
+	defer s.refilling.Store(false)
+	for len(s.spares) < cap(s.spares) && !s.shut.Load() {
+		f, err := s.hooks.createTemp(s.opts.Dir, sparePrefix+"*")
+		if err != nil {
+			return // Put finds out for itself, and says so
+		}
+		select {
+		case s.spares <- f:
+		default:
+			f.Close()
+			os.Remove(f.Name())
+			return
+		}
+	}
+}
+
+// dropSpares removes the spare files.
+func (s *Store) dropSpares() {
+	for {
+		select {
+		case f := <-s.spares:
+			f.Close()
+			os.Remove(f.Name())
+		default:
+			return
+		}
+	}
 }
 
 // The methods below run with s.mu held.

@@ -391,11 +391,13 @@ func TestStoreEvictionOrder(t *testing.T) {
 	}
 }
 
+// countFiles counts the regular files under dir, not the store's spare
+// files.
 func countFiles(t testing.TB, dir string) int {
 	t.Helper()
 	n := 0
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
+		if err == nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), sparePrefix) {
 			n++
 		}
 		return nil
@@ -577,6 +579,57 @@ func TestStoreOpenCleansTempFiles(t *testing.T) {
 	}
 }
 
+// A store keeps empty files ready for its next Puts, in its top
+// directory; Close removes them, and Open those of a process that died.
+func TestStoreSpareFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, Options{Dir: dir})
+	for i := range 3 * spareFiles {
+		if err := s.Put(newEntry("k"+strconv.Itoa(i), map[Encoding][]byte{Identity: content("b", 100)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "spares made again", func() bool { return len(s.spares) == spareFiles && !s.refilling.Load() })
+	spares := tempFilesSpares(dir, true)
+	if len(spares) != spareFiles {
+		t.Fatalf("got %d spare files; want %d", len(spares), spareFiles)
+	}
+	for i := range 3 * spareFiles {
+		if got := readBody(t, mustGet(t, s, "k"+strconv.Itoa(i)), Identity); !bytes.Equal(got, content("b", 100)) {
+			t.Fatalf("k%d: got %q; want the body stored", i, got)
+		}
+	}
+	// A process that dies leaves its spares; Open removes them.
+	for _, p := range spares {
+		if err := os.Link(p, p+"-dead"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if left := tempFilesSpares(dir, true); len(left) != spareFiles {
+		t.Fatalf("after Close: %d temp files; want only the %d copies made here", len(left), spareFiles)
+	}
+	s2 := openStore(t, Options{Dir: dir})
+	if left := tempFilesSpares(dir, true); len(left) != 0 {
+		t.Errorf("after Open: temp files %q; want none", left)
+	}
+	if got := readBody(t, mustGet(t, s2, "k0"), Identity); !bytes.Equal(got, content("b", 100)) {
+		t.Errorf("after reopening: got %q; want the body stored", got)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 20s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 20s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestStoreDeleteFunc(t *testing.T) {
 	s := openStore(t, Options{})
 	for _, k := range []string{"https://a/x", "https://a/y", "https://b/x"} {
@@ -703,6 +756,11 @@ func TestStoreReadOnlyDisk(t *testing.T) {
 	// for every user.
 	t.Run("erofs hook", func(t *testing.T) {
 		s := setup(t)
+		// Spare files made before would fail at their first write on a
+		// real read-only disk; the hook only fails creations, so they
+		// go first.
+		waitFor(t, "spares made", func() bool { return !s.refilling.Load() })
+		s.dropSpares()
 		s.hooks.createTemp = func(string, string) (*os.File, error) {
 			return nil, &os.PathError{Op: "open", Path: s.opts.Dir, Err: syscall.EROFS}
 		}

@@ -61,14 +61,17 @@ func (s *Store) create(key string) (*Writer, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	// In the file's own directory, so that fills spread over 256
-	// directories rather than contend for one, and the rename stays in
-	// its directory.
 	name := fileName(key)
 	dir, err := s.subdir(name)
 	if err != nil {
 		return nil, err
 	}
+	if f := s.takeSpare(); f != nil {
+		w := &Writer{s: s, key: key, final: filepath.Join(dir, name), tmp: f.Name(), f: f, w: s.hooks.wrapWriter(f), cur: numEncodings}
+		return w.start()
+	}
+	// None ready: one in the file's own directory, so that fills spread
+	// over 256 directories rather than contend for one.
 	f, err := s.hooks.createTemp(dir, tempPrefix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
 		// The directory went since it was made: make it again.
@@ -82,6 +85,11 @@ func (s *Store) create(key string) (*Writer, error) {
 		return nil, fmt.Errorf("creating cache file: %w", err)
 	}
 	w := &Writer{s: s, key: key, final: filepath.Join(dir, name), tmp: f.Name(), f: f, w: s.hooks.wrapWriter(f), cur: numEncodings}
+	return w.start()
+}
+
+// start writes the file's prefix.
+func (w *Writer) start() (*Writer, error) {
 	for i := range w.lens {
 		w.lens[i] = -1
 	}
