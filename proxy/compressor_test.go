@@ -261,3 +261,85 @@ func httptestRequest(path string) *http.Request {
 	r, _ := http.NewRequest(http.MethodGet, "http://icp.example.test"+path, nil)
 	return r
 }
+
+// The stored variants are each coding's smallest: brotli at quality 11
+// and gzip at level 9, byte for byte what those levels make of the page,
+// and br smaller than gzip. Streamed responses keep the cheaper levels.
+func TestStoredVariantsSmallest(t *testing.T) {
+	o := newSafetyOrigin(t)
+	o.set("/a", articlePage(60<<10))
+	e := newSafetyEdge(t, o, nil)
+	e.get("/a", "Accept-Encoding", "gzip")
+	e.waitCompressed(t)
+	page := decodeAs(t, "", e.get("/a").Body.Bytes())
+
+	var want11, want9 bytes.Buffer
+	bw := brotli.NewWriterOptions(&want11, brotli.WriterOptions{Quality: 11, LGWin: brotliWindow})
+	bw.Write(page)
+	bw.Close()
+	gw, _ := gzip.NewWriterLevel(&want9, gzip.BestCompression)
+	gw.Write(page)
+	gw.Close()
+
+	br := e.get("/a", "Accept-Encoding", "br")
+	gz := e.get("/a", "Accept-Encoding", "gzip")
+	if br.Header().Get("Content-Encoding") != "br" || !bytes.Equal(br.Body.Bytes(), want11.Bytes()) {
+		t.Errorf("stored br: %q, %d bytes; want br at quality 11, %d bytes", br.Header().Get("Content-Encoding"), br.Body.Len(), want11.Len())
+	}
+	if gz.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(gz.Body.Bytes(), want9.Bytes()) {
+		t.Errorf("stored gzip: %q, %d bytes; want gzip at level 9, %d bytes", gz.Header().Get("Content-Encoding"), gz.Body.Len(), want9.Len())
+	}
+	if br.Body.Len() >= gz.Body.Len() {
+		t.Errorf("stored br %d bytes, gzip %d; want br smaller", br.Body.Len(), gz.Body.Len())
+	}
+}
+
+// Every compressible type is stored compressed: markup, styles, scripts,
+// data, SVG and fonts that are not compressed already; compressed
+// formats never are.
+func TestCompressorTypes(t *testing.T) {
+	text := bytes.Repeat([]byte("function f(a) { return a + 1 } /* comment */ .class { color: red }\n"), 200)
+	types := []struct {
+		ctype string
+		want  string // Content-Encoding of a br hit once compressed
+	}{
+		{"text/css", "br"},
+		{"application/javascript", "br"},
+		{"text/javascript; charset=utf-8", "br"},
+		{"application/json", "br"},
+		{"application/ld+json", "br"},
+		{"image/svg+xml", "br"},
+		{"font/ttf", "br"},
+		{"font/otf", "br"},
+		{"application/vnd.ms-fontobject", "br"},
+		{"font/woff2", ""},
+		{"font/woff", ""},
+		{"image/jpeg", ""},
+		{"video/mp4", ""},
+		{"application/zip", ""},
+		{"application/gzip", ""},
+	}
+	o := newSafetyOrigin(t)
+	for i, tc := range types {
+		o.set("/f"+strconv.Itoa(i), func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", tc.ctype)
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			w.Write(text)
+		})
+	}
+	e := newSafetyEdge(t, o, nil)
+	for i := range types {
+		e.get("/f"+strconv.Itoa(i), "Accept-Encoding", "gzip")
+	}
+	e.waitCompressed(t)
+	for i, tc := range types {
+		w := e.get("/f"+strconv.Itoa(i), "Accept-Encoding", "br")
+		if got := w.Header().Get("Content-Encoding"); got != tc.want || !hasCacheStatus(w, "hit") {
+			t.Errorf("%s: Content-Encoding %q, Cache-Status %q; want %q, a hit", tc.ctype, got, cacheStatusOf(w), tc.want)
+			continue
+		}
+		if got := decodeAs(t, tc.want, w.Body.Bytes()); !bytes.Equal(got, text) {
+			t.Errorf("%s: decodes to %d bytes; want the origin's %d", tc.ctype, len(got), len(text))
+		}
+	}
+}
