@@ -68,8 +68,9 @@ type compressKey struct {
 // and the log for its failures.
 type compressJob struct {
 	compressKey
-	budget *Budget
-	log    *slog.Logger
+	budget  *Budget
+	log     *slog.Logger
+	metrics *Metrics
 }
 
 // NewCompressor starts workers goroutines (at most GOMAXPROCS; ≤ 0 means
@@ -243,7 +244,8 @@ func (c *Compressor) run(j compressJob, cw *compressWriters) {
 	} else {
 		return
 	}
-	gz, br, err := cw.compress(src, size)
+	gz, br, cpu, err := cw.compress(src, size)
+	j.metrics.observeCompress(cpu)
 	if err != nil {
 		j.log.Warn("reading a stored body to compress it failed", "key", j.key, "err", err)
 		return
@@ -277,8 +279,30 @@ func newCompressWriters() *compressWriters {
 }
 
 // compress reads size bytes from src and returns them compressed with
-// gzip and with brotli, in one pass.
-func (cw *compressWriters) compress(src io.Reader, size int64) (gz, br []byte, err error) {
+// gzip and with brotli, in one pass, and the CPU time that took (the time
+// it took where the thread's CPU time can't be read).
+func (cw *compressWriters) compress(src io.Reader, size int64) (gz, br []byte, cpu time.Duration, err error) {
+	// The goroutine keeps its thread while it works, so that the
+	// thread's CPU time is its own.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start, startCPU := time.Now(), time.Duration(0)
+	cpuOK := false
+	if c, ok := threadCPU(); ok {
+		startCPU, cpuOK = c, true
+	}
+	defer func() {
+		cpu = time.Since(start)
+		if c, ok := threadCPU(); ok && cpuOK {
+			cpu = c - startCPU
+		}
+	}()
+	gz, br, err = cw.compressBoth(src, size)
+	return gz, br, 0, err
+}
+
+// compressBoth is compress without the measuring.
+func (cw *compressWriters) compressBoth(src io.Reader, size int64) (gz, br []byte, err error) {
 	var gzBuf, brBuf bytes.Buffer
 	gzBuf.Grow(int(size/4) + 64)
 	brBuf.Grow(int(size/4) + 64)
@@ -311,5 +335,5 @@ func (q *request) recompressLater(e *cache.Entry) {
 	if h.opts.Cache == nil || !compressible(e.Header.Get("Content-Type")) {
 		return
 	}
-	h.compressor.enqueue(compressJob{compressKey: compressKey{store: h.opts.Cache, key: e.Key}, budget: h.budget, log: h.log})
+	h.compressor.enqueue(compressJob{compressKey: compressKey{store: h.opts.Cache, key: e.Key}, budget: h.budget, log: h.log, metrics: h.opts.Metrics})
 }

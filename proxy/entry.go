@@ -134,6 +134,7 @@ func (x *exchange) entryBody(e *cache.Entry) (b body, status int, ok bool) {
 				// The edge's own encoding: not the bytes any stored
 				// digest is of.
 				dropDigests(hdr)
+				x.identitySize, x.codedSize = identity.size, b.size
 				return b, status, true
 			}
 		}

@@ -57,6 +57,10 @@ type exchange struct {
 	// (bufOver) or the budget spent (bufNoMemory): respond streams the
 	// body instead of buffering it again.
 	unbuffered bufState
+	// identitySize and codedSize, when the edge sent a body it
+	// compressed or a stored compressed variant, are the body's size
+	// without compression and as sent, for the compression metrics.
+	identitySize, codedSize int64
 }
 
 // newRequestID returns an ID unique to this process run: a random prefix
@@ -161,6 +165,11 @@ func (x *exchange) accessLog() {
 	if metricHost != "other" {
 		observeServed(h.opts.Observer, cs)
 	}
+	var saved int64
+	if x.identitySize > 0 && x.w.bytes == x.codedSize {
+		saved = x.identitySize - x.codedSize // only a body sent whole
+	}
+	h.opts.Metrics.observeSent(x.w.Header().Get("Content-Encoding"), x.w.bytes, saved)
 	if !h.opts.AccessLog.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}

@@ -19,6 +19,13 @@ type Metrics struct {
 	originDuration *prometheus.HistogramVec
 	originErrors   *prometheus.CounterVec
 	staleServed    *prometheus.CounterVec
+	// bytesSent by the response's Content-Encoding; sent holds its
+	// children for the codings the edge makes, so that a hit looks
+	// none up.
+	bytesSent    *prometheus.CounterVec
+	sent         map[string]prometheus.Counter
+	savedBytes   prometheus.Counter
+	compressTime prometheus.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg:
@@ -27,6 +34,9 @@ type Metrics struct {
 //	icpedge_origin_duration_seconds{origin}          time to the origin's response headers
 //	icpedge_origin_errors_total{origin,kind}         failed origin requests: timeout, connect, status_5xx
 //	icpedge_cache_stale_served_total{host,reason}    stale copies served: stale-if-error, stale-while-revalidate
+//	icpedge_bytes_sent_total{encoding}               response body bytes sent: identity, gzip, br, other
+//	icpedge_compression_saved_bytes_total            bytes the edge's compression kept off the wire
+//	icpedge_compress_seconds_total                   time the background Compressor spent making stored variants
 //
 // host is one of the Handler's Hosts, or "other" for requests it refused,
 // so visitors cannot grow the label set. cache is hit, stale, revalidated,
@@ -50,8 +60,24 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "icpedge_cache_stale_served_total",
 			Help: "Stale cached responses served, by edge host and reason (stale-if-error, stale-while-revalidate).",
 		}, []string{"host", "reason"}),
+		bytesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "icpedge_bytes_sent_total",
+			Help: "Response body bytes sent to visitors, by Content-Encoding (identity, gzip, br, or other for a coding passed through from the origin).",
+		}, []string{"encoding"}),
+		savedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "icpedge_compression_saved_bytes_total",
+			Help: "Bytes the edge's compression kept off the wire: for each complete response it compressed or served compressed, its size without compression less the bytes sent.",
+		}),
+		compressTime: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "icpedge_compress_seconds_total",
+			Help: "Time the background compressor spent making the stored br and gzip variants of cached responses.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.originDuration, m.originErrors, m.staleServed} {
+	m.sent = make(map[string]prometheus.Counter)
+	for _, enc := range []string{"identity", "gzip", "br", "other"} {
+		m.sent[enc] = m.bytesSent.WithLabelValues(enc)
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.originDuration, m.originErrors, m.staleServed, m.bytesSent, m.savedBytes, m.compressTime} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}
@@ -111,6 +137,37 @@ func observeFetched(o Observer, d time.Duration, status int, err error) {
 		err = fmt.Errorf("origin answered %d %s", status, http.StatusText(status))
 	}
 	o.Fetched(d, err)
+}
+
+// observeSent counts n body bytes sent with Content-Encoding coding, and
+// saved bytes that the edge's compression kept off the wire.
+func (m *Metrics) observeSent(coding string, n, saved int64) {
+	if m == nil {
+		return
+	}
+	c, ok := m.sent[coding]
+	switch {
+	case coding == "":
+		c = m.sent["identity"]
+	case !ok:
+		// Whatever the origin chose, passed through: one label, so
+		// that origins cannot grow the label set.
+		c = m.sent["other"]
+	}
+	if n > 0 {
+		c.Add(float64(n))
+	}
+	if saved > 0 {
+		m.savedBytes.Add(float64(saved))
+	}
+}
+
+// observeCompress counts d spent by the background Compressor.
+func (m *Metrics) observeCompress(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.compressTime.Add(d.Seconds())
 }
 
 // observeOrigin records one origin round trip that took d: its latency,

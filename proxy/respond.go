@@ -164,7 +164,8 @@ func (x *exchange) respondLargeHTML(p *reply, noMemory bool) {
 		return
 	}
 	cw := newStreamEncoder(x.w, enc)
-	sw := h.rw.Stream(cw, p.ctype, x.edge)
+	in := &countWriter{w: cw}
+	sw := h.rw.Stream(in, p.ctype, x.edge)
 	if _, err := io.Copy(sw, p.body); err != nil {
 		x.abort("streaming large html failed", err)
 	}
@@ -174,6 +175,21 @@ func (x *exchange) respondLargeHTML(p *reply, noMemory bool) {
 	if err := cw.Close(); err != nil {
 		x.abort("streaming large html failed", err)
 	}
+	if enc != "" {
+		x.identitySize, x.codedSize = in.n, x.w.bytes
+	}
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // respondCSS buffers a style sheet up to MaxHTMLSize and moves its url()
@@ -326,8 +342,10 @@ func (x *exchange) writeLeased(status int, hdr http.Header, body []byte, l *leas
 	defer l.free()
 	addVary(hdr, "Accept-Encoding")
 	if enc := fastCoding(r.Header.Get("Accept-Encoding")); enc != "" && len(body) >= minCompressSize {
+		n := len(body)
 		body = h.enc.compress(enc, body)
 		hdr.Set("Content-Encoding", enc)
+		x.identitySize, x.codedSize = int64(n), int64(len(body))
 	}
 	// What the rewriter and compressor worked with is garbage now: only
 	// the body to send is held.
