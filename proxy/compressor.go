@@ -30,7 +30,9 @@ const defaultCompressQueue = 64
 // in (cache.Store.Swap: not if the key was stored again, purged or
 // evicted meanwhile). Until then hits get the fast gzip, or identity.
 //
-// The queue drops work when it is full rather than wait, and an entry is
+// The workers run on OS threads of the lowest priority (nice 19), so
+// that the kernel puts visitors' work first. The queue drops work when it
+// is full rather than wait, and an entry is
 // queued once at a time. A job starts only when no fill is in flight in
 // the Handlers that share the Compressor, and none ended in the last
 // 20ms: during a burst of misses the CPUs are the visitors'. One Compressor is meant to be shared by every
@@ -192,6 +194,12 @@ func (c *Compressor) idle() bool {
 // one another and let go when the queue is empty, so an idle edge holds
 // none of their tables.
 func (c *Compressor) work() {
+	// The worker keeps an OS thread of its own at the lowest priority:
+	// when visitors' requests want the CPUs, the kernel gives them the
+	// CPUs, even while a job (seconds of brotli for a large page) runs.
+	// The thread ends with the goroutine.
+	runtime.LockOSThread()
+	_ = lowerThreadPriority() // best effort: the quiet wait still holds jobs back
 	var cw *compressWriters
 	for {
 		select {

@@ -16,3 +16,11 @@ func threadCPU() (time.Duration, bool) {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
 }
+
+// lowerThreadPriority gives the calling OS thread the lowest scheduling
+// priority (nice 19; on Linux the nice value is per thread, setpriority(2)),
+// so that the kernel runs it only with CPU the rest of the process and
+// the machine leave over.
+func lowerThreadPriority() error {
+	return unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
+}
