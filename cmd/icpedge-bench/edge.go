@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,12 +29,13 @@ const noticeICP = "京ICP备12345678号-1"
 
 // edgeConfig is the instance config for the benchmark; the access log
 // (info) stays off so that logging does not take part in the figures.
+// The admin listener serves the metrics read after a load.
 const edgeConfig = `hosts: [%s]
 origin: %s
 listen: {http: "%s"}
 state_dir: %s
 notice: {icp: %s}
-admin: {listen: ""}
+admin: {listen: "%s", token_file: %s}
 log: {level: warn}
 timeouts: {shutdown: 2s}
 cache:
@@ -50,6 +52,8 @@ type child struct {
 	name   string
 	cmd    *exec.Cmd
 	addr   string
+	// admin and tokenFile are the edge's admin listener and its token.
+	admin, tokenFile string
 	exited chan struct{}
 	// quit asks the child to end; stop kills it by PID if it has not
 	// within 5s.
@@ -92,12 +96,17 @@ func startEdgeOnce(ctx context.Context, bin, dir, originURL, memory string) (*ch
 	if err != nil {
 		return nil, err
 	}
+	admin, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
 	cfg := filepath.Join(dir, "icpedge.yaml")
-	yaml := fmt.Sprintf(edgeConfig, edgeHost, originURL, addr, filepath.Join(dir, "state"), noticeICP, memory)
+	tokenFile := filepath.Join(dir, "admin.token")
+	yaml := fmt.Sprintf(edgeConfig, edgeHost, originURL, addr, filepath.Join(dir, "state"), noticeICP, admin, tokenFile, memory)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}
-	c := &child{name: "icpedge", cmd: exec.Command(bin, "serve", "--config", cfg)}
+	c := &child{name: "icpedge", cmd: exec.Command(bin, "serve", "--config", cfg), admin: admin, tokenFile: tokenFile}
 	c.quit = func() { _ = c.cmd.Process.Signal(syscall.SIGTERM) }
 	stderr, err := c.start(nil)
 	if err != nil {
@@ -453,4 +462,39 @@ func dirSize(dir string) (int64, int) {
 		return nil
 	})
 	return size, files
+}
+
+// metric reads the value of an unlabelled counter or gauge from the
+// edge's /metrics on its admin listener.
+func (c *child) metric(ctx context.Context, name string) (float64, error) {
+	tok, err := os.ReadFile(c.tokenFile)
+	if err != nil {
+		return 0, fmt.Errorf("admin token: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.admin+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("GET /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /metrics: status %d", resp.StatusCode)
+	}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("GET /metrics: %w", err)
+	}
+	return 0, fmt.Errorf("GET /metrics: no %s", name)
 }

@@ -87,6 +87,9 @@ func TestTinyRun(t *testing.T) {
 	if len(rep.hits.notes) > 0 {
 		t.Errorf("hits: got anomalies %q; want none", rep.hits.notes)
 	}
+	if c := rep.hits.sizes.compressCPU; c <= 0 {
+		t.Errorf("background compression CPU: got %v; want the time of the page's compression, above 0", c)
+	}
 	if s := rep.hits.sizes; s.edge[""] <= s.edge["gzip"] || s.edge["gzip"] <= 0 || s.edge["br"] <= 0 || withNginx != (s.nginx1 > 0 && s.nginx6 > 0 && s.nginx6 < s.nginx1) {
 		t.Errorf("bytes per hit: got edge %v, nginx gzip 1 %d, 6 %d; want compressed smaller than identity, and nginx's level 6 smaller than its level 1", s.edge, s.nginx1, s.nginx6)
 	}
@@ -170,6 +173,7 @@ func TestTinyRun(t *testing.T) {
 		regexp.MustCompile(`(?m)^peak RSS: edge VmHWM [1-9][0-9.]* MiB`),
 		regexp.MustCompile(`(?m)^== bytes per hit of the same page$`),
 		regexp.MustCompile(`(?m)^edge br +[1-9]\d* `),
+		regexp.MustCompile(`(?m)^edge background compression of the stored variants .*: [0-9.]+(µs|ms|s) CPU$`),
 		regexp.MustCompile(`(?m)^== misses: never-seen URLs .*; 4 conns; `),
 		regexp.MustCompile(`(?m)^client +server +misses +misses/s +p50 +p99 +CPU/miss +errors$`),
 		regexp.MustCompile(`(?m)^origin requests per URL sent to the edge: (\d+) / (\d+) = 1\.000 +PASS \(= 1, each URL once\)$`),

@@ -109,13 +109,17 @@ func printSizes(w io.Writer, s *sizesReport) []verdict {
 			fmt.Fprintf(t, "edge %s\t%d\t%s\n", encName(enc), n, rel(n))
 		}
 	}
+	if s.nginx1 != 0 {
+		fmt.Fprintf(t, "nginx gzip level 1\t%d\t%s\n", s.nginx1, rel(s.nginx1))
+		fmt.Fprintf(t, "nginx gzip level 6\t%d\t%s\n", s.nginx6, rel(s.nginx6))
+	}
+	t.Flush()
+	if s.compressCPU >= 0 {
+		fmt.Fprintf(w, "edge background compression of the stored variants (br and gzip, once per page): %s CPU\n", s.compressCPU.Round(100*time.Microsecond))
+	}
 	if s.nginx1 == 0 {
-		t.Flush()
 		return nil
 	}
-	fmt.Fprintf(t, "nginx gzip level 1\t%d\t%s\n", s.nginx1, rel(s.nginx1))
-	fmt.Fprintf(t, "nginx gzip level 6\t%d\t%s\n", s.nginx6, rel(s.nginx6))
-	t.Flush()
 	br, ok := s.edge["br"]
 	got := ratio(float64(br), float64(s.nginx1))
 	pass := ok && got <= targetBrBytes

@@ -117,6 +117,9 @@ func (r *hitsReport) server(name string) int { return slices.Index(r.servers, na
 type sizesReport struct {
 	edge           map[string]int // by Content-Encoding, "" identity
 	nginx1, nginx6 int            // 0 without nginx
+	// compressCPU is the CPU the edge's background compressor spent
+	// making the page's stored variants, -1 when it could not be read.
+	compressCPU time.Duration
 }
 
 // hits warms one URL and loads it on the edge, on the reference server
@@ -141,7 +144,12 @@ func (b *bench) hits(ctx context.Context) (*hitsReport, error) {
 		return nil, err
 	}
 	rep.notes = notes
-	rep.sizes = &sizesReport{edge: map[string]int{}}
+	rep.sizes = &sizesReport{edge: map[string]int{}, compressCPU: -1}
+	if sec, err := edge.metric(ctx, "icpedge_compress_seconds_total"); err != nil {
+		rep.notes = append(rep.notes, "reading the compressor's time: "+err.Error())
+	} else {
+		rep.sizes.compressCPU = time.Duration(sec * float64(time.Second))
+	}
 	for _, v := range vs {
 		rep.sizes.edge[v.encoding] = len(v.body)
 	}
