@@ -49,12 +49,12 @@ const logTail = 20
 // child is a process this tool started and stops: the edge, or the plain
 // server.
 type child struct {
-	name   string
-	cmd    *exec.Cmd
-	addr   string
+	name string
+	cmd  *exec.Cmd
+	addr string
 	// admin and tokenFile are the edge's admin listener and its token.
 	admin, tokenFile string
-	exited chan struct{}
+	exited           chan struct{}
 	// quit asks the child to end; stop kills it by PID if it has not
 	// within 5s.
 	quit func()
