@@ -3,6 +3,8 @@ package proxy
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,6 +34,9 @@ type AdminOptions struct {
 	// for its sign-in form). It checks the token itself, since a browser
 	// signs in with a cookie. Nil: 404.
 	Status http.Handler
+	// Stats are the figures GET /status shows (token required). Nil:
+	// 404.
+	Stats *Metrics
 }
 
 // Admin returns the admin API for h:
@@ -43,6 +48,7 @@ type AdminOptions struct {
 //	POST /purge?all=1             drop everything
 //	GET  /metrics                 Prometheus metrics, when AdminOptions.Metrics is set
 //	GET  /                        the HTML status page, when AdminOptions.Status is set
+//	GET  /status                  a page of figures for people, when AdminOptions.Stats is set
 //
 // Purge requests carry "Authorization: Bearer <token>"; without it they
 // get 401 and change nothing. A purge answers {"purged": N}. Every request
@@ -102,6 +108,12 @@ func NewAdmin(opts AdminOptions) http.Handler {
 		mux.Handle("GET /{$}", opts.Status)
 		mux.Handle("POST /{$}", opts.Status)
 	}
+	if opts.Stats != nil {
+		mux.Handle("GET /status", requireToken(opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			writeStatus(w, opts.Stats.Compression())
+		})))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !adminHost(r.Host) {
 			logger.Warn("admin request refused: Host is not a loopback name or an IP address", "host", r.Host, "remote", r.RemoteAddr)
@@ -159,4 +171,18 @@ func bearer(header string) (string, bool) {
 	}
 	tok := strings.TrimLeft(rest, " ")
 	return tok, tok != ""
+}
+
+// writeStatus writes the status page: bytes sent by encoding, and what
+// compression saved.
+func writeStatus(w io.Writer, st CompressionStats) {
+	var total int64
+	for _, n := range st.Sent {
+		total += n
+	}
+	fmt.Fprintf(w, "bytes sent: %d (identity %d, gzip %d, br %d, other %d)\n",
+		total, st.Sent["identity"], st.Sent["gzip"], st.Sent["br"], st.Sent["other"])
+	fmt.Fprintf(w, "compression saved: %d bytes, %.1f%% of what the compressed responses would have taken uncompressed\n",
+		st.Saved, 100*st.Ratio)
+	fmt.Fprintf(w, "background compression: %.3fs CPU\n", st.CompressCPU.Seconds())
 }

@@ -165,11 +165,11 @@ func (x *exchange) accessLog() {
 	if metricHost != "other" {
 		observeServed(h.opts.Observer, cs)
 	}
-	var saved int64
+	var identity int64
 	if x.identitySize > 0 && x.w.bytes == x.codedSize {
-		saved = x.identitySize - x.codedSize // only a body sent whole
+		identity = x.identitySize // only a body sent whole
 	}
-	h.opts.Metrics.observeSent(x.w.Header().Get("Content-Encoding"), x.w.bytes, saved)
+	h.opts.Metrics.observeSent(x.w.Header().Get("Content-Encoding"), x.w.bytes, identity)
 	if !h.opts.AccessLog.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +27,18 @@ type Metrics struct {
 	sent         map[string]prometheus.Counter
 	savedBytes   prometheus.Counter
 	compressTime prometheus.Counter
+	// wholeIdentity and wholeCoded sum, over the compressed responses
+	// sent whole, their sizes without compression and as sent: the
+	// saving ratio of the status page. compressNanos and the sent bytes
+	// by coding are kept here too, for it to read without a scrape.
+	wholeIdentity, wholeCoded atomic.Int64
+	compressNanos             atomic.Int64
+	sentBytes                 [4]atomic.Int64 // by sentCodings
 }
+
+// sentCodings are the encoding label's values, in the order of
+// Metrics.sentBytes.
+var sentCodings = [4]string{"identity", "gzip", "br", "other"}
 
 // NewMetrics creates the collectors and registers them with reg:
 //
@@ -74,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	m.sent = make(map[string]prometheus.Counter)
-	for _, enc := range []string{"identity", "gzip", "br", "other"} {
+	for _, enc := range sentCodings {
 		m.sent[enc] = m.bytesSent.WithLabelValues(enc)
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.originDuration, m.originErrors, m.staleServed, m.bytesSent, m.savedBytes, m.compressTime} {
@@ -139,26 +151,30 @@ func observeFetched(o Observer, d time.Duration, status int, err error) {
 	o.Fetched(d, err)
 }
 
-// observeSent counts n body bytes sent with Content-Encoding coding, and
-// saved bytes that the edge's compression kept off the wire.
-func (m *Metrics) observeSent(coding string, n, saved int64) {
+// observeSent counts n body bytes sent with Content-Encoding coding and,
+// for a compressed response sent whole, its size without compression
+// (identity; 0 otherwise): what the edge's compression kept off the wire.
+func (m *Metrics) observeSent(coding string, n, identity int64) {
 	if m == nil {
 		return
 	}
-	c, ok := m.sent[coding]
-	switch {
-	case coding == "":
-		c = m.sent["identity"]
-	case !ok:
-		// Whatever the origin chose, passed through: one label, so
-		// that origins cannot grow the label set.
-		c = m.sent["other"]
+	i := 3 // whatever the origin chose, passed through: one label, so that origins cannot grow the label set
+	switch coding {
+	case "", "identity":
+		i = 0
+	case "gzip":
+		i = 1
+	case "br":
+		i = 2
 	}
 	if n > 0 {
-		c.Add(float64(n))
+		m.sent[sentCodings[i]].Add(float64(n))
+		m.sentBytes[i].Add(n)
 	}
-	if saved > 0 {
-		m.savedBytes.Add(float64(saved))
+	if identity > n {
+		m.savedBytes.Add(float64(identity - n))
+		m.wholeIdentity.Add(identity)
+		m.wholeCoded.Add(n)
 	}
 }
 
@@ -168,6 +184,37 @@ func (m *Metrics) observeCompress(d time.Duration) {
 		return
 	}
 	m.compressTime.Add(d.Seconds())
+	m.compressNanos.Add(int64(d))
+}
+
+// CompressionStats are the figures of the status page: what was sent,
+// and what compression saved, since the process started.
+type CompressionStats struct {
+	// Sent is the response body bytes sent, by Content-Encoding:
+	// identity, gzip, br, other.
+	Sent map[string]int64
+	// Saved is the bytes compression kept off the wire; Ratio is Saved
+	// over what the compressed responses sent whole would have taken
+	// uncompressed (0 before the first).
+	Saved int64
+	Ratio float64
+	// CompressCPU is the background compressor's CPU time.
+	CompressCPU time.Duration
+}
+
+// Compression returns the figures of the status page.
+func (m *Metrics) Compression() CompressionStats {
+	st := CompressionStats{Sent: make(map[string]int64, len(sentCodings))}
+	for i, c := range sentCodings {
+		st.Sent[c] = m.sentBytes[i].Load()
+	}
+	identity, coded := m.wholeIdentity.Load(), m.wholeCoded.Load()
+	st.Saved = identity - coded
+	if identity > 0 {
+		st.Ratio = float64(st.Saved) / float64(identity)
+	}
+	st.CompressCPU = time.Duration(m.compressNanos.Load())
+	return st
 }
 
 // observeOrigin records one origin round trip that took d: its latency,

@@ -1,6 +1,10 @@
 package proxy
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,5 +84,32 @@ func TestCompressionMetrics(t *testing.T) {
 	}
 	if got := metricValue(t, reg, "icpedge_compress_seconds_total"); got <= 0 {
 		t.Errorf("icpedge_compress_seconds_total: got %v; want the time of one compression, above 0", got)
+	}
+
+	// The status page shows the same figures, and the ratio, to the
+	// token's holder only.
+	admin := e.h.Admin(AdminOptions{Token: "secret", Stats: m})
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/status", nil)
+	noToken := httptest.NewRecorder()
+	admin.ServeHTTP(noToken, req)
+	if noToken.Code != http.StatusUnauthorized || strings.Contains(noToken.Body.String(), "bytes sent") {
+		t.Errorf("GET /status without the token: status %d; want 401, no figures", noToken.Code)
+	}
+	req.Header.Set("Authorization", "Bearer secret")
+	w := httptest.NewRecorder()
+	admin.ServeHTTP(w, req)
+	sent := int64(identity) + int64(miss.Body.Len()+gz.Body.Len()+br.Body.Len())
+	ratio := wantSaved / (3 * identity)
+	for _, want := range []string{
+		fmt.Sprintf("bytes sent: %d (identity %d, gzip %d, br %d, other 0)\n", sent, plain.Body.Len(), miss.Body.Len()+gz.Body.Len(), br.Body.Len()),
+		fmt.Sprintf("compression saved: %d bytes, %.1f%% of what the compressed responses would have taken uncompressed\n", int64(wantSaved), 100*ratio),
+		"background compression: ",
+	} {
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), want) {
+			t.Errorf("GET /status: %d\n%s\nwant 200 with %q", w.Code, w.Body.String(), want)
+		}
+	}
+	if st := m.Compression(); st.Ratio <= 0.5 || st.Ratio >= 1 {
+		t.Errorf("saving ratio of a compressible page: got %.3f; want between 0.5 and 1", st.Ratio)
 	}
 }

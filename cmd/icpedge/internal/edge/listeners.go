@@ -97,6 +97,7 @@ func (e *Edge) listenAll(l *listeners) (Status, error) {
 			Purge:   e.purge,
 			Metrics: metricsHandler(e.reg, e.logger),
 			Status:  status.New(status.Options{Token: token, Data: e.statusPage, Logger: e.logger}),
+			Stats:   e.metrics,
 		})
 		if st.Admin, err = l.start("admin", e.admin.Listen, admin, nil); err != nil {
 			return st, err
