@@ -231,6 +231,12 @@ func TestCacheE2E(t *testing.T) {
 		}
 	})
 	t.Run("precompressed variants", func(t *testing.T) {
+		// The miss stored the page; its br variant is made in the
+		// background, and hits get the fast gzip until it is in.
+		waitFor(t, 2*time.Minute, "the stored br variant", func() bool {
+			resp, _ := c.get("/page", map[string]string{"Accept-Encoding": "br"})
+			return resp.Header.Get("Content-Encoding") == "br"
+		})
 		for _, enc := range []string{"br", "gzip"} {
 			resp, body := c.get("/page", map[string]string{"Accept-Encoding": enc})
 			wantStatus(t, resp, "hit")
