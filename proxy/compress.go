@@ -36,6 +36,12 @@ const (
 	// and about a fifth smaller).
 	storedBrotliLevel = 11
 	storedGzipLevel   = gzip.BestCompression
+	// largeBrotliLevel is the stored br of a body over
+	// maxBestBrotliSize: quality 11 takes about 11s of CPU and allocates
+	// over 100 MB for 1 MB, quality 9 half a second and a third of that,
+	// for a body about a seventh larger.
+	largeBrotliLevel  = 9
+	maxBestBrotliSize = 256 << 10
 )
 
 // brotliWindow is the base-2 logarithm of the brotli window for whole

@@ -272,18 +272,30 @@ func (c *Compressor) run(j compressJob, cw *compressWriters) {
 	}
 }
 
-// compressWriters are one worker's compressors at the stored levels.
+// compressWriters are one worker's compressors at the stored levels,
+// each made when first needed.
 type compressWriters struct {
-	br *brotli.Writer
-	gz *gzip.Writer
+	br, brLarge *brotli.Writer
+	gz          *gzip.Writer
 }
 
 func newCompressWriters() *compressWriters {
 	gz, _ := gzip.NewWriterLevel(io.Discard, storedGzipLevel)
-	return &compressWriters{
-		br: brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: storedBrotliLevel, LGWin: brotliWindow}),
-		gz: gz,
+	return &compressWriters{gz: gz}
+}
+
+// brotliFor returns the brotli writer for a body of size bytes.
+func (cw *compressWriters) brotliFor(size int64) *brotli.Writer {
+	if size <= maxBestBrotliSize {
+		if cw.br == nil {
+			cw.br = brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: storedBrotliLevel, LGWin: brotliWindow})
+		}
+		return cw.br
 	}
+	if cw.brLarge == nil {
+		cw.brLarge = brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: largeBrotliLevel, LGWin: brotliWindow})
+	}
+	return cw.brLarge
 }
 
 // compress reads size bytes from src and returns them compressed with
@@ -314,19 +326,20 @@ func (cw *compressWriters) compressBoth(src io.Reader, size int64) (gz, br []byt
 	var gzBuf, brBuf bytes.Buffer
 	gzBuf.Grow(int(size/4) + 64)
 	brBuf.Grow(int(size/4) + 64)
+	bw := cw.brotliFor(size)
 	cw.gz.Reset(&gzBuf)
-	cw.br.Reset(&brBuf)
+	bw.Reset(&brBuf)
 	defer func() {
 		cw.gz.Reset(io.Discard)
-		cw.br.Reset(io.Discard)
+		bw.Reset(io.Discard)
 	}()
-	if _, err := io.CopyN(io.MultiWriter(cw.gz, cw.br), src, size); err != nil {
+	if _, err := io.CopyN(io.MultiWriter(cw.gz, bw), src, size); err != nil {
 		return nil, nil, err
 	}
 	if err := cw.gz.Close(); err != nil {
 		return nil, nil, err
 	}
-	if err := cw.br.Close(); err != nil {
+	if err := bw.Close(); err != nil {
 		return nil, nil, err
 	}
 	return gzBuf.Bytes(), brBuf.Bytes(), nil

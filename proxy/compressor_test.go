@@ -264,33 +264,45 @@ func httptestRequest(path string) *http.Request {
 
 // The stored variants are each coding's smallest: brotli at quality 11
 // and gzip at level 9, byte for byte what those levels make of the page,
-// and br smaller than gzip. Streamed responses keep the cheaper levels.
+// and br smaller than gzip. A body over maxBestBrotliSize gets brotli at
+// quality 9, whose CPU and memory stay bounded.
 func TestStoredVariantsSmallest(t *testing.T) {
-	o := newSafetyOrigin(t)
-	o.set("/a", articlePage(60<<10))
-	e := newSafetyEdge(t, o, nil)
-	e.get("/a", "Accept-Encoding", "gzip")
-	e.waitCompressed(t)
-	page := decodeAs(t, "", e.get("/a").Body.Bytes())
+	for _, tc := range []struct {
+		name    string
+		size    int
+		quality int
+	}{
+		{"60 KB page", 60 << 10, 11},
+		{"page over the quality-11 size", maxBestBrotliSize + 40<<10, 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newSafetyOrigin(t)
+			o.set("/a", articlePage(tc.size))
+			e := newSafetyEdge(t, o, nil)
+			e.get("/a", "Accept-Encoding", "gzip")
+			e.waitCompressed(t)
+			page := decodeAs(t, "", e.get("/a").Body.Bytes())
 
-	var want11, want9 bytes.Buffer
-	bw := brotli.NewWriterOptions(&want11, brotli.WriterOptions{Quality: 11, LGWin: brotliWindow})
-	bw.Write(page)
-	bw.Close()
-	gw, _ := gzip.NewWriterLevel(&want9, gzip.BestCompression)
-	gw.Write(page)
-	gw.Close()
+			var wantBr, want9 bytes.Buffer
+			bw := brotli.NewWriterOptions(&wantBr, brotli.WriterOptions{Quality: tc.quality, LGWin: brotliWindow})
+			bw.Write(page)
+			bw.Close()
+			gw, _ := gzip.NewWriterLevel(&want9, gzip.BestCompression)
+			gw.Write(page)
+			gw.Close()
 
-	br := e.get("/a", "Accept-Encoding", "br")
-	gz := e.get("/a", "Accept-Encoding", "gzip")
-	if br.Header().Get("Content-Encoding") != "br" || !bytes.Equal(br.Body.Bytes(), want11.Bytes()) {
-		t.Errorf("stored br: %q, %d bytes; want br at quality 11, %d bytes", br.Header().Get("Content-Encoding"), br.Body.Len(), want11.Len())
-	}
-	if gz.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(gz.Body.Bytes(), want9.Bytes()) {
-		t.Errorf("stored gzip: %q, %d bytes; want gzip at level 9, %d bytes", gz.Header().Get("Content-Encoding"), gz.Body.Len(), want9.Len())
-	}
-	if br.Body.Len() >= gz.Body.Len() {
-		t.Errorf("stored br %d bytes, gzip %d; want br smaller", br.Body.Len(), gz.Body.Len())
+			br := e.get("/a", "Accept-Encoding", "br")
+			gz := e.get("/a", "Accept-Encoding", "gzip")
+			if br.Header().Get("Content-Encoding") != "br" || !bytes.Equal(br.Body.Bytes(), wantBr.Bytes()) {
+				t.Errorf("stored br of %d bytes: %q, %d bytes; want br at quality %d, %d bytes", len(page), br.Header().Get("Content-Encoding"), br.Body.Len(), tc.quality, wantBr.Len())
+			}
+			if gz.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(gz.Body.Bytes(), want9.Bytes()) {
+				t.Errorf("stored gzip: %q, %d bytes; want gzip at level 9, %d bytes", gz.Header().Get("Content-Encoding"), gz.Body.Len(), want9.Len())
+			}
+			if br.Body.Len() >= gz.Body.Len() {
+				t.Errorf("stored br %d bytes, gzip %d; want br smaller", br.Body.Len(), gz.Body.Len())
+			}
+		})
 	}
 }
 
