@@ -86,6 +86,10 @@ func TestDigestsFollowTheBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// A stored file's compressed variants are made in the
+			// background after its miss; hits are asked for once they
+			// are in.
+			e.waitCompressed(t)
 			w := e.get(tt.path, tt.hdr...)
 			if w.Code != http.StatusOK && w.Code != http.StatusPartialContent {
 				t.Fatalf("got status %d; want 200 or 206", w.Code)
