@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
@@ -10,11 +11,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -95,12 +100,22 @@ func (o *hintOrigin) arm() {
 	o.cssOnce = sync.Once{}
 }
 
-// TestBrowserEarlyHints loads a page through the real binary over HTTP/2
-// (Chromium acts on Early Hints only there) twice. The second time the
-// edge holds a stored copy to revalidate, and sends 103 Early Hints with
-// its style sheet before it asks the origin; the origin holds the page
-// until the browser's request for the style sheet has reached it. The
-// browser can only make that request that early from the hints.
+// TestBrowserEarlyHints loads a page through the real binary twice. The
+// second time the edge holds a stored copy to revalidate, and sends 103
+// Early Hints with its style sheet before it asks the origin; the origin
+// holds the page until the browser's request for the style sheet has
+// reached it. The browser can only make that request that early from the
+// hints.
+//
+// The browser speaks HTTP/1.1 to the edge, with Chromium's Early Hints
+// for HTTP/1.1 turned on. Over HTTP/2 Chromium drops a 103 that arrives
+// before it has begun to read the response: its HTTP/2 stream hands the
+// 103 only to a reader already waiting. Over loopback the edge's 103
+// comes within a millisecond, before that, so the test would depend on
+// how busy the machine is; across a real network the round trip leaves
+// Chromium that time. Over HTTP/1.1 Chromium parses the 103 when it reads
+// the response, however early it came. That the edge sends the same 103
+// over HTTP/2 is checked at the end with Go's client.
 func TestBrowserEarlyHints(t *testing.T) {
 	chromium := chromiumPath(t)
 	o := newHintOrigin(t)
@@ -136,13 +151,14 @@ admin:
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-http2", true),
+		chromedp.Flag("enable-features", "EnableEarlyHintsOnHttp11"),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("host-resolver-rules", "MAP "+browserHost+" 127.0.0.1"),
 		// Trust the edge's self-signed certificate as a valid one, by its
-		// key: Chromium acts on Early Hints only over a secure HTTP/2
-		// connection.
+		// key, so that the page loads over HTTPS as visitors get it.
 		chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(cert)),
 		chromedp.CombinedOutput(&out),
 	)...)
@@ -160,14 +176,30 @@ admin:
 	if err := chromedp.Do(tab); err != nil {
 		t.Fatalf("starting chromium: %v", err)
 	}
+	// What Chromium says it received as 103 Early Hints, for the page.
+	var hintsMu sync.Mutex
+	var hintsSeen []string
+	if err := chromedp.Listen(tab, func(ev any) {
+		if e, ok := ev.(*network.EventResponseReceivedEarlyHints); ok {
+			hintsMu.Lock()
+			defer hintsMu.Unlock()
+			for k, v := range e.Headers {
+				if strings.EqualFold(k, "Link") {
+					hintsSeen = append(hintsSeen, fmt.Sprint(v))
+				}
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	// First visit: the edge stores the page, and what it loads.
 	resp, err := chromedp.Run(tab, chromedp.NavigateResponse(page))
 	if err != nil {
 		t.Fatalf("loading %s: %v", page, err)
 	}
-	if resp.Status != http.StatusOK || resp.Protocol != "h2" {
-		t.Fatalf("first visit: got %d over %s; want 200 over h2", resp.Status, resp.Protocol)
+	if resp.Status != http.StatusOK || resp.Protocol != "http/1.1" {
+		t.Fatalf("first visit: got %d over %s; want 200 over http/1.1", resp.Status, resp.Protocol)
 	}
 
 	// Second visit, by way of another page: a navigation to the URL
@@ -188,7 +220,9 @@ admin:
 	select {
 	case first := <-o.verdicts:
 		if !first {
-			t.Errorf("the style sheet was not requested within %v of the page reaching the origin: no Early Hints acted on", hintWait)
+			hintsMu.Lock()
+			t.Errorf("the style sheet was not requested within %v of the page reaching the origin: no Early Hints acted on (103s Chromium received: %q)", hintWait, hintsSeen)
+			hintsMu.Unlock()
 		}
 	default:
 		t.Fatal("the origin was not asked for the page on the second visit")
@@ -201,6 +235,54 @@ admin:
 		t.Errorf("body background %q; want the hinted style sheet's rgb(1, 2, 3)", bg)
 	}
 	t.Logf("second visit took %v", time.Since(start).Round(time.Millisecond))
+
+	// The same hints over HTTP/2, as browsers get them by default.
+	got, proto := h2Interims(t, cert, e.Addr("https"), page)
+	want := "103 </hinted.css>; rel=preload; as=style"
+	if proto != "HTTP/2.0" || len(got) != 1 || got[0] != want {
+		t.Errorf("over HTTP/2: got %q over %s; want [%q] over HTTP/2.0", got, proto, want)
+	}
+}
+
+// h2Interims GETs url from the edge at addr over HTTP/2, trusting only
+// cert, and returns each interim response it got, as "status Link…", and
+// the protocol of the final response.
+func h2Interims(t *testing.T, cert *x509.Certificate, addr, url string) ([]string, string) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: browserHost},
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		},
+	}
+	defer tr.CloseIdleConnections()
+	var mu sync.Mutex
+	var got []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%d %s", code, strings.Join(h["Link"], ", ")))
+		return nil
+	}}
+	ctx, cancel := context.WithTimeout(httptrace.WithClientTrace(context.Background(), trace), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s over HTTP/2: %v", url, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	return got, resp.Proto
 }
 
 // spkiHash is the base64 SHA-256 of a certificate's public key, as
