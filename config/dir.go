@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -57,4 +58,36 @@ func nameOf(path string) string {
 		base = strings.TrimSuffix(base, ext)
 	}
 	return base
+}
+
+// CheckSet checks the configs of one --config-dir process together, as
+// the process will take them: each host is served by one file, and a
+// file's listen addresses are the process's (listen, its --listen-http
+// and --listen-https) or empty. It returns every problem, each naming
+// the file and line where it is; nil means the set would be served
+// whole.
+func CheckSet(cfgs []*Config, listen Listen) error {
+	var problems []error
+	owner := map[string]*Config{}
+	for _, c := range cfgs {
+		for i, h := range c.Hosts {
+			h = strings.ToLower(h)
+			if o := owner[h]; o != nil && o != c {
+				problems = append(problems, &Problem{File: c.File, Line: c.Line(fmt.Sprintf("hosts[%d]", i)), Key: "hosts",
+					Message: fmt.Sprintf("%s is also in %s; expected each host in one file (the process serves it from one client)", h, o.File)})
+				continue
+			}
+			owner[h] = c
+		}
+		for _, l := range []struct{ key, flag, got, want string }{
+			{"listen.http", "--listen-http", c.Listen.HTTP, listen.HTTP},
+			{"listen.https", "--listen-https", c.Listen.HTTPS, listen.HTTPS},
+		} {
+			if l.got != "" && l.got != l.want {
+				problems = append(problems, &Problem{File: c.File, Line: c.Line(l.key), Key: l.key,
+					Message: fmt.Sprintf("%q but the process listens on %q (%s); expected the same address, or none", l.got, l.want, l.flag)})
+			}
+		}
+	}
+	return errors.Join(problems...)
 }

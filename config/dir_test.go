@@ -68,3 +68,40 @@ func TestFormatSize(t *testing.T) {
 		}
 	}
 }
+
+// CheckSet finds what the files of one process disagree on: a host in
+// two files, a listen address other than the process's.
+func TestCheckSet(t *testing.T) {
+	parse := func(name string, data []byte) *Config {
+		t.Helper()
+		c, err := Parse(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a := parse("a.yaml", file(nil))
+	b := parse("b.yaml", file(map[int]string{1: "hosts: [b.client.com, ICP.client.com]"}))
+	c := parse("c.yaml", file(map[int]string{1: "hosts: [c.client.com]"}))
+	listen := Listen{HTTP: a.Listen.HTTP, HTTPS: a.Listen.HTTPS}
+	if err := CheckSet([]*Config{a, c}, listen); err != nil {
+		t.Errorf("files that agree: %v; want nil", err)
+	}
+	err := CheckSet([]*Config{a, b, c}, Listen{HTTP: "127.0.0.1:8080", HTTPS: listen.HTTPS})
+	if err == nil {
+		t.Fatal("files that disagree: nil; want problems")
+	}
+	got := err.Error()
+	for _, want := range []string{
+		"b.yaml:1: hosts: icp.client.com is also in a.yaml; expected each host in one file",
+		`a.yaml:4: listen.http: "` + a.Listen.HTTP + `" but the process listens on "127.0.0.1:8080" (--listen-http)`,
+		`c.yaml:4: listen.http:`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("got %q; want it to contain %q", got, want)
+		}
+	}
+	if strings.Contains(got, "listen.https") {
+		t.Errorf("got %q; want no listen.https problem (it agrees)", got)
+	}
+}

@@ -25,10 +25,8 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 	sitemap := fs.String("sitemap", "", "read this sitemap `URL` instead of the edge's /sitemap.xml")
 	concurrency := fs.Int("concurrency", 4, "the most pages fetched at once")
 	rate := fs.Float64("rate", 5, "the most requests started per second")
-	listenHTTP := fs.String("listen-http", ":80", "with --config-dir: the process's --listen-http")
-	listenHTTPS := fs.String("listen-https", ":443", "with --config-dir: the process's --listen-https")
-	adminAddr := fs.String("admin", "127.0.0.1:9080", "with --config-dir: the process's admin listener")
-	tokenFile := fs.String("admin-token-file", "/var/lib/icpedge/admin.token", "with --config-dir: the process's admin token `file`")
+	listen := procListenFlags(fs)
+	admin := procAdminFlags(fs)
 	// Names follow --config-dir, and flags may come after them.
 	names, ok, code := fs.parseInterleaved(args)
 	if !ok {
@@ -50,7 +48,7 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 	}
 
 	var cfgs []*config.Config
-	proc := config.Admin{Listen: *adminAddr, TokenFile: *tokenFile}
+	proc := admin.value()
 	if *path != "" {
 		cfg, err := config.Load(*path)
 		if err != nil {
@@ -77,10 +75,10 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 		for _, c := range all {
 			if len(names) == 0 || slices.Contains(names, c.Name()) {
 				if c.Listen.HTTP == "" {
-					c.Listen.HTTP = *listenHTTP
+					c.Listen.HTTP = *listen.http
 				}
 				if c.Listen.HTTPS == "" {
-					c.Listen.HTTPS = *listenHTTPS
+					c.Listen.HTTPS = *listen.https
 				}
 				cfgs = append(cfgs, c)
 			}
