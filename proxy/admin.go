@@ -37,6 +37,9 @@ type AdminOptions struct {
 	// Stats are the figures GET /status shows (token required). Nil:
 	// 404.
 	Stats *Metrics
+	// Reload serves POST /reload (token required): the process re-reads
+	// its config and answers with the outcome. Nil: 404.
+	Reload http.Handler
 }
 
 // Admin returns the admin API for h:
@@ -49,11 +52,12 @@ type AdminOptions struct {
 //	GET  /metrics                 Prometheus metrics, when AdminOptions.Metrics is set
 //	GET  /                        the HTML status page, when AdminOptions.Status is set
 //	GET  /status                  a page of figures for people, when AdminOptions.Stats is set
+//	POST /reload                  reload the config, when AdminOptions.Reload is set
 //
-// Purge requests carry "Authorization: Bearer <token>"; without it they
-// get 401 and change nothing. A purge answers {"purged": N}. Every request
-// whose Host is neither a loopback name nor an IP address gets 421 (see
-// adminHost).
+// Purge, metrics and reload requests carry "Authorization: Bearer
+// <token>"; without it they get 401 and change nothing. A purge answers
+// {"purged": N}. Every request whose Host is neither a loopback name nor
+// an IP address gets 421 (see adminHost).
 func (h *Handler) Admin(opts AdminOptions) http.Handler {
 	if opts.Purge == nil {
 		opts.Purge = func(p Purge, _ string) (int, error) { return h.Purge(p) }
@@ -113,6 +117,9 @@ func NewAdmin(opts AdminOptions) http.Handler {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			writeStatus(w, opts.Stats.Compression())
 		})))
+	}
+	if opts.Reload != nil {
+		mux.Handle("POST /reload", requireToken(opts.Token, opts.Reload))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !adminHost(r.Host) {

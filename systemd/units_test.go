@@ -61,3 +61,52 @@ func TestUnitsSecurity(t *testing.T) {
 		}
 	}
 }
+
+// execLine returns the command of a unit's key (ExecStart=...), its
+// continuation lines joined.
+func execLine(t *testing.T, unit, key string) []string {
+	t.Helper()
+	b, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(b), "\\\n", " ")
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, key+"="); ok {
+			return strings.Fields(v)
+		}
+	}
+	t.Fatalf("%s: no %s=", unit, key)
+	return nil
+}
+
+// TestUnitsReload: systemctl reload runs icpedge reload, which reports
+// the outcome, on the files and admin listener the service serves with,
+// and falls back to SIGHUP of $MAINPID when the admin listener is off.
+func TestUnitsReload(t *testing.T) {
+	for _, u := range units {
+		start, reload := execLine(t, u, "ExecStart"), execLine(t, u, "ExecReload")
+		if len(reload) < 2 || reload[0] != "/usr/bin/icpedge" || reload[1] != "reload" {
+			t.Errorf("%s: ExecReload=%s; want /usr/bin/icpedge reload …", u, strings.Join(reload, " "))
+			continue
+		}
+		flags := func(args []string) map[string]string {
+			m := map[string]string{}
+			for i := 0; i+1 < len(args); i++ {
+				if strings.HasPrefix(args[i], "--") {
+					m[args[i]] = args[i+1]
+				}
+			}
+			return m
+		}
+		s, r := flags(start), flags(reload)
+		for _, f := range []string{"--config", "--config-dir", "--listen-http", "--listen-https", "--admin", "--admin-token-file"} {
+			if s[f] != r[f] {
+				t.Errorf("%s: %s is %q in ExecStart but %q in ExecReload; want the same", u, f, s[f], r[f])
+			}
+		}
+		if r["--pid"] != "$MAINPID" {
+			t.Errorf("%s: ExecReload --pid %q; want $MAINPID", u, r["--pid"])
+		}
+	}
+}

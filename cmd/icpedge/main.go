@@ -28,7 +28,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "serve a client instance from its config file", serveMain},
-		{"validate", "check a config file and report every problem", validateMain},
+		{"validate", "check a config file, or a directory of them, and report every problem", validateMain},
+		{"reload", "check the config, have the running edge reload it, and report the outcome", reloadMain},
 		{"init", "write the config for a new client and print the steps left", initMain},
 		{"purge", "remove URLs from a running instance's cache", purgeMain},
 		{"warm", "fill a running instance's cache with every page of the site's sitemap", warmMain},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -63,6 +64,7 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if *path != "" {
 		opts.Single = true
+		opts.Source, _ = filepath.Abs(*path)
 		opts.Load = func() ([]*config.Config, map[string]error, error) {
 			cfg, err := loadChecked(*path)
 			if err != nil {
@@ -88,6 +90,7 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 			}
 			return ok, broken, nil
 		}
+		opts.Source, _ = filepath.Abs(*dir)
 		opts.Listen = config.Listen{HTTP: *listenHTTP, HTTPS: *listenHTTPS}
 		opts.Admin = config.Admin{Listen: *adminAddr, TokenFile: *tokenFile}
 	}

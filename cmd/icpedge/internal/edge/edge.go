@@ -56,6 +56,10 @@ type Options struct {
 	Getenv func(key string) string
 	// Version is the build's version, for icpedge_build_info.
 	Version string
+	// Source names what Load reads (the config file with Single, else
+	// the directory), for the admin API's reload answer, so that
+	// icpedge reload can tell it reached the process it meant.
+	Source string
 	// Ready, when not nil, is called from Run once every listener is
 	// up, with the bound addresses.
 	Ready func(Status)
@@ -78,6 +82,7 @@ type Edge struct {
 	logFormat    string
 	notify       *notifier // does nothing outside systemd
 	version      string
+	source       string
 	ready        func(Status)
 
 	reg     *prometheus.Registry
@@ -101,7 +106,7 @@ type Edge struct {
 
 	// reloadReq carries Reload's requests to Run's loop, which answers
 	// each on the channel sent; done is closed when Run returns.
-	reloadReq chan chan error
+	reloadReq chan chan ReloadResult
 	done      chan struct{}
 	started   atomic.Bool
 
@@ -162,9 +167,10 @@ func New(cfgs []*config.Config, opts Options) (*Edge, error) {
 		logFormat:    opts.LogFormat,
 		notify:       notify,
 		version:      opts.Version,
+		source:       opts.Source,
 		ready:        opts.Ready,
 		board:        status.NewBoard(nil),
-		reloadReq:    make(chan chan error),
+		reloadReq:    make(chan chan ReloadResult),
 		done:         make(chan struct{}),
 	}
 	if e.version == "" {
@@ -194,19 +200,30 @@ var errStopped = errors.New("the edge is not running")
 // current one serving; files skipped without Single are logged, not
 // returned.
 func (e *Edge) Reload(ctx context.Context) error {
-	answer := make(chan error, 1)
+	res, err := e.ReloadReport(ctx)
+	if err != nil {
+		return err
+	}
+	return res.Rejected
+}
+
+// ReloadReport is Reload, with its whole outcome: the error is only that
+// the reload did not run (Run has returned) or that ctx ended first, in
+// which case the reload may still be run and apply.
+func (e *Edge) ReloadReport(ctx context.Context) (ReloadResult, error) {
+	answer := make(chan ReloadResult, 1)
 	select {
 	case e.reloadReq <- answer:
 	case <-e.done:
-		return errStopped
+		return ReloadResult{}, errStopped
 	case <-ctx.Done():
-		return ctx.Err()
+		return ReloadResult{}, ctx.Err()
 	}
 	select {
-	case err := <-answer:
-		return err
+	case res := <-answer:
+		return res, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return ReloadResult{}, ctx.Err()
 	}
 }
 

@@ -98,6 +98,7 @@ func (e *Edge) listenAll(l *listeners) (Status, error) {
 			Metrics: metricsHandler(e.reg, e.logger),
 			Status:  status.New(status.Options{Token: token, Data: e.statusPage, Logger: e.logger}),
 			Stats:   e.metrics,
+			Reload:  e.reloadHandler(),
 		})
 		if st.Admin, err = l.start("admin", e.admin.Listen, admin, nil); err != nil {
 			return st, err

@@ -153,19 +153,41 @@ func (e *Edge) apply(cfgs []*config.Config, broken map[string]error) error {
 	return nil
 }
 
+// ReloadResult is the outcome of one reload.
+type ReloadResult struct {
+	// Rejected holds the problems that rejected the whole reload; the
+	// current config serves on.
+	Rejected error
+	// Skipped holds, without Single, the problems of each client whose
+	// file was not taken, by client name: that client keeps its current
+	// config, or is not served if it is new.
+	Skipped map[string]error
+	// Clients are the clients served once the reload is over.
+	Clients []string
+}
+
+// OK reports whether the new config serves, every file of it.
+func (r ReloadResult) OK() bool { return r.Rejected == nil && len(r.Skipped) == 0 }
+
 // reload is SIGHUP: reopen the access logs, re-read the config(s) and
 // swap in what is valid, and reload or retry certificates. systemd is told
 // that a reload runs (sd_notify RELOADING=1) and when it is over
 // (READY=1), whether or not the new config was taken.
-func (e *Edge) reload() (rejected error) {
-	// The status page shows the outcome; registered first so that it
-	// runs last, after a recovered panic has set rejected.
+func (e *Edge) reload() (res ReloadResult) {
+	var rejected error
+	// The result and the status page show the outcome; registered first
+	// so that it runs last, after a recovered panic has set rejected.
 	var broken map[string]error
 	loaded := false
 	defer func() {
+		res.Rejected = rejected
+		res.Clients = e.Status().Clients
+		if rejected == nil && len(broken) > 0 {
+			res.Skipped = broken
+		}
 		if loaded {
 			e.board.Reloaded(rejected, broken)
-			e.board.Keep(e.Status().Clients)
+			e.board.Keep(res.Clients)
 		}
 	}()
 	if err := e.notify.Reloading(); err != nil {
@@ -197,7 +219,7 @@ func (e *Edge) reload() (rejected error) {
 		}
 	}
 	if e.load == nil {
-		return nil
+		return res
 	}
 	loaded = true
 	cfgs, broken, err := e.load()
@@ -234,5 +256,5 @@ func (e *Edge) reload() (rejected error) {
 			}
 		}
 	}
-	return rejected
+	return res
 }
