@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -558,15 +559,15 @@ func TestCachePurge(t *testing.T) {
 
 	cmd := exec.Command(binPath, "purge", "--config", e.config, "--prefix", "/blog/")
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), `"purged":2`) {
-		t.Errorf("icpedge purge --prefix: %v %s; want 2 purged", err, out)
+	if err != nil || string(out) != "purged 2 entries under /blog/\n" {
+		t.Errorf("icpedge purge --prefix: %v %q; want \"purged 2 entries under /blog/\"", err, out)
 	}
 	resp, _ = c.get("/blog/1", nil)
 	wantStatus(t, resp, "fwd=miss")
 
 	out, err = exec.Command(binPath, "purge", "--config", e.config, "--all").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), `"purged"`) {
-		t.Errorf("icpedge purge --all: %v %s", err, out)
+	if err != nil || !regexp.MustCompile(`^purged \d+ entries in the whole cache\n$`).Match(out) {
+		t.Errorf("icpedge purge --all: %v %q; want \"purged N entries in the whole cache\"", err, out)
 	}
 	resp, _ = c.get("/other", nil)
 	wantStatus(t, resp, "fwd=miss")

@@ -103,7 +103,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"serve"}, "give one of --config FILE or --config-dir DIR"},
 		{[]string{"validate", "--config", "a.yaml", "extra"}, "unexpected arguments: extra"},
 		{[]string{"version", "extra"}, "unexpected arguments: extra"},
-		{[]string{"purge", "--all"}, "--config FILE is required"},
+		{[]string{"purge", "--all"}, "give one of --config FILE or --config-dir DIR"},
+		{[]string{"purge", "--config", "a.yaml", "--all", "https://x.test/"}, "give exactly one of URL, --prefix PATH or --all"},
 		{[]string{"check", "--pages", "x"}, `invalid value "x" for flag -pages`},
 		{[]string{"demo", "--listen"}, "flag needs an argument: -listen"},
 	} {

@@ -2,78 +2,155 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/icpedge/icpedge/config"
 )
 
+const purgeSynopsis = "purge (--config FILE | --config-dir DIR) (URL | --prefix PATH | --all) [--host HOST] [--json]"
+
+// purgeResult is what purge --json prints.
+type purgeResult struct {
+	Purged int    `json:"purged"`
+	URL    string `json:"url,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+	All    bool   `json:"all,omitempty"`
+	Host   string `json:"host,omitempty"`
+}
+
 func purgeMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("purge", "purge --config FILE (URL | --prefix PATH | --all)", stdout, stderr)
-	path := fs.String("config", "", "the instance's YAML config `file` (required)")
+	fs := newFlagSet("purge", purgeSynopsis, stdout, stderr)
+	path := fs.String("config", "", "the client's YAML config `file` (serve --config)")
+	dir := fs.String("config-dir", "", "the shared process's config `DIR` (serve --config-dir)")
 	prefix := fs.String("prefix", "", "purge every URL whose path starts with `PATH`")
 	all := fs.Bool("all", false, "purge everything")
+	host := fs.String("host", "", "with --config-dir: purge only the cache of the client serving `HOST` (a URL's own host does this too)")
+	asJSON := fs.Bool("json", false, `print {"purged": N, ...} for scripts`)
+	admin := procAdminFlags(fs)
 	target, ok, code := fs.parseInterleaved(args)
 	if !ok {
 		return code
 	}
 	q := url.Values{}
+	res := purgeResult{Prefix: *prefix, All: *all, Host: strings.ToLower(*host)}
 	switch {
-	case *path == "":
-		fmt.Fprintln(stderr, "icpedge purge: --config FILE is required")
-		return 2
+	case (*path == "") == (*dir == ""):
+		_, code := fs.usageError("give one of --config FILE or --config-dir DIR")
+		return code
+	case *path != "" && (admin.given() || *host != ""):
+		_, code := fs.usageError("--admin, --admin-token-file and --host only apply with --config-dir; with --config the file sets the admin listener")
+		return code
 	case len(target) == 1 && *prefix == "" && !*all:
+		res.URL = target[0]
 		q.Set("url", target[0])
 	case len(target) == 0 && *prefix != "" && !*all:
 		q.Set("prefix", *prefix)
 	case len(target) == 0 && *prefix == "" && *all:
 		q.Set("all", "1")
 	default:
-		fmt.Fprintln(stderr, "icpedge purge: give exactly one of URL, --prefix PATH or --all")
-		return 2
+		_, code := fs.usageError("give exactly one of URL, --prefix PATH or --all")
+		return code
 	}
-	cfg, err := config.Load(*path)
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "icpedge purge: "+format+"\n", a...)
+		return 1
+	}
+	if u, err := url.Parse(res.URL); err == nil && u.Host != "" && res.Host == "" {
+		res.Host = strings.ToLower(u.Hostname())
+	}
+
+	proc := admin.value()
+	if *path != "" {
+		cfg, err := config.Load(*path)
+		if err != nil {
+			return fail("%v", err)
+		}
+		proc = cfg.Admin
+	} else {
+		// The client a host names must be one of the directory's, or the
+		// purge would reach nothing and say only that.
+		cfgs, _, err := config.LoadDir(*dir)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if res.Host != "" && !slices.ContainsFunc(cfgs, func(c *config.Config) bool { return slices.Contains(c.Hosts, res.Host) }) {
+			return fail("no client's file in %s serves %s", *dir, res.Host)
+		}
+		if res.Host != "" {
+			q.Set("host", res.Host)
+		}
+	}
+	c, err := newAdminClient(proc)
+	if errors.Is(err, errAdminOff) {
+		if *path != "" {
+			return fail("%s has admin.listen off; set it (e.g. 127.0.0.1:9080) and restart the edge to reach it", *path)
+		}
+		return fail("--admin is empty; give the process's admin listener (serve --admin)")
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "icpedge purge: %v\n", err)
-		return 1
+		return fail("%v", err)
 	}
-	if cfg.Admin.Listen == "" {
-		fmt.Fprintf(stderr, "icpedge purge: %s has admin.listen off; set it to reach the running instance\n", cfg.File)
-		return 1
-	}
-	tok, err := os.ReadFile(cfg.Admin.TokenFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "icpedge purge: reading admin.token_file: %v (the instance creates it on first start)\n", err)
-		return 1
-	}
-	addr := dialAddr(cfg.Admin.Listen)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/purge?"+q.Encode(), nil)
+	status, body, err := c.post(ctx, "/purge", q)
 	if err != nil {
-		fmt.Fprintf(stderr, "icpedge purge: %v\n", err)
+		return fail("%v", err)
+	}
+	var ans struct {
+		Purged *int   `json:"purged"`
+		Error  string `json:"error"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &ans) != nil || ans.Purged == nil {
+		if ans.Error != "" {
+			return fail("%s", ans.Error)
+		}
+		return fail("the admin listener at %s answered %d: %s", c.addr, status, strings.TrimSpace(string(body)))
+	}
+	res.Purged = *ans.Purged
+	if *asJSON {
+		json.NewEncoder(stdout).Encode(res)
+	}
+	if res.Purged == 0 {
+		fmt.Fprintf(stderr, "icpedge purge: nothing matched %s: no entry stored (never fetched, not cacheable, or already purged)\n", res.what())
 		return 1
 	}
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "icpedge purge: reaching the instance's admin listener at %s: %v\n", addr, err)
-		return 1
+	if !*asJSON {
+		fmt.Fprintf(stdout, "purged %s %s\n", entries(res.Purged), res.what())
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "icpedge purge: %s: %s\n", resp.Status, strings.TrimSpace(string(body)))
-		return 1
-	}
-	fmt.Fprintln(stdout, strings.TrimSpace(string(body)))
 	return 0
+}
+
+// what says what a purge was for, as its output line ends.
+func (r purgeResult) what() string {
+	var s string
+	switch {
+	case r.URL != "":
+		s = "for " + r.URL
+	case r.Prefix != "":
+		s = "under " + r.Prefix
+	default:
+		s = "in the whole cache"
+	}
+	if r.Host != "" && r.URL == "" {
+		s += " of " + r.Host
+	}
+	return s
+}
+
+func entries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
 
 // dialAddr turns a listen address into one to dial: an unspecified host
