@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -130,16 +131,23 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 	var rep compliance.Report
 	used := make([]bool, len(targets))
 	clients := make([]checkClient, len(cfgs))
+	resolved := resolvedHosts(resolve)
 	for k, cfg := range cfgs {
 		sites := edge.CheckSites(cfg)
 		for i, u := range targets {
 			for j := range sites {
 				if strings.EqualFold(sites[j].URL.Hostname(), u.Hostname()) {
-					sites[j].URL, used[i] = u, true
+					u := *u
+					sites[j].URL, used[i] = &u, true
 				}
 			}
 		}
 		clients[k] = checkClient{cfg: cfg, sites: sites}
+		for j := range sites {
+			if useListenPort(sites[j].URL, cfg, resolved) {
+				clients[k].resolved = true
+			}
+		}
 		if *dir != "" {
 			clients[k].name = strings.TrimSuffix(filepath.Base(cfg.File), filepath.Ext(cfg.File))
 		}
@@ -195,6 +203,10 @@ type checkClient struct {
 	name  string // the config's name with --config-dir, else ""
 	cfg   *config.Config
 	sites []compliance.Site
+	// resolved is set when --resolve names where one of its hosts is:
+	// then this machine's interfaces say nothing about the address the
+	// hosts must resolve to, even when it holds the state directory.
+	resolved bool
 }
 
 // checkClients checks clients, checkParallel at a time, and returns their
@@ -218,7 +230,10 @@ func checkClients(ctx context.Context, env checkEnv, clients []checkClient, prog
 			defer func() { <-sem }()
 			start := time.Now()
 			here := onEdge(c.cfg)
-			opts := env.apply(edge.CheckOptions(c.cfg, here))
+			opts := env.apply(edge.CheckOptions(c.cfg, here && !c.resolved))
+			if c.resolved && len(opts.ExpectIPs) == 0 {
+				opts.DNSSkip = "no check.expect_ips, and --resolve says where the edge is, so this machine's addresses are not the ones to expect; set check.expect_ips to the edge's public address"
+			}
 			opts.RDAP = compliance.NewRDAP(env.applyRDAP(edge.RDAPOptions(c.cfg, here)))
 			r := runChecks(ctx, compliance.New(opts), c.sites, c.cfg.Hosts)
 			for j := range r.Results {
@@ -323,6 +338,38 @@ func udpResolver(addr string) *net.Resolver {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
+}
+
+// resolvedHosts lists the hosts --resolve sends elsewhere (lower case),
+// with the ports given for each. The entries are checked by
+// compliance.ResolveDialer.
+func resolvedHosts(entries []string) map[string][]string {
+	m := map[string][]string{}
+	for _, e := range entries {
+		host, rest, _ := strings.Cut(e, ":")
+		port, _, _ := strings.Cut(rest, ":")
+		m[strings.ToLower(host)] = append(m[strings.ToLower(host)], port)
+	}
+	return m
+}
+
+// useListenPort gives u, a site of cfg whose URL has no port, the port of
+// cfg's listener for its scheme, when --resolve sends that host and port
+// somewhere: an edge under test often listens on other ports than the
+// public 80 and 443. It reports whether --resolve names u's host at all.
+func useListenPort(u *url.URL, cfg *config.Config, resolved map[string][]string) bool {
+	ports, ok := resolved[strings.ToLower(u.Hostname())]
+	if !ok || u.Port() != "" {
+		return ok
+	}
+	listen := cfg.Listen.HTTP
+	if u.Scheme == "https" {
+		listen = cfg.Listen.HTTPS
+	}
+	if _, port, err := net.SplitHostPort(listen); err == nil && port != "0" && slices.Contains(ports, port) {
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+	}
+	return true
 }
 
 // onEdge reports whether this machine runs the instance: its state

@@ -132,6 +132,11 @@ type Options struct {
 	// ExpectFrom names where ExpectIPs came from, for messages, e.g.
 	// "check.expect_ips".
 	ExpectFrom string
+	// ExpectGuessed is set when ExpectIPs were found on the interfaces
+	// of the machine running the check rather than configured: the advice
+	// then says to point the records at the edge's public address, and
+	// how to name it, instead of naming a guess as the answer.
+	ExpectGuessed bool
 	// DNSSkip is the reason shown when ExpectIPs is empty.
 	DNSSkip string
 	// ApexSkip, when no site is the apex, is the reason shown for the apex

@@ -514,6 +514,19 @@ func TestDNS(t *testing.T) {
 			}
 		})
 	}
+	t.Run("guessed from the interfaces", func(t *testing.T) {
+		e := newEnv(t)
+		s := e.site(t, siteHost, compliantPages())
+		e.dns.mu.Lock()
+		e.dns.records[siteHost] = []netip.Addr{netip.MustParseAddr("198.51.100.7")}
+		e.dns.mu.Unlock()
+		o := defaultOpts()
+		o.ExpectFrom, o.ExpectGuessed = "this host's public addresses", true
+		r := byCheck(e.checker(t, o).Run(context.Background(), []Site{{URL: s.url()}}).Results)[CheckDNS]
+		if r.Status != Fail || strings.Contains(r.Fix, "to "+edgeIP+" only") || !strings.Contains(r.Fix, "set check.expect_ips") {
+			t.Errorf("dns against a guess: %s, fix %q; want a failure that does not give the guess as the answer and says to set check.expect_ips", r.Status, r.Fix)
+		}
+	})
 	t.Run("not configured", func(t *testing.T) {
 		e := newEnv(t)
 		s := e.site(t, siteHost, compliantPages())

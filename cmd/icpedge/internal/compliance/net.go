@@ -34,6 +34,10 @@ func (c *Checker) checkDNS(ctx context.Context, host string) Result {
 	}
 	want := addrList(c.opts.ExpectIPs)
 	fix := "set the A record of " + host + " to " + want + " only, and remove AAAA records that are not this edge's: the filed domain must be served by the provider that filed it"
+	if c.opts.ExpectGuessed {
+		fix = "point the A record of " + host + " at this edge's public address only, and remove AAAA records that are not this edge's: the filed domain must be served by the provider that filed it; " +
+			"set check.expect_ips to that address (this check compared with " + want + ", found on this machine's interfaces, which behind NAT are not what visitors reach)"
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	addrs, err := c.opts.Resolver.LookupNetIP(ctx, "ip", host)

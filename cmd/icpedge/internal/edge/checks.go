@@ -61,7 +61,7 @@ func CheckOptions(cfg *config.Config, onEdge bool) compliance.Options {
 		o.DNSSkip = "no check.expect_ips, and not running on the edge (" + cfg.StateDir + " does not exist here)"
 	default:
 		if o.ExpectIPs = publicAddrs(); len(o.ExpectIPs) > 0 {
-			o.ExpectFrom = "this host's public addresses"
+			o.ExpectFrom, o.ExpectGuessed = "this host's public addresses", true
 		} else {
 			o.DNSSkip = "no check.expect_ips, and this host has no public address on its interfaces (behind NAT?); set check.expect_ips"
 		}
