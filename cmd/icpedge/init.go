@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/icpedge/icpedge/config"
 )
@@ -70,8 +71,12 @@ func initMain(args []string, stdout, stderr io.Writer) int {
 		Email: *email, HTTP: *httpAddr, HTTPS: *httpsAddr, Admin: *admin,
 	}.YAML()
 	// Validated under the name it will have, so the defaults it reports
-	// (state_dir) are the ones the instance will use.
-	if _, err := config.Parse(*name+".yaml", data); err != nil {
+	// (state_dir, from the file's name) are the ones the instance will use.
+	file := *name + ".yaml"
+	if *out != "-" {
+		file = filepath.Base(*out)
+	}
+	if _, err := config.Parse(file, data); err != nil {
 		fmt.Fprintf(stderr, "icpedge init: the config would not be valid:\n%v\n", err)
 		return 1
 	}
@@ -86,19 +91,60 @@ func initMain(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(steps, "wrote %s\n", *out)
 	}
-	cfgPath := *out
-	if cfgPath == "-" {
-		cfgPath = filepath.Join("/etc/icpedge", *name+".yaml")
-	}
-	fmt.Fprintf(steps, "\nNext steps:\n")
-	fmt.Fprintf(steps, "  1. The client adds one DNS record for each host:\n")
-	for _, h := range hosts {
-		fmt.Fprintf(steps, "       %s.  A  <this host's public IPv4 address>\n", strings.ToLower(h))
-	}
-	fmt.Fprintf(steps, "  2. Start it:      systemctl enable --now icpedge@%s\n", *name)
-	fmt.Fprintf(steps, "     (or, with one process for every client: put the file in /etc/icpedge/sites/ and run systemctl reload icpedge)\n")
-	fmt.Fprintf(steps, "  3. Check it:      icpedge check --config %s\n", cfgPath)
+	nextSteps(steps, *out, *name, hosts, *admin != "")
 	return 0
+}
+
+// Where the packaged units read configs: icpedge@NAME.service serves
+// unitDir/NAME.yaml, icpedge.service every *.yaml in sitesDir.
+const (
+	unitDir  = "/etc/icpedge"
+	sitesDir = "/etc/icpedge/sites"
+)
+
+// nextSteps prints what is left to do once init has written the config
+// to out ("-": stdout), with the commands that fit where it went: the
+// one-client unit for a file in /etc/icpedge, the shared process for one
+// in /etc/icpedge/sites, and anywhere else how to run it by hand or
+// install it where a unit reads it.
+func nextSteps(w io.Writer, out, name string, hosts []string, admin bool) {
+	path := out
+	if out == "-" {
+		path = filepath.Join(unitDir, name+".yaml")
+	} else if abs, err := filepath.Abs(out); err == nil {
+		path = abs
+	}
+	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	n := 0
+	step := func(format string, a ...any) {
+		n++
+		fmt.Fprintf(w, "  %d. "+format+"\n", append([]any{n}, a...)...)
+	}
+	fmt.Fprintf(w, "\nNext steps:\n")
+	step("The client adds one DNS record for each host:")
+	for _, h := range hosts {
+		fmt.Fprintf(w, "       %s.  A  <this host's public IPv4 address>\n", strings.ToLower(h))
+	}
+	switch filepath.Dir(path) {
+	case unitDir:
+		step("Start it:      systemctl enable --now icpedge@%s", stem)
+		if stem != name {
+			fmt.Fprintf(w, "     (the instance is named after the file: icpedge@%s, its state in /var/lib/icpedge/%s)\n", stem, stem)
+		}
+		step("After a change: icpedge reload --config %s   (what systemctl reload icpedge@%s runs)", path, stem)
+	case sitesDir:
+		step("Check the set: icpedge validate --config-dir %s", sitesDir)
+		step("Serve it:      systemctl reload icpedge   (systemctl enable --now icpedge if the shared process is not running yet)")
+		if admin {
+			fmt.Fprintf(w, "     (the file's admin keys are not used here: the process's --admin is; init --admin \"\" leaves them out)\n")
+		}
+	default:
+		step("Try it here:   icpedge serve --config %s   (as root for ports 80 and 443 and /var/lib/icpedge/%s)", path, stem)
+		step("Run it under systemd, from where a unit reads it: one of")
+		fmt.Fprintf(w, "       install -m 0640 %s %s/%s.yaml && systemctl enable --now icpedge@%s\n", path, unitDir, stem, stem)
+		fmt.Fprintf(w, "       install -m 0640 %s %s/%s.yaml && systemctl reload icpedge   (the shared process)\n", path, sitesDir, stem)
+	}
+	step("Check it:      icpedge check --config %s", path)
 }
 
 // writeNewFile writes data to path (mode 0640, the directory made if
@@ -122,6 +168,16 @@ func writeNewFile(path string, data []byte, force bool) error {
 	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Chmod(0o640)
+	}
+	if fi, serr := os.Stat(filepath.Dir(path)); err == nil && serr == nil {
+		// The group of its directory, as a setgid directory would give:
+		// /etc/icpedge is root:icpedge 0750, so the service, which runs
+		// as icpedge, reads a file init wrote there as root. Where that
+		// is not allowed (not root, not in the group), the file keeps
+		// the writer's group.
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			_ = tmp.Chown(-1, int(st.Gid))
+		}
 	}
 	if err := errors.Join(err, tmp.Close()); err != nil {
 		return fmt.Errorf("writing the config: %w", err)
