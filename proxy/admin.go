@@ -54,8 +54,9 @@ type AdminOptions struct {
 //	GET  /status                  a page of figures for people, when AdminOptions.Stats is set
 //	POST /reload                  reload the config, when AdminOptions.Reload is set
 //
-// Purge, metrics and reload requests carry "Authorization: Bearer
-// <token>"; without it they get 401 and change nothing. A purge answers
+// Every request but /healthz, /readyz and the status page (which takes
+// the token or its own cookie) carries "Authorization: Bearer <token>";
+// without it the answer is 401 and nothing changes. A purge answers
 // {"purged": N}. Every request whose Host is neither a loopback name nor
 // an IP address gets 421 (see adminHost).
 func (h *Handler) Admin(opts AdminOptions) http.Handler {
