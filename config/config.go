@@ -176,6 +176,21 @@ type Cache struct {
 	// (key cache.bypass_cookies). Default DefaultBypassCookies(); empty
 	// (not nil) when the file says [], meaning none.
 	BypassCookies []string
+	// BypassPaths are globs on the request path, in the language of
+	// policy.block[].path, whose requests are neither answered from the
+	// cache nor stored (key cache.bypass_paths). Default none.
+	BypassPaths []string
+	// BypassQueries are query parameters, "name" (any value) or
+	// "name=value", whose requests are neither answered from the cache
+	// nor stored (key cache.bypass_queries). Default none.
+	BypassQueries []string
+	// Preset names a bundle of the settings above and a rule for a kind
+	// of origin (key cache.preset): "wordpress", or "" for none. The
+	// proxy expands it, adding to what the file sets.
+	Preset string
+	// PresetTTL is the freshness the preset forces on anonymous HTML pages
+	// (key cache.preset_ttl). Default 5m with a preset; 0 without.
+	PresetTTL time.Duration
 	// Rules force a TTL by path prefix (key cache.rules).
 	Rules []CacheRule
 	// Targeted names a targeted cache field (RFC 9213) the edge obeys
@@ -204,8 +219,14 @@ func DefaultBypassCookies() []string {
 
 // CacheRule forces a freshness lifetime on responses under a path prefix.
 type CacheRule struct {
-	Path string        // key cache.rules[].path, a prefix beginning with "/"
+	Path string // key cache.rules[].path, a prefix beginning with "/"
+	// Type limits the rule to responses of a media type, lower-case, or a
+	// top-level type with "/*" (key cache.rules[].type). Empty: any.
+	Type string
 	TTL  time.Duration // key cache.rules[].ttl, more than zero
+	// OverridePrivate lets the rule store responses marked private or
+	// no-store too (key cache.rules[].override: private).
+	OverridePrivate bool
 }
 
 // Admin configures the admin listener (purge, health, metrics).

@@ -203,6 +203,30 @@ func TestParseProblems(t *testing.T) {
 			`site.yaml:8: cache.targeted: "cdn-cache-control" is obeyed without being named; expected a header field name ending in -Cache-Control, other than CDN-Cache-Control, e.g. ICPEdge-Cache-Control`},
 		{"negative early hints age", file(nil, "cache:", "  early_hints_max_age: -1h"),
 			`site.yaml:8: cache.early_hints_max_age: "-1h" is negative; ` + wantDuration},
+		{"cache rule type and override problems", file(nil, "cache:", "  rules:", "    - {path: /, ttl: 5m, type: text/html}", "    - {path: /, ttl: 1m, type: HTML, override: public}",
+			"    - {path: /, ttl: 5m, type: text/html}", "    - {path: /, ttl: 1m}", "    - {path: /, ttl: 1m}"),
+			"site.yaml:10: cache.rules[1].type: \"HTML\" is not a media type; expected a media type, or a type with /*, e.g. application/x-bittorrent or video/*\n" +
+				"site.yaml:10: cache.rules[1].override: \"public\" is not an override; expected private\n" +
+				"site.yaml:11: cache.rules[2].path: \"/\" with type text/html repeats cache.rules[0].path; expected each path once per type\n" +
+				"site.yaml:13: cache.rules[4].path: \"/\" repeats cache.rules[3].path; expected each path once, or once per type"},
+		{"preset problems", file(nil, "cache:", "  preset: WordPress", "  preset_ttl: 0s"),
+			"site.yaml:8: cache.preset: \"WordPress\" is not a cache preset; expected wordpress\n" +
+				"site.yaml:9: cache.preset_ttl: only used with cache.preset; expected cache.preset: wordpress, or no cache.preset_ttl"},
+		{"zero preset ttl", file(nil, "cache:", "  preset: wordpress", "  preset_ttl: 0s"),
+			`site.yaml:9: cache.preset_ttl: "0s" is zero; expected a positive duration, e.g. 30s`},
+		{"bypass path problems", file(nil, "cache:", "  bypass_paths: [wp-admin/, /wp-admin/, /wp-admin/, '/a b', '/[x']"),
+			"site.yaml:8: cache.bypass_paths[0]: \"wp-admin/\" is not a path glob (has a \"/\" but does not begin with one); expected " + expectGlob + "\n" +
+				"site.yaml:8: cache.bypass_paths[2]: \"/wp-admin/\" repeats cache.bypass_paths[1]; expected each glob once\n" +
+				"site.yaml:8: cache.bypass_paths[3]: \"/a b\" is not a path glob (has a space); expected " + expectGlob + "\n" +
+				"site.yaml:8: cache.bypass_paths[4]: \"/[x\" is not a path glob (unbalanced [ ] or a trailing \\); expected " + expectGlob},
+		{"bypass query problems", file(nil, "cache:", "  bypass_queries: [s, s, '=x', 'a&b', '?s', 'a b']"),
+			"site.yaml:8: cache.bypass_queries[1]: \"s\" repeats cache.bypass_queries[0]; expected each parameter once\n" +
+				"site.yaml:8: cache.bypass_queries[2]: \"=x\" has no parameter name; expected a query parameter name, or name=value, e.g. s or preview=true\n" +
+				"site.yaml:8: cache.bypass_queries[3]: \"a&b\" is not one query parameter (it holds &, #, ? or a space); expected a query parameter name, or name=value, e.g. s or preview=true\n" +
+				"site.yaml:8: cache.bypass_queries[4]: \"?s\" is not one query parameter (it holds &, #, ? or a space); expected a query parameter name, or name=value, e.g. s or preview=true\n" +
+				"site.yaml:8: cache.bypass_queries[5]: \"a b\" is not one query parameter (it holds &, #, ? or a space); expected a query parameter name, or name=value, e.g. s or preview=true"},
+		{"bypass paths not a list", file(nil, "cache:", "  bypass_paths: /wp-admin/"),
+			`site.yaml:8: cache.bypass_paths: "/wp-admin/" is a string; expected a list of path globs, e.g. [/wp-admin/, wp-login.php]`},
 		{"bypass cookies not a list", file(nil, "cache:", "  bypass_cookies: PHPSESSID"),
 			`site.yaml:8: cache.bypass_cookies: "PHPSESSID" is a string; expected a list of cookie names or globs, e.g. [PHPSESSID, wordpress_logged_in_*], or [] for none`},
 		{"zero origin_idle", file(nil, "timeouts:", "  origin_idle: 0s"),
@@ -433,7 +457,9 @@ func TestValues(t *testing.T) {
 		"timeouts: {connect: 1d12h, response: 1.5s, origin_idle: 2m, request_body: 10s}",
 		"html: {max_size: 1 MB, oversize: pass}",
 		"limits: {buffer_memory: 256MiB, request_body: 10MB}",
-		"cache: {enabled: false, max_size: 2GB, memory: 0, stale_while_revalidate: 30s, bypass_cookies: [PHPSESSID, 'my_app_*', '?sid'], rules: [{path: /static/, ttl: 30d}]}",
+		"cache: {enabled: false, max_size: 2GB, memory: 0, stale_while_revalidate: 30s, bypass_cookies: [PHPSESSID, 'my_app_*', '?sid'],",
+		"  preset: wordpress, preset_ttl: 10m, bypass_paths: [/account/, checkout, '/shop/*.php'], bypass_queries: [s, preview=true, 'add-to-cart'],",
+		"  rules: [{path: /static/, ttl: 30d}, {path: /, type: text/html, ttl: 2m, override: private}, {path: /, type: 'image/*', ttl: 1h}]}",
 	))
 	if err != nil {
 		t.Fatal(err)
@@ -456,7 +482,12 @@ func TestValues(t *testing.T) {
 		{"Cache.Memory", c.Cache.Memory, int64(0)},
 		{"Cache.StaleWhileRevalidate", c.Cache.StaleWhileRevalidate, 30 * time.Second},
 		{"Cache.BypassCookies", c.Cache.BypassCookies, []string{"PHPSESSID", "my_app_*", "?sid"}},
-		{"Cache.Rules", c.Cache.Rules, []CacheRule{{Path: "/static/", TTL: 30 * 24 * time.Hour}}},
+		{"Cache.Rules", c.Cache.Rules, []CacheRule{{Path: "/static/", TTL: 30 * 24 * time.Hour},
+			{Path: "/", Type: "text/html", TTL: 2 * time.Minute, OverridePrivate: true}, {Path: "/", Type: "image/*", TTL: time.Hour}}},
+		{"Cache.Preset", c.Cache.Preset, "wordpress"},
+		{"Cache.PresetTTL", c.Cache.PresetTTL, 10 * time.Minute},
+		{"Cache.BypassPaths", c.Cache.BypassPaths, []string{"/account/", "checkout", "/shop/*.php"}},
+		{"Cache.BypassQueries", c.Cache.BypassQueries, []string{"s", "preview=true", "add-to-cart"}},
 	}
 	for _, ck := range checks {
 		if !reflect.DeepEqual(ck.got, ck.want) {

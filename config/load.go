@@ -39,6 +39,7 @@ const (
 	defaultCacheMemory   = 16 << 20
 	defaultStaleIfError  = 7 * 24 * time.Hour
 	defaultEarlyHintsAge = 24 * time.Hour
+	defaultPresetTTL     = 5 * time.Minute
 	defaultAdminListen   = "127.0.0.1:9080"
 	defaultOversize      = "stream"
 	defaultLogFormat     = "text"
@@ -65,7 +66,10 @@ const (
 	expectEmail        = "an email address such as ops@client.com"
 	expectBase64URL    = "the key from the CA in base64url (A-Z a-z 0-9 - _)"
 	expectBool         = "true or false"
-	expectRule         = "a list of {path, ttl} mappings"
+	expectRule         = "a list of {path, type, ttl, override} mappings"
+	expectPathList     = `a list of path globs, e.g. [/wp-admin/, wp-login.php]`
+	expectQueryList    = "a list of query parameters, name or name=value, e.g. [s, preview=true]"
+	expectQuery        = "a query parameter name, or name=value, e.g. s or preview=true"
 	expectCookieGlob   = "a cookie name, or a glob of them with * and ?, e.g. wordpress_logged_in_*"
 	expectCookieList   = "a list of cookie names or globs, e.g. [PHPSESSID, wordpress_logged_in_*], or [] for none"
 	expectProxyList    = "a list of IP addresses or CIDR prefixes"
@@ -82,8 +86,8 @@ var (
 	htmlKeys     = []string{"max_size", "oversize"}
 	limitKeys    = []string{"buffer_memory", "request_body"}
 	logKeys      = []string{"format", "level", "access_file"}
-	cacheKeys    = []string{"enabled", "dir", "max_size", "memory", "stale_if_error", "stale_while_revalidate", "bypass_cookies", "rules", "targeted", "early_hints_max_age"}
-	cacheRuleKey = []string{"path", "ttl"}
+	cacheKeys    = []string{"enabled", "dir", "max_size", "memory", "stale_if_error", "stale_while_revalidate", "preset", "preset_ttl", "bypass_cookies", "bypass_paths", "bypass_queries", "rules", "targeted", "early_hints_max_age"}
+	cacheRuleKey = []string{"path", "type", "ttl", "override"}
 	adminKeys    = []string{"listen", "token_file"}
 	tlsKeys      = []string{"mode", "email", "ca", "ca_root", "eab", "cert_file", "key_file", "hsts", "challenges"}
 	eabKeys      = []string{"key_id", "hmac_key"}
@@ -448,6 +452,14 @@ func (p *parser) cache(c *Config, top *mapping) {
 	c.Cache.BypassCookies = p.cookieGlobs(cm, "bypass_cookies")
 	c.Cache.Targeted = p.targetedField(cm, "targeted")
 	c.Cache.EarlyHintsMaxAge = p.duration(cm, "early_hints_max_age", defaultEarlyHintsAge, false)
+	c.Cache.BypassPaths = p.pathGlobs(cm, "bypass_paths")
+	c.Cache.BypassQueries = p.queryParams(cm, "bypass_queries")
+	c.Cache.Preset = p.enum(cm, "preset", "", "a cache preset", "wordpress")
+	if c.Cache.Preset != "" {
+		c.Cache.PresetTTL = p.duration(cm, "preset_ttl", defaultPresetTTL, true)
+	} else if cm.node("preset_ttl") != nil {
+		p.add(cm.keyLine("preset_ttl"), cm.key("preset_ttl"), "only used with cache.preset; expected cache.preset: wordpress, or no cache.preset_ttl")
+	}
 
 	items, _ := cm.list("rules", expectRule)
 	first := map[string]string{}
@@ -455,18 +467,28 @@ func (p *parser) cache(c *Config, top *mapping) {
 		key := index("cache.rules", i)
 		r := p.mapping(item, key, item.Line, cacheRuleKey)
 		if isNull(item) {
-			p.add(item.Line, key, "empty; expected a mapping with keys path, ttl")
+			p.add(item.Line, key, "empty; expected a mapping with keys path, ttl and optionally type, override")
 			continue
 		}
 		var rule CacheRule
+		if s, n := r.scalar("type", expectType); n != nil && s != "" {
+			if !mediaTypeRE.MatchString(s) {
+				p.bad(n, r.key("type"), "a media type", expectType)
+			}
+			rule.Type = s
+		}
 		if s, n := r.required("path", expectRulePath); n != nil {
+			// A path may have one rule of each type.
+			id := s + " " + rule.Type
 			switch {
 			case !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "?# \t"):
 				p.bad(n, r.key("path"), "a path prefix", expectRulePath)
-			case first[s] != "":
-				p.add(n.Line, r.key("path"), "%s repeats %s; expected each path once", show(n), first[s])
+			case first[id] != "" && rule.Type == "":
+				p.add(n.Line, r.key("path"), "%s repeats %s; expected each path once, or once per type", show(n), first[id])
+			case first[id] != "":
+				p.add(n.Line, r.key("path"), "%s with type %s repeats %s; expected each path once per type", show(n), rule.Type, first[id])
 			default:
-				first[s] = r.key("path")
+				first[id] = r.key("path")
 			}
 			rule.Path = s
 		}
@@ -475,6 +497,7 @@ func (p *parser) cache(c *Config, top *mapping) {
 		} else {
 			rule.TTL = p.duration(r, "ttl", 0, true)
 		}
+		rule.OverridePrivate = p.enum(r, "override", "", "an override", "private") == "private"
 		c.Cache.Rules = append(c.Cache.Rules, rule)
 	}
 }
@@ -506,6 +529,63 @@ func (p *parser) targetedField(m *mapping, name string) string {
 		return canon
 	}
 	return ""
+}
+
+// pathGlobs reads a list of path globs (as policy.block[].path); absent
+// or empty means none.
+func (p *parser) pathGlobs(m *mapping, name string) []string {
+	items, _ := m.list(name, expectPathList)
+	var out []string
+	first := map[string]string{}
+	for i, n := range items {
+		key := index(m.key(name), i)
+		s, ok := p.item(n, key, expectGlob)
+		if !ok {
+			continue
+		}
+		if reason := globProblem(s); reason != "" {
+			p.add(n.Line, key, "%s is not a path glob (%s); expected %s", show(n), reason, expectGlob)
+			continue
+		}
+		if k, dup := first[s]; dup {
+			p.add(n.Line, key, "%s repeats %s; expected each glob once", show(n), k)
+			continue
+		}
+		first[s] = key
+		out = append(out, s)
+	}
+	return out
+}
+
+// queryParams reads a list of query parameters, "name" or "name=value";
+// absent or empty means none.
+func (p *parser) queryParams(m *mapping, name string) []string {
+	items, _ := m.list(name, expectQueryList)
+	var out []string
+	first := map[string]string{}
+	for i, n := range items {
+		key := index(m.key(name), i)
+		s, ok := p.item(n, key, expectQuery)
+		if !ok {
+			continue
+		}
+		param, _, _ := strings.Cut(s, "=")
+		switch {
+		case param == "":
+			p.add(n.Line, key, "%s has no parameter name; expected %s", show(n), expectQuery)
+			continue
+		case strings.ContainsAny(s, "&#? \t"):
+			p.add(n.Line, key, "%s is not one query parameter (it holds &, #, ? or a space); expected %s", show(n), expectQuery)
+			continue
+		}
+		if k, dup := first[s]; dup {
+			p.add(n.Line, key, "%s repeats %s; expected each parameter once", show(n), k)
+			continue
+		}
+		first[s] = key
+		out = append(out, s)
+	}
+	return out
 }
 
 // cookieGlobs reads a list of cookie-name globs; absent or empty means the
@@ -743,7 +823,10 @@ func (p *parser) size(m *mapping, name string, def int64, zero bool) int64 {
 
 // enum reads an optional value that must be one of choices.
 func (p *parser) enum(m *mapping, name, def, what string, choices ...string) string {
-	expected := strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
+	expected := choices[0]
+	if len(choices) > 1 {
+		expected = strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
+	}
 	s, n := m.scalar(name, expected)
 	if n == nil || s == "" {
 		return def

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -110,4 +111,54 @@ func globMatch(glob, name string) bool {
 		g++
 	}
 	return g == len(glob)
+}
+
+// bypassPath reports whether a request path (canonical) matches one of
+// Options.BypassPaths.
+func (h *Handler) bypassPath(p string) bool {
+	for _, glob := range h.opts.BypassPaths {
+		if matchPath(glob, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// bypassQuery reports whether a raw query holds one of
+// Options.BypassQueries: a parameter of that name (with any value, or
+// with the value given as name=value). Names and values are compared
+// after percent-decoding, and "name[...]" counts as name, as PHP reads
+// it.
+func (h *Handler) bypassQuery(rawQuery string) bool {
+	if len(h.opts.BypassQueries) == 0 || rawQuery == "" {
+		return false
+	}
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		name, value, hasValue := strings.Cut(pair, "=")
+		name, value = queryUnescape(name), queryUnescape(value)
+		if i := strings.IndexByte(name, '['); i > 0 {
+			name = name[:i]
+		}
+		for _, want := range h.opts.BypassQueries {
+			wname, wvalue, wantValue := strings.Cut(want, "=")
+			if name == wname && (!wantValue || hasValue && value == wvalue) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// queryUnescape decodes a query component ("+" is a space), or returns it
+// as it is when it is not valid percent-encoding.
+func queryUnescape(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
 }

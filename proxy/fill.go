@@ -254,7 +254,7 @@ func (f *fill) coding() string { return strings.TrimSpace(f.hdr.Get("Content-Enc
 func (f *fill) decide() (limit int64, why string, ok bool) {
 	h, resp := f.h, f.resp
 	if ok, reason := h.policy.Storable(f.policyRequest(), resp.StatusCode, resp.Header); !ok {
-		if reason != cache.ReasonCookie && f.r.Header.Get("Authorization") == "" {
+		if reason != cache.ReasonCookie && reason != cache.ReasonCookiePrivate && f.r.Header.Get("Authorization") == "" {
 			// The origin now says no: a copy stored before goes too. A
 			// cookie visitor's answer, or a signed-in one's, says nothing
 			// about the copy stored for everyone else.

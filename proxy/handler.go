@@ -105,6 +105,9 @@ func New(opts Options) (*Handler, error) {
 		budget:       opts.Budget,
 		targeted:     opts.CachePolicy.TargetList(),
 	}
+	// A forced rule never applies to a visitor with a session cookie,
+	// whichever path the request takes to the policy.
+	h.policy.SessionCookie = h.bypass.match
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	var prefix [5]byte
 	_, _ = rand.Read(prefix[:])

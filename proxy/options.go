@@ -64,6 +64,14 @@ type Options struct {
 	// and its response never stored. Nil means DefaultBypassCookies; an
 	// empty, non-nil slice bypasses for no cookie.
 	BypassCookies []string
+	// BypassPaths are globs on the request path (canonical), in the
+	// language of BlockRule.Path, whose requests are neither answered
+	// from the cache nor stored. Default none.
+	BypassPaths []string
+	// BypassQueries are query parameters, "name" (any value) or
+	// "name=value", compared after percent-decoding, whose requests are
+	// neither answered from the cache nor stored. Default none.
+	BypassQueries []string
 	// MaxCacheObject is the largest non-HTML body, in bytes, buffered to
 	// be stored; larger responses stream through unstored. Default 16 MiB.
 	MaxCacheObject int64

@@ -30,6 +30,10 @@ func (h *Handler) cacheable(r *http.Request) (ok bool, detail string) {
 	case h.bypass.match(r.Header):
 		// A logged-in visitor's page, whatever the origin says about it.
 		return false, "bypass; detail=session-cookie"
+	case h.bypassPath(r.URL.Path):
+		return false, "bypass; detail=path"
+	case h.bypassQuery(r.URL.RawQuery):
+		return false, "bypass; detail=query"
 	case r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "":
 		return false, "request; detail=precondition" // RFC 9111 §4.3.2
 	}

@@ -187,7 +187,10 @@ func TestOnlyIfCached(t *testing.T) {
 func TestAuthorizationThroughTheCache(t *testing.T) {
 	o := newSafetyOrigin(t)
 	e := newSafetyEdge(t, o, func(opts *Options) {
-		opts.CachePolicy.Rules = []cache.Rule{{Prefix: "/forced/", TTL: time.Hour}}
+		// override: private, so that the rule stores the origin's
+		// no-store page for anonymous visitors: only Authorization keeps
+		// it from applying.
+		opts.CachePolicy.Rules = []cache.Rule{{Prefix: "/forced/", TTL: time.Hour, OverridePrivate: true}}
 	})
 	auth := []string{"Authorization", "Bearer secret"}
 	// The origin's answer to a signed-in visitor, and to everyone else.

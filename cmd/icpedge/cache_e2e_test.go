@@ -214,7 +214,7 @@ func wantStatus(t *testing.T, resp *http.Response, prefix string) {
 
 func TestCacheE2E(t *testing.T) {
 	o := newCacheOrigin(t)
-	e, c := startCacheEdge(t, o.URL, t.TempDir(), "cache:\n  rules: [{path: /forced/, ttl: 5m}]\n")
+	e, c := startCacheEdge(t, o.URL, t.TempDir(), "cache:\n  rules: [{path: /forced/, ttl: 5m, override: private}]\n")
 
 	t.Run("miss then hit with notice and Age", func(t *testing.T) {
 		resp, body := c.get("/page", nil)

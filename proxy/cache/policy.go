@@ -11,7 +11,17 @@ import (
 // "/static-old/x"; end it with "/" to mean a directory).
 type Rule struct {
 	Prefix string
-	TTL    time.Duration
+	// Type, when set, limits the rule to responses of one media type
+	// ("text/html") or top-level type ("image/*"), lower-case, matched
+	// on the response's Content-Type without its parameters. Empty: any
+	// type.
+	Type string
+	TTL  time.Duration
+	// OverridePrivate lets the rule store responses marked private or
+	// no-store as well, for origins that send them on every page (PHP's
+	// session default, "no-store, no-cache, must-revalidate"). Without
+	// it such responses follow RFC 9111 and are never stored.
+	OverridePrivate bool
 }
 
 // Policy holds icpedge's caching policy on top of RFC 9111. The zero
@@ -20,25 +30,30 @@ type Rule struct {
 //
 // # Forced rules
 //
-// A Rule (longest matching Prefix wins) makes a response storable and
-// fresh for its TTL whatever the origin's Cache-Control, Expires or
-// Pragma say: no-cache, no-store, private, must-revalidate, max-age=0 and
-// an absent freshness are all overridden, because origins such as PHP
-// applications send "no-store, no-cache" on every page by default and
-// forcing is the operator's deliberate choice. Request directives
-// (no-cache, max-age, min-fresh, as sent by a browser's reload button)
-// are ignored for forced entries too, so a reload cannot pull every
-// visitor's request across the border link.
+// A Rule (longest matching Prefix wins, then a rule with a Type over one
+// without) makes a response storable and fresh for its TTL whatever the
+// origin's Cache-Control, Expires or Pragma say about revalidation:
+// no-cache, must-revalidate, max-age=0 and an absent freshness are all
+// overridden, because origins such as WordPress send no freshness on
+// their pages and forcing is the operator's deliberate choice. private and
+// no-store are overridden only when the rule says OverridePrivate. Request
+// directives (no-cache, max-age, min-fresh, as sent by a browser's reload
+// button) are ignored for forced entries too, so a reload cannot pull
+// every visitor's request across the border link.
 //
-// A rule never overrides the signs of a personal response:
+// A rule is safe by construction: it never applies where there is a sign
+// of a personal response, and the plain RFC 9111 rules (with the cookie
+// rule below) decide instead:
+//   - Authorization in the request (RFC 9111 §3.5 decides, and a response
+//     that does not let a shared cache reuse it for such requests is not
+//     stored with the reason ReasonAuthorization);
+//   - a session cookie in the request (SessionCookie, the proxy's bypass
+//     list: a logged-in visitor's page, such as WordPress's admin bar);
 //   - Set-Cookie in the response (never stored, forced or not);
-//   - Authorization in the request;
-//   - a request carrying Cookie answered with private or no-store (a
-//     logged-in visitor's page, such as WordPress's admin bar);
-//   - request no-store, and Vary: *.
-//
-// Requests carrying session cookies (the proxy's bypass list) never reach
-// the cache at all, so no rule applies to them either.
+//   - private or no-store in the response, unless OverridePrivate; and
+//     even then not for a request carrying any Cookie;
+//   - request no-store, and Vary: *;
+//   - a targeted field in the response (see Targeted fields below).
 //
 // # Requests with cookies
 //
@@ -62,6 +77,10 @@ type Rule struct {
 type Policy struct {
 	// Rules force a TTL by path prefix. Default none.
 	Rules []Rule
+	// SessionCookie reports whether a request's header carries a
+	// visitor's session cookie; no rule applies to such a request. Nil:
+	// none does.
+	SessionCookie func(http.Header) bool
 	// StaleIfError is how long past its freshness a stored response may
 	// be served when the origin fails, even without the origin's
 	// stale-if-error directive (RFC 5861 §4); the larger of the two
@@ -93,24 +112,86 @@ func forcedStatus(code int) bool {
 	return false
 }
 
-// Match returns the rule with the longest prefix of path, if any.
-func (p Policy) Match(path string) (Rule, bool) {
+// Match returns the rule for a response of Content-Type ctype to a
+// request for path, if any: of the rules whose prefix path starts with
+// and whose type (if any) ctype is, the one with the longest prefix, a
+// rule with a type before one without, the first of equals.
+func (p Policy) Match(path, ctype string) (Rule, bool) {
 	var best Rule
 	found := false
+	mt := ""
 	for _, r := range p.Rules {
-		if strings.HasPrefix(path, r.Prefix) && (!found || len(r.Prefix) > len(best.Prefix)) {
+		if !strings.HasPrefix(path, r.Prefix) {
+			continue
+		}
+		if r.Type != "" {
+			if mt == "" {
+				mt = mediaType(ctype)
+			}
+			if !typeMatches(r.Type, mt) {
+				continue
+			}
+		}
+		if !found || len(r.Prefix) > len(best.Prefix) || len(r.Prefix) == len(best.Prefix) && r.Type != "" && best.Type == "" {
 			best, found = r, true
 		}
 	}
 	return best, found
 }
 
-// forced returns the rule forcing this exchange, if any.
-func (p Policy) forced(path string, status int) (Rule, bool) {
-	if !forcedStatus(status) {
+// mediaType returns a Content-Type's media type, lower-case, without
+// parameters.
+func mediaType(ctype string) string {
+	mt, _, _ := strings.Cut(ctype, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// typeMatches reports whether media type mt is pattern, or under a
+// pattern "top/*".
+func typeMatches(pattern, mt string) bool {
+	if top, ok := strings.CutSuffix(pattern, "/*"); ok {
+		return strings.HasPrefix(mt, top+"/")
+	}
+	return mt == pattern
+}
+
+// personal reports whether a request bears a sign of being a visitor's
+// own, so that no rule applies to it: Authorization, or a session cookie.
+func (p Policy) personal(req *http.Request) bool {
+	return req.Header.Get("Authorization") != "" || p.SessionCookie != nil && p.SessionCookie(req.Header)
+}
+
+// rule returns the rule matching the path and type of an exchange whose
+// status a rule may force, before any sign of a personal request or
+// response is looked at.
+func (p Policy) rule(req *http.Request, status int, h http.Header) (Rule, bool) {
+	if !forcedStatus(status) || len(p.Rules) == 0 {
 		return Rule{}, false
 	}
-	return p.Match(path)
+	return p.Match(req.URL.Path, h.Get("Content-Type"))
+}
+
+// forced returns the rule that forces the lifetime of a response with
+// status and header h to req, if one applies: a rule matches the path and
+// type, the status may be forced, the request is not personal, the
+// response has no targeted field (targeted), and it is not private or
+// no-store, unless the rule overrides that. cc is the response's
+// directives, as control reads them.
+func (p Policy) forced(req *http.Request, status int, h http.Header, cc Directives, targeted bool) (Rule, bool) {
+	if targeted || p.personal(req) {
+		return Rule{}, false
+	}
+	r, ok := p.rule(req, status, h)
+	if !ok || !r.OverridePrivate && (cc.Private || cc.NoStore && !cc.MustUnderstand) {
+		return Rule{}, false
+	}
+	return r, true
+}
+
+// sharedWithAuthorization reports whether a response says a shared cache
+// may reuse it for requests with Authorization (RFC 9111 §3.5).
+func sharedWithAuthorization(cc Directives) bool {
+	return cc.Public || cc.SMaxAge.Present || cc.MustRevalidate
 }
 
 // Reasons returned by Storable, usable as a Cache-Status detail
@@ -123,7 +204,7 @@ const (
 	ReasonNoStore        = "no-store"         // §5.2.2.5
 	ReasonPrivate        = "private"          // §5.2.2.7, shared cache
 	ReasonAuthorization  = "authorization"    // §3.5
-	ReasonCookiePrivate  = "cookie-private"   // icpedge policy, forced rules
+	ReasonCookiePrivate  = "cookie-private"   // icpedge policy: a forced rule overriding private, a request with Cookie
 	ReasonCookie         = "cookie"           // icpedge policy: a request with Cookie, not explicitly shared
 	ReasonVaryStar       = "vary-star"        // §4.1: can never be matched
 	ReasonNoFreshness    = "no-freshness"     // §3: no explicit or heuristic freshness
@@ -160,11 +241,16 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 		return false, ReasonStatus
 	}
 	auth := req.Header.Get("Authorization") != ""
-	if _, ok := p.forced(req.URL.Path, status); ok && !targeted {
-		if auth {
-			return false, ReasonAuthorization
-		}
+	// A rule never applies to a request with Authorization. When the
+	// response does not let a shared cache reuse it for such requests
+	// either (§3.5), that is the reason it is not stored.
+	if _, ok := p.rule(req, status, h); ok && !targeted && auth && !sharedWithAuthorization(cc) {
+		return false, ReasonAuthorization
+	}
+	if _, ok := p.forced(req, status, h, cc, targeted); ok {
 		if req.Header.Get("Cookie") != "" && (cc.Private || cc.NoStore) {
+			// Overridden for everyone else; a visitor with cookies
+			// answered so may have been recognised.
 			return false, ReasonCookiePrivate
 		}
 		return true, ""
@@ -180,7 +266,7 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 	}
 	// §3.5: a request with Authorization may be answered from a shared
 	// cache only if the response explicitly allows it.
-	if auth && !cc.Public && !cc.SMaxAge.Present && !cc.MustRevalidate {
+	if auth && !sharedWithAuthorization(cc) {
 		return false, ReasonAuthorization
 	}
 	if req.Header.Get("Cookie") != "" && !cc.Public && !cc.SMaxAge.Present && !positiveExpiration(h, cc) {
@@ -192,12 +278,12 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 	return false, ReasonNoFreshness
 }
 
-// Lifetime returns the freshness lifetime of a response to a request for
-// path: the TTL of a forcing rule, else FreshnessLifetime with the
-// policy's heuristic cap.
-func (p Policy) Lifetime(path string, status int, h http.Header, responseTime time.Time) (lifetime time.Duration, forced bool) {
+// Lifetime returns the freshness lifetime of a response to req: the TTL
+// of a forcing rule, else FreshnessLifetime with the policy's heuristic
+// cap.
+func (p Policy) Lifetime(req *http.Request, status int, h http.Header, responseTime time.Time) (lifetime time.Duration, forced bool) {
 	cc, h, targeted := p.control(h)
-	if r, ok := p.forced(path, status); ok && !targeted {
+	if r, ok := p.forced(req, status, h, cc, targeted); ok {
 		return r.TTL, true
 	}
 	l, _ := freshnessLifetime(status, h, cc, responseTime, p.HeuristicMax)
@@ -267,10 +353,10 @@ func (p Policy) Decide(req *http.Request, e *Entry, now time.Time) Decision {
 	d := Decision{Detail: "stale"}
 	cc, view, targeted := p.control(e.Header)
 	auth := req.Header.Get("Authorization") != ""
-	rule, forced := p.forced(req.URL.Path, e.Status)
-	// A rule never applies to a request with Authorization, whatever
-	// stored the response, nor to a response with a targeted field.
-	forced = forced && !auth && !targeted
+	// A rule never applies to a request with Authorization or a session
+	// cookie, whatever stored the response, nor to a response with a
+	// targeted field.
+	rule, forced := p.forced(req, e.Status, view, cc, targeted)
 	d.Forced = forced
 	d.Age = Age(e.Header, e.RequestTime, e.ResponseTime, now)
 	if forced {
@@ -297,7 +383,7 @@ func (p Policy) Decide(req *http.Request, e *Entry, now time.Time) Decision {
 	// response that says a shared cache may reuse it for such requests,
 	// whichever request stored it. An anonymous copy without them may be
 	// what the origin gives everyone who is not signed in.
-	if auth && !cc.Public && !cc.SMaxAge.Present && !cc.MustRevalidate {
+	if auth && !sharedWithAuthorization(cc) {
 		d.Action, d.Detail = Miss, ReasonAuthorization
 		return d
 	}

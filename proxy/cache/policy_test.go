@@ -3,6 +3,7 @@ package cache
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,32 +17,56 @@ func req(method, target string, kv ...string) *http.Request {
 }
 
 func TestMatch(t *testing.T) {
-	p := Policy{Rules: []Rule{{"/", time.Minute}, {"/static/", time.Hour}, {"/static/img/", 24 * time.Hour}, {"/stat", time.Second}}}
+	p := Policy{Rules: []Rule{
+		{Prefix: "/", TTL: time.Minute},
+		{Prefix: "/static/", TTL: time.Hour},
+		{Prefix: "/static/img/", TTL: 24 * time.Hour},
+		{Prefix: "/stat", TTL: time.Second},
+		{Prefix: "/", Type: "text/html", TTL: 5 * time.Minute},
+		{Prefix: "/media/", Type: "image/*", TTL: 2 * time.Hour},
+		{Prefix: "/media/", Type: "text/html", TTL: 3 * time.Hour},
+	}}
 	tests := []struct {
-		path string
-		want time.Duration
-		ok   bool
+		path, ctype string
+		want        time.Duration
+		ok          bool
 	}{
-		{"/static/img/a.png", 24 * time.Hour, true},
-		{"/static/app.js", time.Hour, true},
-		{"/statistics", time.Second, true},
-		{"/about", time.Minute, true},
+		{"/static/img/a.png", "image/png", 24 * time.Hour, true},
+		{"/static/app.js", "text/javascript", time.Hour, true},
+		{"/statistics", "", time.Second, true},
+		{"/about", "application/json", time.Minute, true},
+		// The typed rule wins over the untyped one with the same prefix.
+		{"/about", "text/html; charset=utf-8", 5 * time.Minute, true},
+		{"/about", "TEXT/HTML", 5 * time.Minute, true},
+		// A longer prefix wins over a type.
+		{"/static/a.html", "text/html", time.Hour, true},
+		{"/media/a.webp", "image/webp", 2 * time.Hour, true},
+		{"/media/", "text/html", 3 * time.Hour, true},
+		{"/media/a.pdf", "application/pdf", time.Minute, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			r, ok := p.Match(tt.path)
+		t.Run(tt.path+" "+tt.ctype, func(t *testing.T) {
+			r, ok := p.Match(tt.path, tt.ctype)
 			if r.TTL != tt.want || ok != tt.ok {
 				t.Errorf("got %v, %v; want %v, %v", r.TTL, ok, tt.want, tt.ok)
 			}
 		})
 	}
-	if _, ok := (Policy{}).Match("/x"); ok {
+	if _, ok := (Policy{}).Match("/x", ""); ok {
 		t.Errorf("got a match with no rules; want none")
+	}
+	html := Policy{Rules: []Rule{{Prefix: "/", Type: "text/html", TTL: time.Minute}}}
+	if _, ok := html.Match("/feed/", "application/rss+xml"); ok {
+		t.Errorf("got a text/html rule for a feed; want none")
 	}
 }
 
 func TestStorable(t *testing.T) {
-	forced := Policy{Rules: []Rule{{"/static/", time.Hour}}}
+	forced := Policy{Rules: []Rule{{Prefix: "/static/", TTL: time.Hour}}}
+	override := Policy{Rules: []Rule{{Prefix: "/static/", TTL: time.Hour, OverridePrivate: true}}}
+	session := Policy{Rules: []Rule{{Prefix: "/", TTL: time.Hour}}, SessionCookie: func(h http.Header) bool {
+		return strings.Contains(h.Get("Cookie"), "wordpress_logged_in_")
+	}}
 	tests := []struct {
 		name   string
 		p      Policy
@@ -109,13 +134,27 @@ func TestStorable(t *testing.T) {
 		{"404 heuristic", Policy{}, req("GET", "/"), 404, hdr(), ""},
 		{"500 without freshness", Policy{}, req("GET", "/"), 500, hdr(), ReasonNoFreshness},
 		{"vary star", Policy{}, req("GET", "/"), 200, hdr("Vary", "Accept, *"), ReasonVaryStar},
-		{"forced overrides no-store", forced, req("GET", "/static/a.js"), 200, hdr("Cache-Control", "no-store, no-cache, must-revalidate", "Expires", "Thu, 19 Nov 1981 08:52:00 GMT"), ""},
-		{"forced overrides private", forced, req("GET", "/static/a.js"), 200, hdr("Cache-Control", "private"), ""},
+		{"forced overrides no-cache", forced, req("GET", "/static/a.js"), 200, hdr("Cache-Control", "no-cache, must-revalidate, max-age=0", "Expires", "Thu, 19 Nov 1981 08:52:00 GMT"), ""},
+		{"forced overrides absent freshness", forced, req("GET", "/static/a.js"), 200, hdr(), ""},
+		{"no-store wins over a rule", forced, req("GET", "/static/a.js"), 200, hdr("Cache-Control", "no-store, no-cache, must-revalidate", "Expires", "Thu, 19 Nov 1981 08:52:00 GMT"), ReasonNoStore},
+		{"private wins over a rule", forced, req("GET", "/static/a.js"), 200, hdr("Cache-Control", "private"), ReasonPrivate},
+		{"override: private overrides no-store", override, req("GET", "/static/a.js"), 200, hdr("Cache-Control", "no-store, no-cache, must-revalidate", "Expires", "Thu, 19 Nov 1981 08:52:00 GMT"), ""},
+		{"override: private overrides private", override, req("GET", "/static/a.js"), 200, hdr("Cache-Control", "private"), ""},
 		{"forced keeps set-cookie out", forced, req("GET", "/static/a.js"), 200, hdr("Set-Cookie", "s=1"), ReasonSetCookie},
-		{"forced keeps authorization out", forced, req("GET", "/static/a.js", "Authorization", "Bearer x"), 200, hdr("Cache-Control", "public"), ReasonAuthorization},
-		{"forced keeps cookie+private out", forced, req("GET", "/static/a.js", "Cookie", "wp=1"), 200, hdr("Cache-Control", "private"), ReasonCookiePrivate},
-		{"forced keeps cookie+no-store out", forced, req("GET", "/static/a.js", "Cookie", "wp=1"), 200, hdr("Cache-Control", "no-store"), ReasonCookiePrivate},
+		{"override keeps set-cookie out", override, req("GET", "/static/a.js"), 200, hdr("Set-Cookie", "s=1"), ReasonSetCookie},
+		// A rule never applies to a request with Authorization: RFC 9111
+		// §3.5 decides, which stores only what the origin says is shared.
+		{"forced keeps authorization out", forced, req("GET", "/static/a.js", "Authorization", "Bearer x"), 200, hdr("Cache-Control", "no-cache"), ReasonAuthorization},
+		{"override keeps authorization out", override, req("GET", "/static/a.js", "Authorization", "Bearer x"), 200, hdr(), ReasonAuthorization},
+		{"authorization, public", forced, req("GET", "/static/a.js", "Authorization", "Bearer x"), 200, hdr("Cache-Control", "public"), ""},
+		{"override keeps cookie+private out", override, req("GET", "/static/a.js", "Cookie", "wp=1"), 200, hdr("Cache-Control", "private"), ReasonCookiePrivate},
+		{"override keeps cookie+no-store out", override, req("GET", "/static/a.js", "Cookie", "wp=1"), 200, hdr("Cache-Control", "no-store"), ReasonCookiePrivate},
+		{"forced keeps cookie+private out", forced, req("GET", "/static/a.js", "Cookie", "wp=1"), 200, hdr("Cache-Control", "private"), ReasonPrivate},
 		{"forced with cookie, plain response", forced, req("GET", "/static/a.js", "Cookie", "ga=1"), 200, hdr("Cache-Control", "no-cache"), ""},
+		// A session cookie: the rule does not apply, and the cookie rule
+		// keeps a page without explicit freshness out.
+		{"forced keeps session cookie out", session, req("GET", "/", "Cookie", "_ga=1; wordpress_logged_in_abc=admin"), 200, hdr("Cache-Control", "no-cache, must-revalidate, max-age=0"), ReasonCookie},
+		{"forced with analytics cookie", session, req("GET", "/", "Cookie", "_ga=1"), 200, hdr(), ""},
 		{"forced not for 404", forced, req("GET", "/static/gone.js"), 404, hdr("Cache-Control", "no-store"), ReasonNoStore},
 		{"forced not for 302", forced, req("GET", "/static/x"), 302, hdr(), ReasonNoFreshness},
 		{"forced other path", forced, req("GET", "/page"), 200, hdr("Cache-Control", "no-store"), ReasonNoStore},
@@ -140,7 +179,10 @@ func TestDecide(t *testing.T) {
 	base := Policy{}
 	sie := Policy{StaleIfError: 7 * 24 * time.Hour}
 	swr := Policy{StaleWhileRevalidate: time.Minute, StaleIfError: time.Hour}
-	forced := Policy{Rules: []Rule{{"/static/", time.Hour}}, StaleIfError: 24 * time.Hour}
+	forced := Policy{Rules: []Rule{{Prefix: "/static/", TTL: time.Hour}}, StaleIfError: 24 * time.Hour}
+	override := Policy{Rules: []Rule{{Prefix: "/static/", TTL: time.Hour, OverridePrivate: true}}, StaleIfError: 24 * time.Hour}
+	html := Policy{Rules: []Rule{{Prefix: "/", Type: "text/html", TTL: time.Hour}}, StaleIfError: 24 * time.Hour,
+		SessionCookie: func(h http.Header) bool { return strings.Contains(h.Get("Cookie"), "wordpress_logged_in_") }}
 	type want struct {
 		action  Action
 		onError bool
@@ -180,7 +222,19 @@ func TestDecide(t *testing.T) {
 		{"max-stale vs must-revalidate", base, req("GET", "/", "Cache-Control", "max-stale"), entry(200, "Cache-Control", "max-age=60, must-revalidate"), 100 * time.Second, want{Revalidate, false, "stale"}},
 		{"heuristic fresh", base, req("GET", "/"), entry(200, "Last-Modified", httpDate(t0.Add(-100*time.Hour))), 9 * time.Hour, want{Serve, true, ""}},
 		{"no freshness is stale", sie, req("GET", "/"), entry(200), time.Second, want{Revalidate, true, "stale"}},
-		{"forced ignores no-store and no-cache", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-store, no-cache, must-revalidate, max-age=0"), 30 * time.Minute, want{Serve, true, ""}},
+		{"forced ignores no-cache", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-cache, must-revalidate, max-age=0"), 30 * time.Minute, want{Serve, true, ""}},
+		{"no-store wins over a rule", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-store, no-cache, must-revalidate, max-age=0"), 30 * time.Minute, want{Miss, false, ReasonNoStore}},
+		{"private wins over a rule", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "private"), 30 * time.Minute, want{Miss, false, ReasonPrivate}},
+		{"override: private ignores no-store", override, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-store, no-cache, must-revalidate, max-age=0"), 30 * time.Minute, want{Serve, true, ""}},
+		{"override: private serves a cookie visitor", override, req("GET", "/static/a.js", "Cookie", "_ga=1"), entry(200, "Cache-Control", "private"), 30 * time.Minute, want{Serve, true, ""}},
+		{"typed rule", html, req("GET", "/about/"), entry(200, "Content-Type", "text/html; charset=UTF-8"), 30 * time.Minute, want{Serve, true, ""}},
+		{"typed rule, other type", html, req("GET", "/feed/"), entry(200, "Content-Type", "application/rss+xml"), 30 * time.Minute, want{Revalidate, true, "stale"}},
+		// No rule serves a request that is personal.
+		{"rule, session cookie", html, req("GET", "/about/", "Cookie", "wordpress_logged_in_x=a"), entry(200, "Content-Type", "text/html"), 30 * time.Minute, want{Revalidate, true, "stale"}},
+		// With Authorization, §3.5 decides too: an anonymous copy that
+		// does not say it may be shared is not used at all.
+		{"rule, authorization", html, req("GET", "/about/", "Authorization", "Basic eDp5"), entry(200, "Content-Type", "text/html"), 30 * time.Minute, want{Miss, false, ReasonAuthorization}},
+		{"rule, authorization, public copy", html, req("GET", "/about/", "Authorization", "Basic eDp5"), entry(200, "Content-Type", "text/html", "Cache-Control", "public"), 30 * time.Minute, want{Revalidate, true, "stale"}},
 		{"forced ignores request no-cache", forced, req("GET", "/static/a.js", "Cache-Control", "no-cache"), entry(200, "Cache-Control", "max-age=0"), 30 * time.Minute, want{Serve, true, ""}},
 		{"forced stale serves on error", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-cache, must-revalidate"), 2 * time.Hour, want{Revalidate, true, "stale"}},
 		{"forced past stale-if-error", forced, req("GET", "/static/a.js"), entry(200, "Cache-Control", "no-cache"), 26 * time.Hour, want{Revalidate, false, "stale"}},
@@ -220,8 +274,11 @@ func TestDecideReportsAgeAndLifetime(t *testing.T) {
 	if d.Age != 15*time.Second || d.Lifetime != time.Minute || !d.Fresh() || d.Forced {
 		t.Errorf("got age %v, lifetime %v, fresh %v, forced %v; want 15s, 1m0s, true, false", d.Age, d.Lifetime, d.Fresh(), d.Forced)
 	}
-	p := Policy{Rules: []Rule{{"/", time.Hour}}}
-	if l, forced := p.Lifetime("/x", 200, hdr("Cache-Control", "no-store"), t0); l != time.Hour || !forced {
+	p := Policy{Rules: []Rule{{Prefix: "/", TTL: time.Hour}}}
+	if l, forced := p.Lifetime(req("GET", "/x"), 200, hdr("Cache-Control", "no-cache"), t0); l != time.Hour || !forced {
 		t.Errorf("got %v, %v; want 1h0m0s, true", l, forced)
+	}
+	if l, forced := p.Lifetime(req("GET", "/x"), 200, hdr("Cache-Control", "no-store"), t0); l != 0 || forced {
+		t.Errorf("got %v, %v for no-store; want 0s, false", l, forced)
 	}
 }

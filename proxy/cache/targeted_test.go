@@ -59,7 +59,9 @@ func TestTargetedPolicy(t *testing.T) {
 	}
 	base := Policy{}
 	custom := Policy{Targeted: "ICPEdge-Cache-Control"}
-	forced := Policy{Rules: []Rule{{"/", time.Hour}}}
+	// Even a rule that overrides private and no-store yields to a
+	// targeted field.
+	forced := Policy{Rules: []Rule{{Prefix: "/", TTL: time.Hour, OverridePrivate: true}}}
 	tests := []struct {
 		name     string
 		p        Policy

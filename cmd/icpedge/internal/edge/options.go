@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/icpedge/icpedge/config"
@@ -50,6 +51,10 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error
 	if err != nil {
 		return proxy.Options{}, err
 	}
+	preset, err := proxy.ExpandCachePreset(cfg.Cache.Preset, cfg.Cache.PresetTTL)
+	if err != nil {
+		return proxy.Options{}, fmt.Errorf("%s: cache.preset: %w", cfg.File, err)
+	}
 	return proxy.Options{
 		RootCAs:    roots,
 		Hosts:      cfg.Hosts,
@@ -72,8 +77,10 @@ func proxyOptions(cfg *config.Config, logger *slog.Logger) (proxy.Options, error
 		RequestBodyTimeout: cfg.Timeouts.RequestBody,
 		MaxRequestBody:     cfg.Limits.RequestBody,
 		MaxHTMLSize:        cfg.HTML.MaxSize,
-		CachePolicy:        cachePolicy(cfg.Cache),
-		BypassCookies:      cfg.Cache.BypassCookies,
+		CachePolicy:        cachePolicy(cfg.Cache, preset),
+		BypassCookies:      appendNew(cfg.Cache.BypassCookies, preset.BypassCookies),
+		BypassPaths:        appendNew(cfg.Cache.BypassPaths, preset.BypassPaths),
+		BypassQueries:      appendNew(cfg.Cache.BypassQueries, preset.BypassQueries),
 		EarlyHintsMaxAge:   earlyHintsMaxAge(cfg.Cache.EarlyHintsMaxAge),
 		PassOversize:       cfg.HTML.Oversize == "pass",
 		Block:              blockRules(cfg.Policy),
@@ -91,13 +98,29 @@ func earlyHintsMaxAge(d time.Duration) time.Duration {
 	return d
 }
 
-// cachePolicy maps cache settings onto the proxy's policy.
-func cachePolicy(c config.Cache) cache.Policy {
+// cachePolicy maps cache settings onto the proxy's policy: the file's own
+// rules first, so that they win over the preset's for the same path and
+// type.
+func cachePolicy(c config.Cache, preset proxy.CachePreset) cache.Policy {
 	p := cache.Policy{StaleIfError: c.StaleIfError, StaleWhileRevalidate: c.StaleWhileRevalidate, Targeted: c.Targeted}
 	for _, r := range c.Rules {
-		p.Rules = append(p.Rules, cache.Rule{Prefix: r.Path, TTL: r.TTL})
+		p.Rules = append(p.Rules, cache.Rule{Prefix: r.Path, Type: r.Type, TTL: r.TTL, OverridePrivate: r.OverridePrivate})
 	}
+	p.Rules = append(p.Rules, preset.Rules...)
 	return p
+}
+
+// appendNew returns list with the items of more it lacks added, as a
+// fresh slice. An empty, non-nil list stays non-nil: for bypass_cookies
+// it means none, not the default.
+func appendNew(list, more []string) []string {
+	out := append(make([]string, 0, len(list)+len(more)), list...)
+	for _, s := range more {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // blockRules is the content policy of a config: the default set unless
