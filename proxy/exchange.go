@@ -32,7 +32,7 @@ type request struct {
 //
 //	ServeHTTP → serveCached (GET, HEAD through the cache) or forward (the rest)
 //	serveCached → serveEntry (a hit) | fill → serveFilled | awaitFlight
-//	forward → respond → respondHTML, respondCSS, streamThrough → stream, writeBody
+//	forward → respond → respondHTML, respondText, streamThrough → stream, writeBody
 //
 // An exchange belongs to the goroutine serving the request. Work done for
 // others as well, or for no one waiting (a fill other requests wait for,

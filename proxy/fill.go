@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -365,7 +364,7 @@ func (h *Handler) buildCost(hdr http.Header, body []byte, status int) int64 {
 	case !bodyAllowed(http.MethodGet, status):
 	case isHTML(ctype):
 		cost = htmlWorkFactor * n
-	case isCSS(ctype) && h.rw.EditsCSS():
+	case h.rewrittenText(ctype):
 		cost = cssWorkFactor * n
 	}
 	if compressible(ctype) && n >= minCompressSize {
@@ -400,10 +399,10 @@ func (f *fill) build() *cache.Entry {
 				hdr[markerHints] = links
 			}
 		}
-	} else if isCSS(ctype) && h.rw.EditsCSS() && bodyAllowed(http.MethodGet, status) {
+	} else if h.rewrittenText(ctype) && bodyAllowed(http.MethodGet, status) {
 		// Stored as served: URLs on the edge, localized.
-		if css := h.rw.CSS(body, f.edge); !bytes.Equal(css, body) {
-			body = css
+		var changed bool
+		if body, changed = h.rewriteText(body, ctype, f.edge); changed {
 			hdr.Set(markerTransformed, "1")
 		}
 	}

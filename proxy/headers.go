@@ -8,14 +8,24 @@ import (
 	"github.com/icpedge/icpedge/rewrite"
 )
 
-// rewriteHeaders keeps visitors on the edge: Location and Content-Location
-// URLs on the origin's hosts move to the edge, and a Set-Cookie Domain
-// naming an origin host names the edge host instead.
+// rewriteHeaders keeps visitors on the edge: URLs on the origin's hosts
+// in Location and Content-Location, in the targets of Link (RFC 8288,
+// such as WordPress's REST API root and shortlink) and in Refresh move to
+// the edge, and a Set-Cookie Domain naming an origin host names the edge
+// host instead.
 func (h *Handler) rewriteHeaders(hdr http.Header, edge rewrite.Edge) {
 	for _, name := range []string{"Location", "Content-Location"} {
 		if v := hdr.Get(name); v != "" {
 			hdr.Set(name, h.rw.URL(v, edge))
 		}
+	}
+	links := hdr["Link"]
+	for i, v := range links {
+		links[i] = h.rw.Link(v, edge)
+	}
+	refresh := hdr["Refresh"]
+	for i, v := range refresh {
+		refresh[i] = h.rw.Refresh(v, edge)
 	}
 	cookies := hdr.Values("Set-Cookie")
 	for i, c := range cookies {
@@ -131,4 +141,12 @@ func dropPartDigests(h http.Header) {
 	for _, k := range digestFields[:3] {
 		delete(h, k)
 	}
+}
+
+// isJSON reports whether ctype is JSON: application/json, text/json, a
+// +json type (RFC 6839 §3.1: ld+json, manifest+json...), or oEmbed's
+// application/json+oembed.
+func isJSON(ctype string) bool {
+	mt := mediaType(ctype)
+	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json") || strings.HasPrefix(mt, "application/json+")
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net/http"
 	"strconv"
@@ -82,11 +83,11 @@ func (x *exchange) respond(resp *http.Response) {
 		h.log.Warn("html passed through: unknown content coding", "id", x.id, "encoding", hdr.Get("Content-Encoding"))
 	}
 	// A range (206) is a part of the sheet, which rewriting would corrupt.
-	if isCSS(p.ctype) && h.rw.EditsCSS() && resp.StatusCode != http.StatusPartialContent {
+	if h.rewrittenText(p.ctype) && resp.StatusCode != http.StatusPartialContent {
 		if body, err := x.decode(resp, hdr.Get("Content-Encoding")); err == nil {
 			defer body.Close()
 			p.body = body
-			x.respondCSS(p)
+			x.respondText(p)
 			return
 		}
 	}
@@ -192,11 +193,10 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// respondCSS buffers a style sheet up to MaxHTMLSize and moves its url()
-// and @import URLs onto the edge or localizes them (rewrite.Rewriter.CSS).
-// A larger one, or one that finds the budget spent, streams through,
-// decoded, as it is.
-func (x *exchange) respondCSS(p *reply) {
+// respondText buffers a style sheet or a JSON document up to MaxHTMLSize
+// and rewrites it (rewriteText). A larger one, or one that finds the
+// budget spent, streams through, decoded, as it is.
+func (x *exchange) respondText(p *reply) {
 	h, r := x.h, x.r
 	buf, l, state, ok := x.bufferForRewrite(p)
 	if !ok {
@@ -206,10 +206,14 @@ func (x *exchange) respondCSS(p *reply) {
 		state = bufNoMemory
 	}
 	if state != bufComplete {
+		kind := "style sheet"
+		if isJSON(p.ctype) {
+			kind = "json"
+		}
 		if state == bufOver {
-			h.log.Warn("large style sheet passed through unchanged", "id", x.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
+			h.log.Warn("large "+kind+" passed through unchanged", "id", x.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
 		} else {
-			h.log.Warn("buffer memory spent; style sheet passed through unchanged", "id", x.id, "path", r.URL.Path, "limit", h.budget.Limit())
+			h.log.Warn("buffer memory spent; "+kind+" passed through unchanged", "id", x.id, "path", r.URL.Path, "limit", h.budget.Limit())
 		}
 		rest := h.handOff(buf, l, p.body)
 		defer rest.Close()
@@ -217,7 +221,20 @@ func (x *exchange) respondCSS(p *reply) {
 		x.stream(p.status, p.hdr, rest)
 		return
 	}
-	x.writeLeased(p.status, p.hdr, h.rw.CSS(buf, x.edge), l)
+	out, _ := h.rewriteText(buf, p.ctype, x.edge)
+	x.writeLeased(p.status, p.hdr, out, l)
+}
+
+// rewriteText rewrites a style sheet (url() and @import on the edge,
+// localized) or a JSON document (URLs on the edge in all their forms);
+// changed reports whether anything moved.
+func (h *Handler) rewriteText(body []byte, ctype string, edge rewrite.Edge) (out []byte, changed bool) {
+	if isJSON(ctype) {
+		out = h.rw.JSON(body, edge)
+	} else {
+		out = h.rw.CSS(body, edge)
+	}
+	return out, !bytes.Equal(out, body)
 }
 
 // bufferForRewrite prepares p's header for a body the edge will rewrite
@@ -249,9 +266,16 @@ func (x *exchange) bufferForRewrite(p *reply) (buf []byte, l *lease, state bufSt
 }
 
 // rewritten reports whether responses of this type get a body other than
-// the origin's: HTML always, style sheets when there is anything to change.
+// the origin's: HTML always, style sheets and JSON when there is anything
+// to change.
 func (h *Handler) rewritten(ctype string) bool {
-	return isHTML(ctype) || isCSS(ctype) && h.rw.EditsCSS()
+	return isHTML(ctype) || h.rewrittenText(ctype)
+}
+
+// rewrittenText reports whether a style sheet or JSON document of this
+// type is rewritten (rewriteText).
+func (h *Handler) rewrittenText(ctype string) bool {
+	return isCSS(ctype) && h.rw.EditsCSS() || isJSON(ctype) && h.rw.EditsJSON()
 }
 
 // What rewriting takes beyond the body itself, as multiples of the body's

@@ -176,6 +176,75 @@ func (r *Rewriter) URL(raw string, edge Edge) string {
 	return lead + prefix + s[n:]
 }
 
+// Link rewrites the URI references of a Link header's value (RFC 8288
+// §3: "<uri>; param=value, <uri>; ..."): each one on RewriteHosts moves
+// onto edge. Parameters, such as rel="https://api.w.org/" (a relation
+// type named by a URL, not a link), are left as they are.
+func (r *Rewriter) Link(value string, edge Edge) string {
+	var b strings.Builder
+	changed := false
+	rest := value
+	for rest != "" {
+		lt := strings.IndexByte(rest, '<')
+		if lt < 0 {
+			break
+		}
+		gt := strings.IndexByte(rest[lt:], '>')
+		if gt < 0 {
+			break
+		}
+		target := rest[lt+1 : lt+gt]
+		if moved := r.URL(target, edge); moved != target {
+			b.WriteString(rest[:lt+1])
+			b.WriteString(moved)
+			b.WriteByte('>')
+			changed = true
+		} else {
+			b.WriteString(rest[:lt+gt+1])
+		}
+		rest = rest[lt+gt+1:]
+		// The link's parameters run to the next comma outside quotes.
+		n := linkParamsEnd(rest)
+		b.WriteString(rest[:n])
+		rest = rest[n:]
+	}
+	if !changed {
+		return value
+	}
+	b.WriteString(rest)
+	return b.String()
+}
+
+// linkParamsEnd returns the length of a link-value's parameters at the
+// start of s, through the comma that ends them (RFC 8288 §3: a quoted
+// string may hold commas and angle brackets).
+func linkParamsEnd(s string) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case !quoted && c == ',':
+			return i + 1
+		}
+	}
+	return len(s)
+}
+
+// Refresh rewrites a Refresh header's value ("5; url=https://...", as in
+// <meta http-equiv=refresh>): a URL on RewriteHosts moves onto edge.
+func (r *Rewriter) Refresh(value string, edge Edge) string {
+	var edits []edit
+	u := urlRewriter{hosts: r.hosts, prefix: edgePrefix(edge), out: &edits}
+	u.refresh([]byte(value), 0)
+	if len(edits) == 0 {
+		return value
+	}
+	return string(splice([]byte(value), edits))
+}
+
 // HTML rewrites a whole HTML document. contentType is the response's
 // Content-Type header (may be empty). The document's encoding is
 // determined as browsers determine it; the notice is written so that the

@@ -46,6 +46,7 @@ var corpus = []page{
 	{"has-all.html", "text/html", "", "", false},
 	{"dead-link.html", "text/html", "", "in body", false},
 	{"urls.html", "text/html", "", "after footer", false},
+	{"scripts.html", "text/html; charset=UTF-8", "", "after footer", false},
 	{"selector.html", "text/html", "div.copyright", "in div.copyright", false},
 	{"selector.html", "text/html", "#missing", "after footer", false},
 	{"late-meta.html", "text/html", "", "after footer", false},

@@ -89,6 +89,17 @@ func FuzzHTML(f *testing.F) {
 		// A UTF-16 page gets the block in its own code units; every other
 		// page the ASCII block. text is what the page reads as.
 		p := fuzzPage(t, in)
+		// A page that names no origin host comes out exactly as it does
+		// without rewrite hosts: URL rewriting never touches a byte of
+		// it, in HTML, scripts, data attributes or JSON.
+		if !bytes.Contains(bytes.ToLower(p.text), []byte("www.example.com")) {
+			if hres, _ := hosts.HTML(in, "text/html", testEdge); !bytes.Equal(hres.Body, res.Body) {
+				t.Fatalf("a page naming no origin host: got %q with rewrite hosts; want %q as without", hres.Body, res.Body)
+			}
+			if got := hosts.JSON(in, testEdge); !bytes.Equal(got, in) {
+				t.Fatalf("JSON naming no origin host: got %q; want it unchanged", got)
+			}
+		}
 		block := p.enc(plain.noticeASCII)
 		if p.utf16 != nil {
 			block = p.enc(plain.noticeUTF8)
@@ -206,4 +217,54 @@ func inBody(in []byte) bool {
 		}
 	}
 	return true
+}
+
+// FuzzScript checks the URL rewriting of inline scripts and JSON: it
+// changes nothing in text that names no origin host, it is idempotent,
+// and a stream that gets the script in pieces of any size makes the same
+// edits as a whole page.
+func FuzzScript(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"http:\/\/www.example.com\/x","b":"https:\u002F\u002Fwww.example.com\u002F"}`,
+		`location.href="https://WWW.EXAMPLE.COM:8080/a?b#c"`,
+		`"https://www.example.com.evil.test/" 'https://user@www.example.com/' "https:/\/www.example.com"`,
+		`"https://www.example.com\u002Eevil" "https://www.example.com\x2f" xhttps://www.example.com/`,
+		`http:\u002f\u002Fwww.example.com`, `https://www.example.com`, `http:`, `https:\`, `"http://www.example.com\`,
+	} {
+		f.Add(s, uint8(3))
+	}
+	r, err := New(Options{Notice: testNotice(), RewriteHosts: []string{"www.example.com", "example.com"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string, chunk uint8) {
+		in := []byte(s)
+		out := r.JSON(in, testEdge)
+		if !bytes.Contains(bytes.ToLower(in), []byte("example.com")) && !bytes.Equal(out, in) {
+			t.Fatalf("got %q from text naming no origin host; want it unchanged", out)
+		}
+		if again := r.JSON(out, testEdge); !bytes.Equal(again, out) {
+			t.Fatalf("not idempotent: %q then %q", out, again)
+		}
+		if bytes.ContainsAny(in, "<") {
+			return
+		}
+		doc := "<p>x<script>" + s + "</script></body>"
+		res, _ := r.HTML([]byte(doc), "text/html; charset=utf-8", testEdge)
+		want := bytes.Replace(res.Body, []byte(r.noticeASCII), nil, 1)
+		var sb bytes.Buffer
+		w := r.Stream(&sb, "text/html; charset=utf-8", testEdge)
+		n := int(chunk%16) + 1
+		for b := []byte(doc); len(b) > 0; {
+			k := min(n, len(b))
+			w.Write(b[:k])
+			b = b[k:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Replace(sb.Bytes(), []byte(r.noticeASCII), nil, 1); !bytes.Equal(got, want) {
+			t.Fatalf("streamed in %d-byte pieces: got %q; want %q", n, got, want)
+		}
+	})
 }

@@ -263,11 +263,16 @@ func (sc *scanner) enterRaw(name atom.Atom, through bool) {
 }
 
 // rawText handles the content of a raw-text element: nothing may be
-// inserted in it, and an inline style sheet's URLs are rewritten.
+// inserted in it, an inline style sheet's URLs are rewritten, and so are
+// an inline script's, JSON-LD and other data blocks included.
 func (sc *scanner) rawText(t *token, raw []byte) {
 	t.inRaw = true
-	if sc.inRaw == atom.Style && sc.u.active() {
+	switch {
+	case sc.inRaw == atom.Style && sc.u.active():
 		sc.u.css(raw, t.start)
+	case sc.inRaw == atom.Script && sc.strip < 0:
+		// (A stripped script goes whole, content and all.)
+		sc.u.script(raw, t.start, 0, true)
 	}
 }
 

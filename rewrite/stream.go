@@ -42,6 +42,9 @@ type stream struct {
 	// drop is set while the content and end tag of a stripped or
 	// replaced raw-text element (script, iframe) are being dropped.
 	drop bool
+	// scriptPrev is the byte before what is left of an inline script's
+	// text, for the next piece of it (0 at its start).
+	scriptPrev byte
 	// foreign counts the <svg> and <math> elements open, roughly (the
 	// tags that end them early end them all); localize leaves their
 	// contents alone, as HTML does.
@@ -205,6 +208,27 @@ func (s *stream) lex(final bool) {
 				j += 1 + k
 			}
 			style := bytes.Equal(s.rawEnd, []byte("</style"))
+			if bytes.Equal(s.rawEnd, []byte("</script")) {
+				// A script goes out as its URLs are decided; one that
+				// may continue in the next write waits for it.
+				switch {
+				case j >= 0 && (i+j+len(s.rawEnd) < len(b) || final):
+					s.script(b[i:i+j], true)
+					i += j
+					s.rawEnd = nil
+					continue
+				case final:
+					s.script(b[i:], true)
+					i = len(b)
+				default:
+					keep := len(b) - len(s.rawEnd)
+					if j >= 0 {
+						keep = i + j
+					}
+					i += s.script(b[i:max(i, keep)], false)
+				}
+				goto out
+			}
 			if j < 0 || i+j+len(s.rawEnd) >= len(b) && !final {
 				if style && len(b)-i <= maxCarry && !final {
 					// Keep a style sheet whole (up to maxCarry) so that
@@ -249,6 +273,27 @@ out:
 	if len(s.buf) > 512 {
 		s.wait = 2 * len(s.buf)
 	}
+}
+
+// script emits what is decided of a piece of an inline script, with its
+// URLs on the edge, and returns its length: all of b when final (the
+// script ends there), else up to where a URL may still continue.
+func (s *stream) script(b []byte, final bool) int {
+	if s.drop {
+		return len(b)
+	}
+	s.edits = s.edits[:0]
+	u := urlRewriter{hosts: s.r.hosts, prefix: s.prefix, out: &s.edits}
+	done := u.script(b, 0, s.scriptPrev, final)
+	if done > 0 {
+		s.scriptPrev = b[done-1]
+	}
+	if len(s.edits) == 0 {
+		s.emit(b[:done])
+	} else {
+		s.emit(splice(b[:done], s.edits))
+	}
+	return done
 }
 
 // raw emits raw text, rewriting URLs in a style sheet.
@@ -381,6 +426,7 @@ func (s *stream) startTag(raw []byte) {
 	switch string(name) {
 	case "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript":
 		s.rawEnd = append([]byte("</"), name...)
+		s.scriptPrev = 0
 	case "plaintext":
 		s.rawEnd = []byte("\x00never")
 	}

@@ -127,6 +127,32 @@ func editTag(t *startTag, u *urlRewriter, html bool) (through bool) {
 			u.value(v, base)
 		case eqFold(name, "srcset"), eqFold(name, "imagesrcset"):
 			u.srcset(v, base)
+		// Lazy loaders (lazysizes, WP Rocket, a3 Lazy Load, Smush) keep
+		// the real URL in data attributes until the element scrolls
+		// into view, then copy it into src, srcset or a background.
+		case eqFold(name, "data-src"), eqFold(name, "data-lazy-src"):
+			u.value(v, base)
+		case eqFold(name, "data-srcset"), eqFold(name, "data-lazy-srcset"):
+			u.srcset(v, base)
+		case eqFold(name, "data-bgset"):
+			// lazysizes: srcset lists, each with an optional [media],
+			// separated by "|".
+			for off, part := 0, v; ; {
+				i := bytes.IndexByte(part, '|')
+				if i < 0 {
+					u.srcset(part, base+off)
+					break
+				}
+				u.srcset(part[:i], base+off)
+				off, part = off+i+1, part[i+1:]
+			}
+		case eqFold(name, "data-bg"):
+			// A URL, or a CSS background value with url().
+			if i := skipSpace(v, 0); hasPrefixFold(v[i:], "url(") {
+				u.css(v, base)
+			} else {
+				u.value(v, base)
+			}
 		case eqFold(name, "style"):
 			u.css(v, base)
 		case eqFold(name, "content") && string(t.name) == "meta":
