@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -40,7 +41,17 @@ type AdminOptions struct {
 	// Reload serves POST /reload (token required): the process re-reads
 	// its config and answers with the outcome. Nil: 404.
 	Reload http.Handler
+	// Site reports whether a host name (lower-case, no port) is one this
+	// process serves or one of its origins' own names. A purge request
+	// (PURGE, GET /purge/…) whose Host names one passes the Host check,
+	// as the purge plugins send the site's name; a rebinding page's name
+	// is never one of them. Nil: none.
+	Site func(host string) bool
 }
+
+// maxPurgeBody bounds the body of a purge request: a form or a JSON
+// object naming URLs.
+const maxPurgeBody = 64 << 10
 
 // Admin returns the admin API for h:
 //
@@ -49,6 +60,13 @@ type AdminOptions struct {
 //	POST /purge?url=URL           drop every stored variant of one URL or path
 //	POST /purge?prefix=/path/     drop every URL under a path prefix
 //	POST /purge?all=1             drop everything
+//	POST /purge                   the same, named in a form or JSON body
+//	PURGE /path?query             one URL, or with X-Purge-Method: regex and a
+//	                              path ending in .*, every URL under it (the
+//	                              request WordPress's Proxy Cache Purge and
+//	                              Varnish HTTP Purge send)
+//	GET  /purge/path?query        one URL (ngx_cache_purge's form, which
+//	                              Nginx Helper sends)
 //	GET  /metrics                 Prometheus metrics, when AdminOptions.Metrics is set
 //	GET  /                        the HTML status page, when AdminOptions.Status is set
 //	GET  /status                  a page of figures for people, when AdminOptions.Stats is set
@@ -57,11 +75,16 @@ type AdminOptions struct {
 // Every request but /healthz, /readyz and the status page (which takes
 // the token or its own cookie) carries "Authorization: Bearer <token>";
 // without it the answer is 401 and nothing changes. A purge answers
-// {"purged": N}. Every request whose Host is neither a loopback name nor
-// an IP address gets 421 (see adminHost).
+// {"purged": N}. A PURGE's Host names the site, as the plugins send it (an
+// edge host, or the origin's own name): it is passed to
+// AdminOptions.Purge as the host. Every other request whose Host is
+// neither a loopback name nor an IP address gets 421 (see adminHost).
 func (h *Handler) Admin(opts AdminOptions) http.Handler {
 	if opts.Purge == nil {
 		opts.Purge = func(p Purge, _ string) (int, error) { return h.Purge(p) }
+	}
+	if opts.Site == nil {
+		opts.Site = func(host string) bool { return slices.Contains(h.opts.Hosts, host) || h.rewriteHosts[host] }
 	}
 	return NewAdmin(opts)
 }
@@ -89,22 +112,49 @@ func NewAdmin(opts AdminOptions) http.Handler {
 		}
 		w.Write([]byte("ready\n"))
 	})
-	mux.Handle("POST /purge", requireToken(opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		p := Purge{URL: q.Get("url"), Prefix: q.Get("prefix"), All: q.Get("all") == "1" || q.Get("all") == "true"}
-		if opts.Purge == nil {
+	// purge runs the purges a request names, and answers for them all.
+	purge := func(w http.ResponseWriter, r *http.Request, purges []Purge, host string, err error) {
+		w.Header().Set("Content-Type", "application/json")
+		if err == nil && opts.Purge == nil {
 			http.Error(w, "purge is not available", http.StatusNotImplemented)
 			return
 		}
-		n, err := opts.Purge(p, q.Get("host"))
-		w.Header().Set("Content-Type", "application/json")
+		total := 0
+		for _, p := range purges {
+			if err != nil {
+				break
+			}
+			var n int
+			n, err = opts.Purge(p, host)
+			total += n
+			if err == nil {
+				logger.Info("cache purged", "url", p.URL, "prefix", p.Prefix, "all", p.All, "host", host, "entries", n, "remote", r.RemoteAddr)
+			}
+		}
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 			return
 		}
-		logger.Info("cache purged", "url", p.URL, "prefix", p.Prefix, "all", p.All, "entries", n, "remote", r.RemoteAddr)
-		json.NewEncoder(w).Encode(map[string]int{"purged": n})
+		json.NewEncoder(w).Encode(map[string]int{"purged": total})
+	}
+	mux.Handle("POST /purge", requireToken(opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		purges, host, err := postedPurges(w, r)
+		purge(w, r, purges, host, err)
+	})))
+	// PURGE is served beside the mux, not in it: a pattern "PURGE /"
+	// would match every path, and turn the 404 of an unknown path into a
+	// 405 for every other method.
+	varnish := requireToken(opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := varnishPurge(r)
+		purge(w, r, []Purge{p}, siteHost(r.Host), err)
+	}))
+	mux.Handle("GET /purge/", requireToken(opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := strings.TrimPrefix(r.URL.EscapedPath(), "/purge")
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		purge(w, r, []Purge{{URL: target}}, siteHost(r.Host), nil)
 	})))
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", requireToken(opts.Token, opts.Metrics))
@@ -123,9 +173,13 @@ func NewAdmin(opts AdminOptions) http.Handler {
 		mux.Handle("POST /reload", requireToken(opts.Token, opts.Reload))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !adminHost(r.Host) {
+		if !adminHost(r.Host) && !(purgeRequest(r) && opts.Site != nil && opts.Site(siteHost(r.Host))) {
 			logger.Warn("admin request refused: Host is not a loopback name or an IP address", "host", r.Host, "remote", r.RemoteAddr)
 			http.Error(w, "the admin API answers requests for a loopback name or an IP address only", http.StatusMisdirectedRequest)
+			return
+		}
+		if r.Method == "PURGE" {
+			varnish.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -154,6 +208,12 @@ func adminHost(hostport string) bool {
 	}
 	_, err := netip.ParseAddr(host)
 	return err == nil
+}
+
+// purgeRequest reports whether r is one of the purge requests the purge
+// plugins send with the site's name in Host.
+func purgeRequest(r *http.Request) bool {
+	return r.Method == "PURGE" || r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/purge/")
 }
 
 // requireToken lets through only requests with the bearer token.
@@ -193,4 +253,84 @@ func writeStatus(w io.Writer, st CompressionStats) {
 	fmt.Fprintf(w, "compression saved: %d bytes, %.1f%% of what the compressed responses would have taken uncompressed\n",
 		st.Saved, 100*st.Ratio)
 	fmt.Fprintf(w, "background compression: %.3fs CPU\n", st.CompressCPU.Seconds())
+}
+
+// postedPurges reads what a POST /purge names: url (repeatable), prefix
+// and all, in the query or a form body, or a JSON body
+// {"url": ..., "urls": [...], "prefix": ..., "all": true}; host picks a
+// client, as the host parameter or field.
+func postedPurges(w http.ResponseWriter, r *http.Request) (purges []Purge, host string, err error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxPurgeBody)
+	if mediaType(r.Header.Get("Content-Type")) == "application/json" {
+		var body struct {
+			URL    string   `json:"url"`
+			URLs   []string `json:"urls"`
+			Prefix string   `json:"prefix"`
+			All    bool     `json:"all"`
+			Host   string   `json:"host"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			return nil, "", fmt.Errorf("reading the JSON body: %w; expected {\"url\": URL}, {\"urls\": [...]}, {\"prefix\": PATH} or {\"all\": true}", err)
+		}
+		host = body.Host
+		if r.URL.Query().Has("host") {
+			host = r.URL.Query().Get("host")
+		}
+		for _, u := range append([]string{body.URL}, body.URLs...) {
+			if u != "" {
+				purges = append(purges, Purge{URL: u})
+			}
+		}
+		if body.Prefix != "" || body.All || len(purges) == 0 {
+			purges = append(purges, Purge{Prefix: body.Prefix, All: body.All})
+		}
+		return purges, host, nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, "", fmt.Errorf("reading the form: %w", err)
+	}
+	for _, u := range r.Form["url"] {
+		purges = append(purges, Purge{URL: u})
+	}
+	all := r.Form.Get("all") == "1" || r.Form.Get("all") == "true"
+	if prefix := r.Form.Get("prefix"); prefix != "" || all || len(purges) == 0 {
+		purges = append(purges, Purge{Prefix: prefix, All: all})
+	}
+	return purges, r.Form.Get("host"), nil
+}
+
+// varnishPurge reads a PURGE request as Varnish's purge plugins send it:
+// the URL to purge is the request target; "X-Purge-Method: regex" with a
+// path ending in ".*" purges every URL under the path before it. Other
+// regular expressions are refused rather than guessed at.
+func varnishPurge(r *http.Request) (Purge, error) {
+	target := r.URL.EscapedPath()
+	if target == "" {
+		target = "/"
+	}
+	if !strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Purge-Method")), "regex") {
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		return Purge{URL: target}, nil
+	}
+	prefix, ok := strings.CutSuffix(target, ".*")
+	if !ok || strings.ContainsAny(prefix, `*+?()[]{}|^$\`) || r.URL.RawQuery != "" {
+		return Purge{}, fmt.Errorf("purge regex %q: only a path followed by .* is understood (everything under the path)", target)
+	}
+	if prefix == "/" {
+		return Purge{All: true}, nil
+	}
+	return Purge{Prefix: prefix}, nil
+}
+
+// siteHost is the host a PURGE names in its Host header, without port;
+// "" for an IP address or loopback name, which name the admin listener
+// rather than a site.
+func siteHost(hostport string) string {
+	host := canonicalHost(hostport)
+	if _, err := netip.ParseAddr(host); err == nil || host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "" {
+		return ""
+	}
+	return host
 }

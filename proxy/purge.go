@@ -83,10 +83,15 @@ func keyParts(key string) (host, pathQuery string) {
 
 var errNothingToPurge = errors.New("nothing to purge: give a URL, a prefix or all")
 
-// Purge removes entries from the cache and returns how many.
+// Purge removes entries from the cache and returns how many. A URL on
+// one of the origin's own hosts (rewrite hosts), as the origin's software
+// names its pages when it asks for a purge, is purged on every edge host.
 func (h *Handler) Purge(p Purge) (int, error) {
 	if h.opts.Cache == nil {
 		return 0, nil
+	}
+	if u, err := url.Parse(p.URL); err == nil && u.Host != "" && h.rewriteHosts[canonicalHost(u.Host)] {
+		p.URL = (&url.URL{RawPath: u.RawPath, Path: u.Path, RawQuery: u.RawQuery}).String()
 	}
 	match, err := p.matcher()
 	if err != nil {

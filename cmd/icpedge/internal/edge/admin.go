@@ -12,12 +12,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/icpedge/icpedge/config"
 	"github.com/icpedge/icpedge/proxy"
 )
 
 // purge runs an admin purge on the clients it concerns: with
 // --config-dir, the one serving host (or the URL's host) when given, else
-// every client.
+// every client. A host may be one the client serves or one of its
+// origin's own names (rewrite_hosts, origin_host), as the origin's
+// software names itself when it asks for a purge.
 func (e *Edge) purge(p proxy.Purge, host string) (int, error) {
 	if host == "" && strings.Contains(p.URL, "://") {
 		if i := strings.Index(p.URL, "://"); i >= 0 {
@@ -26,7 +29,7 @@ func (e *Edge) purge(p proxy.Purge, host string) (int, error) {
 	}
 	total := 0
 	for _, s := range e.cur.Load().sites {
-		if !e.single && host != "" && !slices.Contains(s.cfg.Hosts, requestHost(host)) {
+		if !e.single && host != "" && !clientNamed(s.cfg, requestHost(host)) {
 			continue
 		}
 		if !s.acquire() {
@@ -40,6 +43,23 @@ func (e *Edge) purge(p proxy.Purge, host string) (int, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// names reports whether host is served by one of the clients or is one
+// of their origins' names.
+func (e *Edge) names(host string) bool {
+	for _, s := range e.cur.Load().sites {
+		if clientNamed(s.cfg, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientNamed reports whether host is one of cfg's hosts or one of its
+// origin's names.
+func clientNamed(cfg *config.Config, host string) bool {
+	return slices.Contains(cfg.Hosts, host) || slices.Contains(cfg.RewriteHosts, host) || cfg.OriginHost == host
 }
 
 // loadOrCreateToken reads the admin token, creating a random one (mode

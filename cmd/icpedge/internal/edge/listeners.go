@@ -99,6 +99,7 @@ func (e *Edge) listenAll(l *listeners) (Status, error) {
 			Status:  status.New(status.Options{Token: token, Data: e.statusPage, Logger: e.logger}),
 			Stats:   e.metrics,
 			Reload:  e.reloadHandler(),
+			Site:    e.names,
 		})
 		if st.Admin, err = l.start("admin", e.admin.Listen, admin, nil); err != nil {
 			return st, err
