@@ -51,7 +51,7 @@ var wpReadyRE = regexp.MustCompile(`^ready http://(\S+) host=\S+ user=(\S+) pass
 // missing.
 func wordpressPackages() []string {
 	var missing []string
-	for _, f := range []string{"/usr/share/wordpress/wp-settings.php", "/usr/sbin/nginx"} {
+	for _, f := range []string{"/usr/share/wordpress/wp-settings.php", "/usr/share/wordpress/wp-content/themes/twentytwentythree/theme.json", "/usr/sbin/nginx"} {
 		if _, err := os.Stat(f); err != nil {
 			missing = append(missing, f)
 		}
@@ -78,7 +78,7 @@ func wordpressPackages() []string {
 func startWordPress(t *testing.T) *wordpressSite {
 	t.Helper()
 	if missing := wordpressPackages(); len(missing) > 0 {
-		msg := "WordPress test needs " + strings.Join(missing, ", ") + "; install them with: apt-get install -y wordpress mariadb-server php-fpm php-mysql nginx curl"
+		msg := "WordPress test needs " + strings.Join(missing, ", ") + "; install them with: apt-get install -y wordpress wordpress-theme-twentytwentythree mariadb-server php-fpm php-mysql nginx curl"
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 			t.Fatal(msg)
 		}
