@@ -555,8 +555,7 @@ func TestWordPress(t *testing.T) {
 		withPreset := wpLoad(t, newVisitor(t, e, base, false))
 		none := wpLoad(t, newVisitor(t, plain, "http://"+net.JoinHostPort(wpEdgeHost, portOf(plain.Addr("http"))), false))
 		t.Logf("wordpress load: preset: %s; no preset: %s", withPreset, none)
-		// With the preset only each page's first visit, and the feed when
-		// its heuristic freshness runs out, go to the origin.
+		// With the preset only each page's first visit goes to the origin.
 		if withPreset.ratio() < 0.8 || none.ratio() > 0.5 {
 			t.Errorf("hit ratio %.2f with the preset, %.2f without; want at least 0.8 and at most 0.5", withPreset.ratio(), none.ratio())
 		}
@@ -594,7 +593,11 @@ func (f loadFigures) String() string {
 // one request at a time, half of them with analytics cookies.
 func wpLoad(t *testing.T, v *wpVisitor) loadFigures {
 	t.Helper()
-	pages := []string{"/", "/hello-world/", "/sample-page/", "/category/uncategorized/", "/feed/"}
+	// The HTML pages the preset keeps for preset_ttl. The feed is left
+	// out: its freshness is heuristic, a tenth of the time since the post
+	// the test just edited, so how often it is a hit depends on how fast
+	// the machine runs the requests.
+	pages := []string{"/", "/hello-world/", "/sample-page/", "/category/uncategorized/"}
 	var f loadFigures
 	var times []time.Duration
 	for i := range 10 * len(pages) {
