@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,6 +49,22 @@ type AdminOptions struct {
 	// as the purge plugins send the site's name; a rebinding page's name
 	// is never one of them. Nil: none.
 	Site func(host string) bool
+	// Spread, when set, passes a purge that Purge applied here on to the
+	// other nodes serving the same clients, and returns the nodes that
+	// have applied it, this one included; the answer lists them as
+	// "nodes". An error (the nodes' shared store unreachable) answers 503
+	// with the count purged here and the error: the purge reached this
+	// node only. Nil, or no nodes and no error: the answer is
+	// {"purged": N} alone.
+	Spread func(ctx context.Context, p Purge, host string) (nodes []string, err error)
+	// Degraded, when set, says why the instance serves in a degraded way
+	// ("" when it does not); /readyz still answers 200, with the reason,
+	// since the instance serves (a health check must not take every node
+	// out of a load balancer because what they share failed).
+	Degraded func() string
+	// Routes are further GET routes behind the token, by path
+	// ("/cluster").
+	Routes map[string]http.Handler
 }
 
 // maxPurgeBody bounds the body of a purge request: a form or a JSON
@@ -110,6 +128,12 @@ func NewAdmin(opts AdminOptions) http.Handler {
 			w.Write([]byte("not ready\n"))
 			return
 		}
+		if opts.Degraded != nil {
+			if why := opts.Degraded(); why != "" {
+				w.Write([]byte("ready, degraded: " + why + "\n"))
+				return
+			}
+		}
 		w.Write([]byte("ready\n"))
 	})
 	// purge runs the purges a request names, and answers for them all.
@@ -136,7 +160,37 @@ func NewAdmin(opts AdminOptions) http.Handler {
 			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]int{"purged": total})
+		// In a cluster, the other nodes apply them too; the answer lists
+		// the nodes that applied every one.
+		var (
+			nodes     []string
+			spreadErr error
+		)
+		for i, p := range purges {
+			if opts.Spread == nil {
+				break
+			}
+			ns, err := opts.Spread(r.Context(), p, host)
+			if err != nil {
+				logger.Warn("purge not spread to every node", "url", p.URL, "prefix", p.Prefix, "all", p.All, "err", err)
+				spreadErr = errors.Join(spreadErr, err)
+			}
+			if i == 0 {
+				nodes = ns
+			} else {
+				nodes = slices.DeleteFunc(nodes, func(n string) bool { return !slices.Contains(ns, n) })
+			}
+		}
+		if nodes == nil && spreadErr == nil {
+			json.NewEncoder(w).Encode(map[string]int{"purged": total})
+			return
+		}
+		answer := map[string]any{"purged": total, "nodes": nodes}
+		if spreadErr != nil {
+			answer["error"] = spreadErr.Error()
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(answer)
 	}
 	mux.Handle("POST /purge", requireToken(opts.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		purges, host, err := postedPurges(w, r)
@@ -171,6 +225,9 @@ func NewAdmin(opts AdminOptions) http.Handler {
 	}
 	if opts.Reload != nil {
 		mux.Handle("POST /reload", requireToken(opts.Token, opts.Reload))
+	}
+	for path, h := range opts.Routes {
+		mux.Handle("GET "+path, requireToken(opts.Token, h))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !adminHost(r.Host) && !(purgeRequest(r) && opts.Site != nil && opts.Site(siteHost(r.Host))) {

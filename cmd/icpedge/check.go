@@ -236,6 +236,9 @@ func checkClients(ctx context.Context, env checkEnv, clients []checkClient, prog
 			}
 			opts.RDAP = compliance.NewRDAP(env.applyRDAP(edge.RDAPOptions(c.cfg, here)))
 			r := runChecks(ctx, compliance.New(opts), c.sites, c.cfg.Hosts)
+			// A node's notice is only as good as its cluster's
+			// agreement: read the nodes' fingerprints through Redis.
+			r.Add(edge.InspectDrift(ctx, c.cfg)...)
 			for j := range r.Results {
 				r.Results[j].Config = c.name
 			}

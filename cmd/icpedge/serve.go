@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cluster"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
 	"github.com/icpedge/icpedge/config"
 )
@@ -113,6 +114,9 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	}
 	opts.LogFormat = logCfg.Format
 	opts.Logger = newLevelLogger(logCfg.Format, opts.Level, stderr)
+	// The Redis client's own logger is process-wide: set once, before any
+	// cluster node opens.
+	cluster.LogTo(opts.Logger)
 	if opts.Single {
 		for _, w := range initial[0].Warnings(time.Now()) {
 			if w.Key == "admin.listen" {

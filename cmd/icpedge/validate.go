@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
 	"github.com/icpedge/icpedge/config"
 )
 
@@ -53,6 +54,16 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "memory: %s + %s for the runtime = %s (the Go memory limit), and bodies buffered at once up to limits.buffer_memory %s, for the whole process\n",
 		cacheMemory, config.FormatSize(memoryHeadroom), config.FormatSize(memoryLimit([]*config.Config{cfg})), config.FormatSize(cfg.Limits.BufferMemory))
+	if c := cfg.Cluster; c != nil {
+		password := "no password"
+		if c.PasswordFile != "" {
+			// Read above: it holds a password.
+			password = "password from " + c.PasswordFile
+		}
+		fmt.Fprintf(stdout, "cluster: node %s, redis %s (%s), key prefix %q\n", c.Node, c.Redis.Redacted(), password, c.Prefix)
+	} else {
+		fmt.Fprintln(stdout, "cluster: none (a single node)")
+	}
 	return 0
 }
 
@@ -63,6 +74,13 @@ func validateFile(path string, stdout, stderr io.Writer) (*config.Config, bool) 
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, false
+	}
+	if cfg.Cluster != nil {
+		// serve reads the password file at start: so does validate.
+		if _, err := edge.ClusterOptions(cfg); err != nil {
+			fmt.Fprintln(stderr, err)
+			return nil, false
+		}
 	}
 	for _, w := range cfg.Warnings(time.Now()) {
 		fmt.Fprintf(stderr, "%s:%d: warning: %s: %s\n", w.File, w.Line, w.Key, w.Message)

@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // NodeInfo is one node as its heartbeat describes it.
@@ -36,16 +39,57 @@ func Fingerprint(parts ...[]byte) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
+// Announce changes what this node's heartbeat says it serves, after a
+// reload: its hosts and the fingerprint of its config. The next heartbeat
+// carries them; Announce sends one at once when Redis is up, bounded by
+// Options.Timeout, so that /cluster and drift checks see the change
+// without waiting a heartbeat period.
+func (n *Node) Announce(hosts []string, fingerprint string) {
+	n.mu.Lock()
+	n.hosts, n.fingerprint = slices.Clone(hosts), fingerprint
+	up := n.up
+	n.mu.Unlock()
+	if !up {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	defer cancel()
+	if err := n.heartbeat(ctx); err != nil {
+		n.failed(err)
+	}
+}
+
 func (n *Node) heartbeat(ctx context.Context) error {
+	n.mu.Lock()
 	info := NodeInfo{
 		Name: n.opts.Node, Address: n.opts.Address, Version: n.opts.Version,
-		Hosts: n.opts.Hosts, Fingerprint: n.opts.Fingerprint, LastSeen: n.opts.Now().UTC(),
+		Hosts: n.hosts, Fingerprint: n.fingerprint, LastSeen: n.opts.Now().UTC(),
 	}
+	n.mu.Unlock()
 	data, err := json.Marshal(info)
 	if err != nil {
 		return err
 	}
 	return n.rdb.Set(ctx, n.key("node:"+n.opts.Node), data, 3*n.opts.Heartbeat).Err()
+}
+
+// Inspect lists the live nodes of the cluster opts describes (URL,
+// Password, TLS, Prefix and Timeout are used) without joining it: no
+// heartbeat, no state directory, no purge replay. It is for tools such as
+// icpedge check that look at a cluster from outside.
+func Inspect(ctx context.Context, opts Options) ([]NodeInfo, error) {
+	opts.Node = "inspect"
+	opts = opts.withDefaults()
+	if opts.URL == nil {
+		return nil, errors.New("cluster: no redis URL")
+	}
+	ropts, err := redisOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{opts: opts, rdb: redis.NewClient(ropts), log: opts.Logger}
+	defer n.rdb.Close()
+	return n.Nodes(ctx)
 }
 
 // maxNodes bounds the nodes Nodes reads: a cluster has a handful.

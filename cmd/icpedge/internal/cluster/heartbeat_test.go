@@ -73,3 +73,35 @@ func TestFingerprint(t *testing.T) {
 		t.Error("Fingerprint is not a stable 16-character sum")
 	}
 }
+
+func TestAnnounceAndInspect(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	a := openNode(t, r, "edge-1", "", func(o *Options) { o.Hosts, o.Fingerprint = []string{"a.example"}, "fp-1" })
+	waitUntil(t, "edge-1 is up", func() bool { up, _ := a.Up(); return up })
+
+	// A reload changes what the node serves: the others see it at once,
+	// not a heartbeat later (the heartbeat here is 500ms; Inspect is
+	// asked straight after Announce returns).
+	a.Announce([]string{"b.example"}, "fp-2")
+	nodes, err := Inspect(ctx, Options{URL: r.url(), Prefix: "test:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 1 || nodes[0].Name != "edge-1" || nodes[0].Fingerprint != "fp-2" || !reflect.DeepEqual(nodes[0].Hosts, []string{"b.example"}) {
+		t.Fatalf("Inspect after Announce = %+v; want edge-1 with fp-2 for b.example", nodes)
+	}
+	// Inspect does not join: the cluster still has one node.
+	if nodes, err := a.Nodes(ctx); err != nil || len(nodes) != 1 {
+		t.Errorf("Nodes() after Inspect = %+v, %v; want edge-1 alone", nodes, err)
+	}
+	// Another prefix is another cluster.
+	if nodes, err := Inspect(ctx, Options{URL: r.url(), Prefix: "other:"}); err != nil || len(nodes) != 0 {
+		t.Errorf("Inspect(other prefix) = %+v, %v; want none", nodes, err)
+	}
+
+	r.kill()
+	if _, err := Inspect(ctx, Options{URL: r.url(), Prefix: "test:", Timeout: time.Second}); err == nil {
+		t.Error("Inspect with Redis down: no error")
+	}
+}

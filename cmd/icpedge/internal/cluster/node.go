@@ -115,7 +115,11 @@ type Node struct {
 	mu     sync.Mutex
 	up     bool
 	reason string
-	kick   chan struct{} // wakes the monitor after a failed command
+	// hosts and fingerprint are what the heartbeat announces; Announce
+	// changes them.
+	hosts       []string
+	fingerprint string
+	kick        chan struct{} // wakes the monitor after a failed command
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -136,24 +140,10 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 	case opts.Dir == "":
 		return nil, errors.New("cluster: no state directory")
 	}
-	ropts, err := redis.ParseURL(opts.URL.String())
+	ropts, err := redisOptions(opts)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: redis url %s: %w", opts.URL.Redacted(), err)
+		return nil, err
 	}
-	if opts.Password != "" {
-		ropts.Password = opts.Password
-	}
-	if ropts.TLSConfig != nil && opts.TLS != nil {
-		ropts.TLSConfig = opts.TLS.Clone()
-	}
-	ropts.DialTimeout = opts.Timeout
-	ropts.ReadTimeout = opts.Timeout
-	ropts.WriteTimeout = opts.Timeout
-	ropts.ContextTimeoutEnabled = true
-	ropts.MaxRetries = 1
-	ropts.PoolSize = 8
-	ropts.DisableIdentity = true // CLIENT SETINFO: not every Redis or Valkey has it
-	ropts.ClientName = "icpedge:" + opts.Node
 
 	stateDir := filepath.Join(opts.Dir, "cluster")
 	for _, d := range []string{filepath.Join(opts.Dir, "certs"), stateDir} {
@@ -162,13 +152,15 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 		}
 	}
 	n := &Node{
-		opts:     opts,
-		rdb:      redis.NewClient(ropts),
-		reader:   redis.NewClient(readerOpts(ropts)),
-		log:      opts.Logger.With("node", opts.Node),
-		stateDir: stateDir,
-		reason:   "not connected yet",
-		kick:     make(chan struct{}, 1),
+		opts:        opts,
+		rdb:         redis.NewClient(ropts),
+		reader:      redis.NewClient(readerOpts(ropts)),
+		log:         opts.Logger.With("node", opts.Node),
+		stateDir:    stateDir,
+		reason:      "not connected yet",
+		hosts:       opts.Hosts,
+		fingerprint: opts.Fingerprint,
+		kick:        make(chan struct{}, 1),
 	}
 	n.storage, err = newStorage(n, filepath.Join(opts.Dir, "certs"))
 	if err != nil {
@@ -246,6 +238,29 @@ func (n *Node) abandon() {
 		n.storage.stopRenewals()
 		n.rdb.Close()
 	})
+}
+
+// redisOptions are the client options for opts, which has its defaults.
+func redisOptions(opts Options) (*redis.Options, error) {
+	ropts, err := redis.ParseURL(opts.URL.String())
+	if err != nil {
+		return nil, fmt.Errorf("cluster: redis url %s: %w", opts.URL.Redacted(), err)
+	}
+	if opts.Password != "" {
+		ropts.Password = opts.Password
+	}
+	if ropts.TLSConfig != nil && opts.TLS != nil {
+		ropts.TLSConfig = opts.TLS.Clone()
+	}
+	ropts.DialTimeout = opts.Timeout
+	ropts.ReadTimeout = opts.Timeout
+	ropts.WriteTimeout = opts.Timeout
+	ropts.ContextTimeoutEnabled = true
+	ropts.MaxRetries = 1
+	ropts.PoolSize = 8
+	ropts.DisableIdentity = true // CLIENT SETINFO: not every Redis or Valkey has it
+	ropts.ClientName = "icpedge:" + opts.Node
+	return ropts, nil
 }
 
 func readerOpts(o *redis.Options) *redis.Options {

@@ -22,16 +22,8 @@ import (
 // origin's own names (rewrite_hosts, origin_host), as the origin's
 // software names itself when it asks for a purge.
 func (e *Edge) purge(p proxy.Purge, host string) (int, error) {
-	if host == "" && strings.Contains(p.URL, "://") {
-		if i := strings.Index(p.URL, "://"); i >= 0 {
-			host, _, _ = strings.Cut(p.URL[i+3:], "/")
-		}
-	}
 	total := 0
-	for _, s := range e.cur.Load().sites {
-		if !e.single && host != "" && !clientNamed(s.cfg, requestHost(host)) {
-			continue
-		}
+	for _, s := range e.sitesFor(p, host) {
 		if !s.acquire() {
 			continue
 		}
@@ -60,6 +52,24 @@ func (e *Edge) names(host string) bool {
 // origin's names.
 func clientNamed(cfg *config.Config, host string) bool {
 	return slices.Contains(cfg.Hosts, host) || slices.Contains(cfg.RewriteHosts, host) || cfg.OriginHost == host
+}
+
+// sitesFor are the sites a purge concerns: with --config-dir, the one
+// serving host (or the URL's host) when given, else every site.
+func (e *Edge) sitesFor(p proxy.Purge, host string) []*site {
+	if host == "" && strings.Contains(p.URL, "://") {
+		if i := strings.Index(p.URL, "://"); i >= 0 {
+			host, _, _ = strings.Cut(p.URL[i+3:], "/")
+		}
+	}
+	var out []*site
+	for _, s := range e.cur.Load().sites {
+		if !e.single && host != "" && !clientNamed(s.cfg, requestHost(host)) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // loadOrCreateToken reads the admin token, creating a random one (mode

@@ -99,8 +99,26 @@ func (e *Edge) startAudits(ctx context.Context, reg prometheus.Registerer, https
 	}
 }
 
-// audit checks one client's sites once.
+// audit checks one client's sites once. In a cluster, every node judges
+// cluster-drift (one read from Redis), and the checks of the pages run on
+// one node at a time: a node that finds another running them skips this
+// round, keeping the outcomes it had.
 func (e *Edge) audit(ctx context.Context, s *site, httpsAddr net.Addr, series *auditSeries) {
+	if s.node != nil {
+		e.auditDrift(ctx, s, series)
+		release, ok, err := s.node.TryJob(ctx, "self-audit")
+		switch {
+		case err != nil:
+			// Without Redis the nodes cannot agree; each audits itself
+			// rather than none.
+			s.logger.Warn("self-audit lock unavailable; auditing this node", "err", err)
+		case !ok:
+			s.logger.Info("self-audit skipped: another node of the cluster is running it")
+			return
+		default:
+			defer release()
+		}
+	}
 	opts := CheckOptions(s.cfg, true)
 	opts.Transport = handlerTransport{http: e.handler(false), https: e.handler(true)}
 	if httpsAddr != nil {
@@ -120,6 +138,19 @@ func (e *Edge) audit(ctx context.Context, s *site, httpsAddr net.Addr, series *a
 	e.board.SetAudit(s.name, auditPages, rep.Results)
 	logOutcomes(s.logger, rep.Results, false)
 	s.logger.Info("compliance audit done", "problems", rep.Problems, "skipped", rep.Skipped)
+}
+
+// auditDrift judges cluster-drift from the nodes' heartbeats. While Redis
+// is unreachable the outcome is unknown, and the last one stays.
+func (e *Edge) auditDrift(ctx context.Context, s *site, series *auditSeries) {
+	nodes, err := s.node.Nodes(ctx)
+	if err != nil {
+		s.logger.Warn("cluster-drift not checked", "err", err)
+		return
+	}
+	rs := DriftResults(s.cfg, nodes)
+	series.replace(s.name, auditCluster, rs)
+	logOutcomes(s.logger, rs, false)
 }
 
 // domainRun is when a client's domains were last looked up, and with what.
@@ -188,6 +219,7 @@ func logOutcomes(logger *slog.Logger, rs []compliance.Result, skips bool) {
 const (
 	auditPages        = "pages"
 	auditDomainChecks = "domains"
+	auditCluster      = "cluster"
 )
 
 // auditSeries exports the self-audit's outcomes: icpedge_compliance_ok

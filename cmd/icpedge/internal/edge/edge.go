@@ -106,6 +106,12 @@ type Edge struct {
 
 	// reloadReq carries Reload's requests to Run's loop, which answers
 	// each on the channel sent; done is closed when Run returns.
+	// members are the clients' cluster nodes, by client name; only Run's
+	// goroutine touches the map. routesReady is closed once the first
+	// routes are in place.
+	members     map[string]*member
+	routesReady chan struct{}
+
 	reloadReq chan chan ReloadResult
 	done      chan struct{}
 	started   atomic.Bool
@@ -171,6 +177,7 @@ func New(cfgs []*config.Config, opts Options) (*Edge, error) {
 		ready:        opts.Ready,
 		board:        status.NewBoard(nil),
 		reloadReq:    make(chan chan ReloadResult),
+		routesReady:  make(chan struct{}),
 		done:         make(chan struct{}),
 	}
 	if e.version == "" {
@@ -268,6 +275,12 @@ func (e *Edge) Run(ctx context.Context) error {
 	e.bg = bg
 	e.compressor = proxy.NewCompressor(0)
 	e.applyCacheRoot(e.initial)
+	// The cluster nodes close after the sites (defers run last first),
+	// and after bg ends, which releases a purge waiting for routes.
+	defer func() {
+		cancelBG()
+		e.leaveClusters(true)
+	}()
 	if e.broken == nil {
 		e.broken = map[string]error{}
 	}
@@ -275,6 +288,7 @@ func (e *Edge) Run(ctx context.Context) error {
 		e.compressor.Close()
 		return err
 	}
+	close(e.routesReady)
 	e.board.Skipped(e.broken)
 	defer func() {
 		// The listeners have drained (or the grace period ran out):

@@ -90,7 +90,7 @@ func (e *Edge) listenAll(l *listeners) (Status, error) {
 		if err != nil {
 			return st, err
 		}
-		admin := proxy.NewAdmin(proxy.AdminOptions{
+		aopts := proxy.AdminOptions{
 			Token:   token,
 			Ready:   e.isReady,
 			Logger:  e.logger,
@@ -100,7 +100,13 @@ func (e *Edge) listenAll(l *listeners) (Status, error) {
 			Stats:   e.metrics,
 			Reload:  e.reloadHandler(),
 			Site:    e.names,
-		})
+			// Without a cluster block these do nothing: Spread finds
+			// no node, and /cluster lists no cluster.
+			Spread:   e.spreadPurge,
+			Degraded: e.clusterDegraded,
+			Routes:   map[string]http.Handler{"/cluster": e.clusterHandler()},
+		}
+		admin := proxy.NewAdmin(aopts)
 		if st.Admin, err = l.start("admin", e.admin.Listen, admin, nil); err != nil {
 			return st, err
 		}

@@ -74,6 +74,8 @@ var (
 		"Damaged cache files found and removed.", []string{"client"}, nil)
 	descCertExpiry = prometheus.NewDesc("icpedge_certificate_expiry_timestamp_seconds",
 		"When the certificate served for a host expires (Unix time); absent until one is obtained.", []string{"client", "host"}, nil)
+	descClusterUp = prometheus.NewDesc("icpedge_cluster_up",
+		"1 while this node reaches its cluster's Redis, 0 while it does not (it then serves from its own cache and certificates; /readyz says why). Absent without a cluster block.", []string{"client", "node"}, nil)
 	descCertMissing = prometheus.NewDesc("icpedge_certificate_missing",
 		"1 while no valid certificate covers a host, so plain HTTP serves it instead of redirecting to HTTPS; 0 once one does. Absent without HTTPS.", []string{"client", "host"}, nil)
 )
@@ -84,7 +86,7 @@ type siteCollector struct{ e *Edge }
 
 func (c siteCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descCacheEntries, descCacheBytes, descCacheMaxBytes,
-		descCacheMemEntries, descCacheMemBytes, descCacheEvictions, descCacheHits, descCacheCorrupt, descCertExpiry, descCertMissing} {
+		descCacheMemEntries, descCacheMemBytes, descCacheEvictions, descCacheHits, descCacheCorrupt, descCertExpiry, descCertMissing, descClusterUp} {
 		ch <- d
 	}
 }
@@ -113,6 +115,13 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descCacheHits, float64(st.Hits), "hit")
 			counter(descCacheHits, float64(st.Misses), "miss")
 			counter(descCacheCorrupt, float64(st.Corrupt))
+		}
+		if s.node != nil {
+			up := 0.0
+			if ok, _ := s.node.Up(); ok {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descClusterUp, prometheus.GaugeValue, up, s.name, s.node.Name())
 		}
 		for host, notAfter := range s.tls.expiries(s.cfg.Hosts) {
 			ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue,

@@ -83,6 +83,7 @@ func (e *Edge) apply(cfgs []*config.Config, broken map[string]error) error {
 			s.retire()
 			closeSite(e.bg, s, old)
 		}
+		e.leaveClusters(false)
 		return err
 	}
 	for _, cfg := range cfgs {
@@ -135,6 +136,8 @@ func (e *Edge) apply(cfgs []*config.Config, broken map[string]error) error {
 		e.logger.Warn("no client to serve; every host gets 421 until a valid file is added and icpedge is reloaded")
 	}
 	e.cur.Store(next)
+	e.leaveClusters(false)
+	e.announce()
 	if old != nil {
 		for _, s := range old.sites {
 			if slices.Contains(next.sites, s) {

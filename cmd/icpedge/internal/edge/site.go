@@ -9,6 +9,9 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/caddyserver/certmagic"
+
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cluster"
 	"github.com/icpedge/icpedge/config"
 	"github.com/icpedge/icpedge/proxy"
 	"github.com/icpedge/icpedge/proxy/cache"
@@ -26,6 +29,9 @@ type site struct {
 	edge   *proxy.Handler
 	store  *cache.Store // nil without a cache
 	tls    *edgeTLS
+	// node is the client's cluster node, nil without a cluster block;
+	// it outlives the site (see member).
+	node   *cluster.Node
 	access *reopenFile // nil without log.access_file
 	httpH  http.Handler
 	httpsH http.Handler
@@ -153,10 +159,17 @@ func (e *Edge) buildSite(ctx context.Context, cfg *config.Config, prev *site) (*
 		popts.SpoolDir = cfg.Cache.Dir
 	}
 
-	if prev != nil && prev.tls != nil && sameTLS(prev.cfg, cfg) {
+	if s.node, err = e.joinCluster(ctx, cfg, logger); err != nil {
+		return nil, err
+	}
+	if prev != nil && prev.tls != nil && sameTLS(prev.cfg, cfg) && prev.node == s.node {
 		s.tls = prev.tls
 	} else {
-		t, err := newEdgeTLS(ctx, cfg, logger)
+		var storage certmagic.Storage
+		if s.node != nil {
+			storage = s.node.Storage()
+		}
+		t, err := newEdgeTLS(ctx, cfg, logger, storage)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddyserver/certmagic"
+
 	"github.com/icpedge/icpedge/config"
 )
 
@@ -55,7 +57,10 @@ type edgeTLS struct {
 // newEdgeTLS prepares HTTPS for cfg.TLS.Mode. In manual mode the pair is
 // loaded here, so a missing or mismatched pair stops the start; in acme
 // mode nothing touches the network until Start.
-func newEdgeTLS(_ context.Context, cfg *config.Config, logger *slog.Logger) (*edgeTLS, error) {
+//
+// storage keeps the ACME account, certificates, locks and challenges; nil
+// is a certmagic.FileStorage in <state_dir>/certs (a single node).
+func newEdgeTLS(_ context.Context, cfg *config.Config, logger *slog.Logger, storage certmagic.Storage) (*edgeTLS, error) {
 	t := &edgeTLS{
 		logger: logger,
 		hosts:  make(map[string]bool, len(cfg.Hosts)),
@@ -78,7 +83,7 @@ func newEdgeTLS(_ context.Context, cfg *config.Config, logger *slog.Logger) (*ed
 		if cfg.Listen.HTTPS == "" {
 			return nil, errors.New("tls.mode acme needs listen.https")
 		}
-		a, err := newACMECerts(cfg, logger)
+		a, err := newACMECerts(cfg, logger, storage)
 		if err != nil {
 			return nil, err
 		}

@@ -43,7 +43,7 @@ type acmeCerts struct {
 	lastErr atomic.Value
 }
 
-func newACMECerts(cfg *config.Config, logger *slog.Logger) (*acmeCerts, error) {
+func newACMECerts(cfg *config.Config, logger *slog.Logger, storage certmagic.Storage) (*acmeCerts, error) {
 	t := cfg.TLS
 	a := &acmeCerts{
 		logger: logger,
@@ -83,8 +83,14 @@ func newACMECerts(cfg *config.Config, logger *slog.Logger) (*acmeCerts, error) {
 		},
 		Logger: zl,
 	})
+	if storage == nil {
+		storage = &certmagic.FileStorage{Path: filepath.Join(cfg.StateDir, "certs")}
+	}
+	// With a cluster's storage, certmagic's distributed solving (on by
+	// default) lets any node answer a challenge of an order another node
+	// started: the challenge data is in the shared storage.
 	a.magic = certmagic.New(a.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: filepath.Join(cfg.StateDir, "certs")},
+		Storage: storage,
 		OnEvent: a.onEvent,
 		Logger:  zl,
 	})

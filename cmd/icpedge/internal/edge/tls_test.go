@@ -86,7 +86,7 @@ func TestTLSRedirect(t *testing.T) {
 			}
 			cfg := testTLSConfig(t, tt.mode, tt.https, cf, kf)
 			var logs syncBuffer
-			et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+			et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ func TestTLSHSTS(t *testing.T) {
 	} {
 		cfg := testTLSConfig(t, "manual", ":443", certFile, keyFile)
 		cfg.TLS.HSTS = tt.hsts
-		et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestTLSHandshake(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
 	cfg := testTLSConfig(t, "manual", ":443", certFile, keyFile)
-	et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestTLSHandshake(t *testing.T) {
 	}
 
 	acmeCfg := testTLSConfig(t, "acme", ":443", "", "")
-	ae, err := newEdgeTLS(context.Background(), acmeCfg, slog.New(slog.DiscardHandler))
+	ae, err := newEdgeTLS(context.Background(), acmeCfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,12 +302,12 @@ func TestTLSACMEConfigErrors(t *testing.T) {
 	cfg := testTLSConfig(t, "acme", ":443", "", "")
 	cfg.Listen.HTTP = ""
 	cfg.TLS.Challenges = []string{"http-01"}
-	if _, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler), nil); err == nil {
 		t.Error("http-01 only without listen.http: got nil; want an error")
 	}
 	cfg = testTLSConfig(t, "acme", ":443", "", "")
 	cfg.TLS.CARoot = filepath.Join(t.TempDir(), "missing.pem")
-	if _, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler), nil); err == nil {
 		t.Error("missing tls.ca_root: got nil; want an error")
 	}
 }
