@@ -1,0 +1,405 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The cluster tests run two icpedge processes against a real redis-server
+// the test starts on a free loopback port, and stops by its PID.
+
+// redisProc is a redis-server of the test's own.
+type redisProc struct {
+	t    *testing.T
+	port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+// startRedisServer starts redis-server on a free loopback port, its data
+// in an append-only file fsynced on every write (so a restart after a
+// kill keeps it, as a production Redis does). It is killed when t ends.
+func startRedisServer(t *testing.T) *redisProc {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is needed (apt-get install redis-server): %v", err)
+	}
+	r := &redisProc{t: t, port: atoiPort(t, freePort(t)), dir: t.TempDir()}
+	r.start()
+	t.Cleanup(r.kill)
+	return r
+}
+
+func (r *redisProc) start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server",
+		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
+		"--daemonize", "no", "--loglevel", "warning", "--logfile", filepath.Join(r.dir, "redis.log"))
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("starting redis-server: %v", err)
+	}
+	waitFor(r.t, 60*time.Second, "redis-server to answer PING", func() bool {
+		c, err := net.DialTimeout("tcp", r.addr(), time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Second))
+		fmt.Fprint(c, "PING\r\n")
+		buf := make([]byte, 7)
+		n, _ := io.ReadFull(c, buf)
+		return string(buf[:n]) == "+PONG\r\n"
+	})
+}
+
+// kill ends redis-server abruptly, by its PID, as a crash would.
+func (r *redisProc) kill() {
+	if r.cmd == nil {
+		return
+	}
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
+	r.cmd = nil
+}
+
+func (r *redisProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
+
+// clusterNodeConfig is a client's config on one node: plain HTTP, the
+// cache, the admin listener on a port of its own (icpedge purge reads it
+// from the file), and the cluster block.
+func clusterNodeConfig(t *testing.T, originURL, icp string, r *redisProc, node, extra string) string {
+	return withAdmin(reloadConfig(originURL, icp, fmt.Sprintf(`cluster:
+  redis: redis://%s/0
+  node: %s
+  prefix: "e2e:"
+%s`, r.addr(), node, extra)), freePort(t))
+}
+
+// startClusterNode starts a node from the config at path and waits for
+// its HTTP and admin listeners.
+func startClusterNode(t *testing.T, path string) *edgeProc {
+	t.Helper()
+	e := startEdgeArgs(t, filepath.Dir(path), 2, []string{"serve", "--config", path})
+	e.config = path
+	return e
+}
+
+// adminDo sends an admin request with the node's token.
+func adminDo(t *testing.T, e *edgeProc, method, path string) (int, string) {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(e.dir, "state", "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(method, "http://"+e.Addr("admin")+path, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := clientFor(e.Addr("admin")).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// pageStatus fetches path from the node and returns the status and the
+// Cache-Status header; err when the request failed.
+func pageStatus(e *edgeProc, path string) (int, string, error) {
+	resp, err := clientFor(e.Addr("http")).Get("http://" + testHost + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, "", err
+	}
+	return resp.StatusCode, resp.Header.Get("Cache-Status"), nil
+}
+
+// warmUp fetches path until the node answers it from its cache.
+func warmUp(t *testing.T, e *edgeProc, path string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, path+" to be a cache hit", func() bool {
+		code, cs, err := pageStatus(e, path)
+		return err == nil && code == 200 && strings.HasPrefix(cs, "icpedge; hit")
+	})
+}
+
+func wantHit(t *testing.T, e *edgeProc, name, path string, hit bool) {
+	t.Helper()
+	code, cs, err := pageStatus(e, path)
+	if err != nil || code != 200 {
+		t.Fatalf("%s GET %s: %d, %v; want 200", name, path, code, err)
+	}
+	if got := strings.HasPrefix(cs, "icpedge; hit"); got != hit {
+		t.Errorf("%s GET %s: Cache-Status %q; want hit %v", name, path, cs, hit)
+	}
+}
+
+// twoNodes starts redis-server, an origin and two nodes, edge-a and
+// edge-b, each with its own config, state and cache.
+func twoNodes(t *testing.T, extraA string) (r *redisProc, a, b *edgeProc) {
+	t.Helper()
+	r = startRedisServer(t)
+	origin, _ := reloadOrigin(t)
+	a = startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-a", extraA)))
+	b = startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-b", "")))
+	return r, a, b
+}
+
+type purgeAnswer struct {
+	Purged int      `json:"purged"`
+	Nodes  []string `json:"nodes"`
+	Error  string   `json:"error"`
+}
+
+// TestClusterPurgeE2E: a purge given to one node, through the admin API
+// or icpedge purge, makes the other miss, and the answer lists both.
+func TestClusterPurgeE2E(t *testing.T) {
+	_, a, b := twoNodes(t, "")
+	for _, p := range []string{"/p", "/q"} {
+		warmUp(t, a, p)
+		warmUp(t, b, p)
+	}
+
+	code, body := adminDo(t, a, "POST", "/purge?url=/p")
+	var ans purgeAnswer
+	if err := json.Unmarshal([]byte(body), &ans); err != nil || code != 200 {
+		t.Fatalf("purge on edge-a: %d %q; want 200 with JSON", code, body)
+	}
+	if ans.Purged != 1 || strings.Join(ans.Nodes, ",") != "edge-a,edge-b" {
+		t.Errorf("purge on edge-a answered %+v; want purged 1 on edge-a,edge-b", ans)
+	}
+	// The answer came once edge-b had applied it: no wait here.
+	wantHit(t, b, "edge-b", "/p", false)
+	wantHit(t, b, "edge-b", "/q", true)
+	wantHit(t, a, "edge-a", "/p", false)
+	waitLog(t, b, `msg="cluster purge applied"`, 10*time.Second)
+
+	// icpedge purge, given to edge-b, reaches edge-a.
+	out, err := exec.Command(binPath, "purge", "--config", b.config, "/q").CombinedOutput()
+	if err != nil {
+		t.Fatalf("icpedge purge: %v\n%s", err, out)
+	}
+	mustContain(t, string(out), `"nodes":["edge-b","edge-a"]`)
+	wantHit(t, a, "edge-a", "/q", false)
+}
+
+// TestClusterRedisDownE2E: Redis killed while both nodes serve: no
+// request for a cached page fails, /readyz and icpedge_cluster_up say
+// why, and when Redis returns the nodes are back up.
+func TestClusterRedisDownE2E(t *testing.T) {
+	r, a, b := twoNodes(t, "")
+	nodes := map[string]*edgeProc{"edge-a": a, "edge-b": b}
+	for _, e := range nodes {
+		warmUp(t, e, "/p")
+	}
+	for name, e := range nodes {
+		mustContain(t, scrapeMetrics(t, e, filepath.Join(e.dir, "state")), `icpedge_cluster_up{client="site",node="`+name+`"} 1`)
+	}
+
+	// Requests run throughout, on both nodes.
+	var (
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		total    atomic.Int64
+		failMu   sync.Mutex
+		failures []string
+	)
+	for name, e := range nodes {
+		wg.Go(func() {
+			for !stop.Load() {
+				code, cs, err := pageStatus(e, "/p")
+				total.Add(1)
+				if err != nil || code != 200 || !strings.HasPrefix(cs, "icpedge; hit") {
+					failMu.Lock()
+					failures = append(failures, fmt.Sprintf("%s: %d %q %v", name, code, cs, err))
+					failMu.Unlock()
+				}
+			}
+		})
+	}
+	r.kill()
+	for name, e := range nodes {
+		waitFor(t, 60*time.Second, name+"'s /readyz to say Redis is down", func() bool {
+			resp, err := clientFor(e.Addr("admin")).Get("http://" + e.Addr("admin") + "/readyz")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode == 200 && strings.Contains(string(body), "ready, degraded: cluster: redis unreachable")
+		})
+		mustContain(t, scrapeMetrics(t, e, filepath.Join(e.dir, "state")), `icpedge_cluster_up{client="site",node="`+name+`"} 0`)
+	}
+	// A purge now is applied here and said to be so.
+	code, body := adminDo(t, a, "POST", "/purge?url=/other")
+	if code != 503 || !strings.Contains(body, "applied on this node only") {
+		t.Errorf("purge with Redis down: %d %q; want 503 saying it was applied here only", code, body)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if len(failures) > 0 || total.Load() == 0 {
+		t.Errorf("%d of %d requests failed while Redis was down; first: %v", len(failures), total.Load(), failures[:min(3, len(failures))])
+	}
+
+	r.start()
+	for name, e := range nodes {
+		waitFor(t, 60*time.Second, name+" back up", func() bool {
+			return strings.Contains(scrapeMetrics(t, e, filepath.Join(e.dir, "state")), `icpedge_cluster_up{client="site",node="`+name+`"} 1`)
+		})
+	}
+	code, body = adminDo(t, a, "POST", "/purge?url=/p")
+	if code != 200 || !strings.Contains(body, `"nodes":["edge-a","edge-b"]`) {
+		t.Errorf("purge after Redis returned: %d %q; want both nodes", code, body)
+	}
+}
+
+// TestClusterReplayE2E: purges made while a node was away are applied
+// when it returns, from the stream; a page not purged stays cached.
+func TestClusterReplayE2E(t *testing.T) {
+	_, a, b := twoNodes(t, "")
+	warmUp(t, b, "/p")
+	warmUp(t, b, "/q")
+	b.stop()
+
+	code, body := adminDo(t, a, "POST", "/purge?prefix=/p")
+	if code != 200 || !strings.Contains(body, `"nodes":["edge-a"]`) {
+		t.Fatalf("purge while edge-b is away: %d %q; want it applied by edge-a alone", code, body)
+	}
+
+	b2 := startClusterNode(t, b.config)
+	waitLog(t, b2, `msg="cluster purge applied"`, 60*time.Second)
+	mustContain(t, b2.Log(), `from=edge-a url="" prefix=/p`)
+	wantHit(t, b2, "edge-b", "/p", false)
+	wantHit(t, b2, "edge-b", "/q", true)
+}
+
+// TestClusterDriftE2E: after one node's notice changes, /cluster shows
+// two fingerprints for the host, and icpedge check and the self-audit
+// report cluster-drift.
+func TestClusterDriftE2E(t *testing.T) {
+	r := startRedisServer(t)
+	origin, _ := reloadOrigin(t)
+	audit := "check:\n  interval: 1s\n  pages: 0\n  expect_ips: [127.0.0.1]\n  rdap_bootstrap: http://" + freePort(t) + "/dns.json\n"
+	a := startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-a", audit)))
+	bPath := writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-b", ""))
+	b := startClusterNode(t, bPath)
+
+	type view struct {
+		Clusters []struct {
+			Node  string `json:"node"`
+			Nodes []struct {
+				Name, Address, Version, Fingerprint string
+				LastSeen                            time.Time `json:"last_seen"`
+			} `json:"nodes"`
+			Drift []struct {
+				Host         string              `json:"host"`
+				Fingerprints map[string][]string `json:"fingerprints"`
+			} `json:"drift"`
+		} `json:"clusters"`
+	}
+	clusterView := func() view {
+		code, body := adminDo(t, a, "GET", "/cluster")
+		var v view
+		if err := json.Unmarshal([]byte(body), &v); err != nil || code != 200 || len(v.Clusters) != 1 {
+			t.Fatalf("GET /cluster: %d %q; want one cluster", code, body)
+		}
+		return v
+	}
+	v := clusterView()
+	c := v.Clusters[0]
+	if c.Node != "edge-a" || len(c.Nodes) != 2 || c.Nodes[0].Name != "edge-a" || c.Nodes[1].Name != "edge-b" || len(c.Drift) != 0 {
+		t.Fatalf("/cluster before the change: %+v; want edge-a and edge-b, no drift", c)
+	}
+	for _, n := range c.Nodes {
+		if n.Address == "" || n.Version == "" || n.Fingerprint == "" || n.LastSeen.IsZero() || n.Fingerprint != c.Nodes[0].Fingerprint {
+			t.Errorf("/cluster node %+v; want address, version, last seen and the same fingerprint", n)
+		}
+	}
+
+	dns := startTestDNS(t, map[string]string{testHost: "127.0.0.1"})
+	port := portOf(a.Addr("http"))
+	check := func() checkReport {
+		out, _ := runCheck(t, "--json", "--config", a.config, "--dns", dns, "--pages", "0",
+			"--resolve", testHost+":"+port+":127.0.0.1", "http://"+testHost+":"+port+"/")
+		var rep checkReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("check --json: %v\n%s", err, out)
+		}
+		return rep
+	}
+	if got := check().status(testHost, "cluster-drift"); got != "ok" {
+		t.Errorf("check cluster-drift before the change: %q; want ok", got)
+	}
+
+	// edge-b gets another notice.
+	rewriteConfig(t, bPath, clusterNodeConfig(t, origin.URL, "京ICP备87654321号-1", r, "edge-b", ""))
+	b.signal(syscall.SIGHUP)
+	waitFor(t, 30*time.Second, "/cluster to show the drift", func() bool {
+		return len(clusterView().Clusters[0].Drift) == 1
+	})
+	d := clusterView().Clusters[0].Drift[0]
+	if d.Host != testHost || len(d.Fingerprints) != 2 {
+		t.Errorf("drift: %+v; want %s with two fingerprints", d, testHost)
+	}
+	rep := check()
+	if got := rep.status(testHost, "cluster-drift"); got != "fail" {
+		t.Errorf("check cluster-drift after the change: %q; want fail", got)
+	}
+	if rep.OK {
+		t.Error("check report OK with drift")
+	}
+	waitFor(t, 60*time.Second, "the self-audit to report the drift", func() bool {
+		return strings.Contains(scrapeMetrics(t, a, filepath.Join(a.dir, "state")), `icpedge_compliance_ok{check="cluster-drift",host="`+testHost+`"} 0`)
+	})
+	waitLog(t, a, `msg="compliance check failed" host=`+testHost+` check=cluster-drift`, 30*time.Second)
+}
+
+// TestClusterValidateE2E: validate shows the cluster settings, and names
+// a missing password file.
+func TestClusterValidateE2E(t *testing.T) {
+	r := &redisProc{port: 6390}
+	path := writeConfig(t, clusterNodeConfig(t, "http://127.0.0.1:1", testICP, r, "edge-a", ""))
+	out, err := exec.Command(binPath, "validate", "--config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, out)
+	}
+	mustContain(t, string(out), `cluster: node edge-a, redis redis://127.0.0.1:6390/0 (no password), key prefix "e2e:"`)
+
+	b, _ := os.ReadFile(path)
+	rewriteConfig(t, path, strings.Replace(string(b), "  node: edge-a\n", "  node: edge-a\n  password_file: redis.pass\n", 1))
+	out, err = exec.Command(binPath, "validate", "--config", path).CombinedOutput()
+	if err == nil {
+		t.Fatalf("validate with a missing password file succeeded:\n%s", out)
+	}
+	mustContain(t, string(out), "cluster.password_file")
+	mustContain(t, string(out), "redis.pass")
+
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "redis.pass"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(binPath, "validate", "--config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate with a password file: %v\n%s", err, out)
+	}
+	mustContain(t, string(out), "(password from "+filepath.Join(filepath.Dir(path), "redis.pass")+")")
+	if strings.Contains(string(out), "s3cret") {
+		t.Errorf("validate shows the password:\n%s", out)
+	}
+}
+
