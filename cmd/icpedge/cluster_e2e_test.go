@@ -402,4 +402,3 @@ func TestClusterValidateE2E(t *testing.T) {
 		t.Errorf("validate shows the password:\n%s", out)
 	}
 }
-
