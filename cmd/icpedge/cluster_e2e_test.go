@@ -402,3 +402,164 @@ func TestClusterValidateE2E(t *testing.T) {
 		t.Errorf("validate shows the password:\n%s", out)
 	}
 }
+
+// --- certificates, with Pebble ---
+
+// clusterACME is Pebble and its DNS, pointing the test host at dnsIP,
+// validating on the ports both nodes listen on: node a on 127.0.0.1 and
+// node b on 127.0.0.2, each a separate process as two hosts would be.
+type clusterACME struct {
+	*acmeEnv
+	redis *redisProc
+}
+
+func newClusterACME(t *testing.T, dnsIP string, redisUp bool) *clusterACME {
+	t.Helper()
+	pebbleBin, challBin := pebbleTools(t)
+	env := &acmeEnv{pebbleBin: pebbleBin, challBin: challBin, dir: t.TempDir()}
+	env.caFile, env.pebbleCert, env.pebbleKey, env.caPool = writeServerCA(t, env.dir)
+	env.pebbleAddr, env.mgmtAddr = freePort(t), freePort(t)
+	env.edgeHTTP, env.edgeHTTPS = freePort(t), freePort(t)
+	env.origin = newHTMLOrigin(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Pebble and challtestsrv log:\n%s", env.pebbleLog())
+		}
+	})
+	env.dnsAddr = freePort(t)
+	env.startProc(t, exec.Command(env.challBin,
+		"-http01", "", "-https01", "", "-doh", "", "-tlsalpn01", "",
+		"-dnsserver", env.dnsAddr, "-management", freePort(t),
+		"-defaultIPv4", dnsIP, "-defaultIPv6", ""))
+	c := &clusterACME{acmeEnv: env}
+	if redisUp {
+		c.redis = startRedisServer(t)
+	} else {
+		c.redis = &redisProc{t: t, port: atoiPort(t, freePort(t)), dir: t.TempDir()}
+		t.Cleanup(c.redis.kill)
+	}
+	return c
+}
+
+// nodeAt writes node name's config, listening on ip at the ports Pebble
+// validates on, with the cluster block and an admin listener.
+func (c *clusterACME) nodeAt(t *testing.T, name, ip string) string {
+	t.Helper()
+	onIP := func(addr string) string { return net.JoinHostPort(ip, portOf(addr)) }
+	yaml := tlsEdgeConfig(c.origin.URL, onIP(c.edgeHTTP), onIP(c.edgeHTTPS), fmt.Sprintf(`log:
+  level: debug
+tls:
+  mode: acme
+  email: ops@client.test
+  ca: https://%s/dir
+  ca_root: %s
+  challenges: [http-01]
+cluster:
+  redis: redis://%s/0
+  node: %s
+  prefix: "e2e:"
+`, c.pebbleAddr, c.caFile, c.redis.addr(), name))
+	return writeConfig(t, withAdmin(yaml, freePort(t)))
+}
+
+// startTLSNode starts a node and waits for its three listeners.
+func startTLSNode(t *testing.T, path string) *edgeProc {
+	t.Helper()
+	e := startEdgeArgs(t, filepath.Dir(path), 3, []string{"serve", "--config", path})
+	e.config = path
+	return e
+}
+
+// servesHTTPS waits until e serves a page with the notice over HTTPS
+// with a certificate Pebble issued.
+func (c *clusterACME) servesHTTPS(t *testing.T, name string, e *edgeProc) {
+	t.Helper()
+	roots := c.pebbleRoot(t)
+	waitFor(t, 90*time.Second, name+" to serve HTTPS with Pebble's certificate", func() bool {
+		resp, body, err := tryHTTPSGet(e.Addr("https"), roots, "/page")
+		return err == nil && resp.StatusCode == 200 && hasNotice(body)
+	})
+}
+
+// TestClusterOneOrderE2E: two nodes started together for one host place
+// one order with the CA between them, and both serve its certificate.
+func TestClusterOneOrderE2E(t *testing.T) {
+	c := newClusterACME(t, "127.0.0.1", true)
+	c.startPebble(t)
+	a := startTLSNode(t, c.nodeAt(t, "edge-a", "127.0.0.1"))
+	b := startTLSNode(t, c.nodeAt(t, "edge-b", "127.0.0.2"))
+	c.servesHTTPS(t, "edge-a", a)
+	c.servesHTTPS(t, "edge-b", b)
+	if got := strings.Count(c.pebbleLog(), "Added order "); got != 1 {
+		t.Errorf("orders the CA received: %d; want 1", got)
+	}
+	obtained := strings.Count(a.Log(), `msg="certificate obtained"`) + strings.Count(b.Log(), `msg="certificate obtained"`)
+	if obtained != 1 {
+		t.Errorf("nodes that obtained the certificate: %d; want 1 (the other loads it from Redis)", obtained)
+	}
+}
+
+// TestClusterChallengeOtherNodeE2E: node b is up but does not order (it
+// started while Redis was down, so its attempt found no lock); node a
+// orders, the host points at node b, and b answers the CA's challenge
+// from what a put in Redis.
+func TestClusterChallengeOtherNodeE2E(t *testing.T) {
+	c := newClusterACME(t, "127.0.0.2", false)
+	b := startTLSNode(t, c.nodeAt(t, "edge-b", "127.0.0.2"))
+	waitLog(t, b, "unable to acquire lock", 60*time.Second)
+	c.redis.start()
+	waitFor(t, 60*time.Second, "edge-b to reach Redis", func() bool {
+		return strings.Contains(scrapeMetrics(t, b, filepath.Join(b.dir, "state")), `icpedge_cluster_up{client="site",node="edge-b"} 1`)
+	})
+	c.startPebble(t)
+	a := startTLSNode(t, c.nodeAt(t, "edge-a", "127.0.0.1"))
+	waitLog(t, a, `msg="certificate obtained" host=`+tlsTestHost, 90*time.Second)
+	waitLog(t, b, `served key authentication`, 30*time.Second)
+	if got := strings.Count(c.pebbleLog(), "Added order "); got != 1 {
+		t.Errorf("orders the CA received: %d; want 1", got)
+	}
+	if strings.Contains(a.Log(), "served key authentication") {
+		t.Error("edge-a answered a challenge; want edge-b alone: the host points at it")
+	}
+	if strings.Contains(b.Log(), `msg="obtaining certificate"`) {
+		t.Error("edge-b placed an order; want edge-a's alone")
+	}
+	c.servesHTTPS(t, "edge-a", a)
+}
+
+// TestClusterCertsRedisDownE2E: with Redis killed, both nodes keep
+// serving HTTPS with no failed request, and a node restarted while Redis
+// is still down serves HTTPS from its mirror of the certificates.
+func TestClusterCertsRedisDownE2E(t *testing.T) {
+	c := newClusterACME(t, "127.0.0.1", true)
+	c.startPebble(t)
+	a := startTLSNode(t, c.nodeAt(t, "edge-a", "127.0.0.1"))
+	bPath := c.nodeAt(t, "edge-b", "127.0.0.2")
+	b := startTLSNode(t, bPath)
+	c.servesHTTPS(t, "edge-a", a)
+	c.servesHTTPS(t, "edge-b", b)
+	roots := c.pebbleRoot(t)
+
+	c.redis.kill()
+	for name, e := range map[string]*edgeProc{"edge-a": a, "edge-b": b} {
+		waitFor(t, 60*time.Second, name+" to see Redis down", func() bool {
+			return strings.Contains(scrapeMetrics(t, e, filepath.Join(e.dir, "state")), `icpedge_cluster_up{client="site",node="`+name+`"} 0`)
+		})
+		for i := range 20 {
+			resp, body, err := tryHTTPSGet(e.Addr("https"), roots, "/page")
+			if err != nil || resp.StatusCode != 200 || !hasNotice(body) {
+				t.Fatalf("%s HTTPS request %d with Redis down: %v; want 200 with the notice", name, i, err)
+			}
+		}
+	}
+
+	// edge-b restarts while Redis is still down: its certificate comes
+	// from the mirror in its state directory.
+	b.stop()
+	b2 := startTLSNode(t, bPath)
+	waitLog(t, b2, "cluster joined while redis is unreachable", 30*time.Second)
+	c.servesHTTPS(t, "edge-b restarted", b2)
+	if strings.Contains(b2.Log(), `msg="obtaining certificate"`) {
+		t.Error("edge-b ordered a certificate after restarting; want the mirrored one")
+	}
+}
