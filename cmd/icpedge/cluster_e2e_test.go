@@ -563,3 +563,39 @@ func TestClusterCertsRedisDownE2E(t *testing.T) {
 		t.Error("edge-b ordered a certificate after restarting; want the mirrored one")
 	}
 }
+
+// TestClusterConfigDirE2E: with --config-dir, each client joins its own
+// cluster, and two clients under one prefix of one Redis are refused
+// (they would take each other's purges): the second is skipped, naming
+// the first.
+func TestClusterConfigDirE2E(t *testing.T) {
+	r := startRedisServer(t)
+	origin, _ := reloadOrigin(t)
+	root := t.TempDir()
+	dir := filepath.Join(root, "sites")
+	os.Mkdir(dir, 0o755)
+	httpAddr := freePort(t)
+	block := func(prefix string) string {
+		return fmt.Sprintf("listen:\n  http: %s\n  https: \"\"\ntls:\n  mode: off\ncluster:\n  redis: redis://%s/0\n  node: edge-a\n  prefix: %q\n", httpAddr, r.addr(), prefix)
+	}
+	file := func(host, state, prefix string) string {
+		return fmt.Sprintf("hosts: [%s]\norigin: %s\nstate_dir: %s\nnotice:\n  icp: %s\n%s", host, origin.URL, filepath.Join(root, state), testICP, block(prefix))
+	}
+	rewriteConfig(t, filepath.Join(dir, "a.yaml"), file("a.example.test", "a", "icpedge:a:"))
+	rewriteConfig(t, filepath.Join(dir, "b.yaml"), file("b.example.test", "b", "icpedge:b:"))
+	rewriteConfig(t, filepath.Join(dir, "c.yaml"), file("c.example.test", "c", "icpedge:a:"))
+	e := startEdgeArgs(t, dir, 2, []string{"serve", "--config-dir", dir,
+		"--listen-http", httpAddr, "--listen-https", "",
+		"--admin", "127.0.0.1:0", "--admin-token-file", filepath.Join(root, "admin.token")})
+	mustContain(t, e.Log(), `msg="client skipped" client=c problem=`)
+	mustContain(t, e.Log(), `is also client a's; expected one prefix per client`)
+
+	e.dir = root // adminDo reads root/state/admin.token
+	os.MkdirAll(filepath.Join(root, "state"), 0o700)
+	tok, _ := os.ReadFile(filepath.Join(root, "admin.token"))
+	os.WriteFile(filepath.Join(root, "state", "admin.token"), tok, 0o600)
+	code, body := adminDo(t, e, "GET", "/cluster")
+	if code != 200 || !strings.Contains(body, `"client": "a"`) || !strings.Contains(body, `"client": "b"`) || strings.Contains(body, `"client": "c"`) {
+		t.Errorf("/cluster: %d %s; want clients a and b", code, body)
+	}
+}

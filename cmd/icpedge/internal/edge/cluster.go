@@ -34,6 +34,15 @@ const purgeSpreadWait = 5 * time.Second
 type member struct {
 	node     *cluster.Node
 	settings string // clusterSettings of the block it was opened with
+	where    string // clusterWhere of that block
+}
+
+// clusterWhere is the Redis server, database and key prefix of a cluster
+// block: the keys it uses.
+func clusterWhere(c *config.Cluster) string {
+	u := *c.Redis
+	u.User = nil
+	return u.String() + " " + c.Prefix
 }
 
 // clusterSettings says what a node was opened with, to tell a reload
@@ -120,6 +129,13 @@ func (e *Edge) joinCluster(ctx context.Context, cfg *config.Config, logger *slog
 		}
 		return m.node, nil
 	}
+	for other, m := range e.members {
+		// Two clients in one process under one prefix of one Redis
+		// would take each other's purges and share their locks.
+		if m.where == clusterWhere(cfg.Cluster) {
+			return nil, fmt.Errorf("%s:%d: cluster.prefix: %q on %s is also client %s's; expected one prefix per client", cfg.File, cfg.Line("cluster.prefix"), cfg.Cluster.Prefix, cfg.Cluster.Redis.Redacted(), other)
+		}
+	}
 	opts, err := ClusterOptions(cfg)
 	if err != nil {
 		return nil, err
@@ -142,7 +158,7 @@ func (e *Edge) joinCluster(ctx context.Context, cfg *config.Config, logger *slog
 	if e.members == nil {
 		e.members = map[string]*member{}
 	}
-	e.members[name] = &member{node: node, settings: settings}
+	e.members[name] = &member{node: node, settings: settings, where: clusterWhere(cfg.Cluster)}
 	return node, nil
 }
 
