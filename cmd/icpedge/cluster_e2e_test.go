@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -598,4 +599,41 @@ func TestClusterConfigDirE2E(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"client": "a"`) || !strings.Contains(body, `"client": "b"`) || strings.Contains(body, `"client": "c"`) {
 		t.Errorf("/cluster: %d %s; want clients a and b", code, body)
 	}
+}
+
+// TestClusterAuditOneAtATimeE2E: two nodes audit themselves every
+// second; the home page takes longer than that, so their audits would
+// overlap: the one that finds the other holding the cluster's lock skips
+// its round.
+func TestClusterAuditOneAtATimeE2E(t *testing.T) {
+	r := startRedisServer(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/" {
+			// Slower than check.interval, so that audits overlap.
+			select {
+			case <-time.After(1500 * time.Millisecond):
+			case <-req.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprint(w, "<!DOCTYPE html><html><head><title>p</title></head><body><p>home</p></body></html>")
+	}))
+	t.Cleanup(origin.Close)
+	audit := "check:\n  interval: 1s\n  pages: 0\n  expect_ips: [127.0.0.1]\n  rdap_bootstrap: http://" + freePort(t) + "/dns.json\n"
+	a := startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-a", audit)))
+	b := startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-b", audit)))
+	const skipped = `msg="self-audit skipped: another node of the cluster is running it"`
+	waitFor(t, 90*time.Second, "a node to skip its audit while the other runs it", func() bool {
+		return strings.Contains(a.Log(), skipped) || strings.Contains(b.Log(), skipped)
+	})
+	// The lock is released after each audit: the cluster keeps auditing.
+	// Which node gets each round is not fixed, so only the cluster's
+	// rounds are counted.
+	done := func() int {
+		return strings.Count(a.Log(), `msg="compliance audit done"`) + strings.Count(b.Log(), `msg="compliance audit done"`)
+	}
+	before := done()
+	waitFor(t, 60*time.Second, "further audits after the skip", func() bool { return done() >= before+2 })
 }
