@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -97,5 +100,61 @@ func TestAdminStatusPage(t *testing.T) {
 	NewAdmin(AdminOptions{Token: "s3cret-token"}).ServeHTTP(rec, req)
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("no Status: GET / got %d; want 404", rec.Code)
+	}
+}
+
+// TestAdminSpreadDegradedRoutes: a spread purge lists the nodes, or says
+// it reached this node only; /readyz stays 200 with the reason when
+// degraded; extra routes need the token.
+func TestAdminSpreadDegradedRoutes(t *testing.T) {
+	var spreadErr error
+	var nodes []string
+	degraded := ""
+	h := NewAdmin(AdminOptions{
+		Token: "tok",
+		Purge: func(Purge, string) (int, error) { return 2, nil },
+		Spread: func(_ context.Context, p Purge, host string) ([]string, error) {
+			return nodes, spreadErr
+		},
+		Degraded: func() string { return degraded },
+		Routes:   map[string]http.Handler{"/cluster": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("nodes")) })},
+	})
+	do := func(method, path, auth string) (int, string) {
+		req := httptest.NewRequest(method, "http://127.0.0.1:9080"+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, strings.TrimSpace(rec.Body.String())
+	}
+	for _, tt := range []struct {
+		name     string
+		nodes    []string
+		err      error
+		code     int
+		wantBody string
+	}{
+		{"no cluster", nil, nil, 200, `{"purged":2}`},
+		{"two nodes", []string{"edge-a", "edge-b"}, nil, 200, `{"nodes":["edge-a","edge-b"],"purged":2}`},
+		{"redis down", []string{"edge-a"}, errors.New("applied on this node only"), 503, `{"error":"applied on this node only","nodes":["edge-a"],"purged":2}`},
+	} {
+		nodes, spreadErr = tt.nodes, tt.err
+		if code, body := do("POST", "/purge?url=/a", "tok"); code != tt.code || body != tt.wantBody {
+			t.Errorf("%s: purge answered %d %s; want %d %s", tt.name, code, body, tt.code, tt.wantBody)
+		}
+	}
+	if code, body := do("GET", "/readyz", ""); code != 200 || body != "ready" {
+		t.Errorf("/readyz: %d %q; want 200 ready", code, body)
+	}
+	degraded = "cluster: redis unreachable: dial tcp: refused"
+	if code, body := do("GET", "/readyz", ""); code != 200 || body != "ready, degraded: cluster: redis unreachable: dial tcp: refused" {
+		t.Errorf("/readyz degraded: %d %q; want 200 with the reason", code, body)
+	}
+	if code, _ := do("GET", "/cluster", ""); code != 401 {
+		t.Errorf("/cluster without the token: %d; want 401", code)
+	}
+	if code, body := do("GET", "/cluster", "tok"); code != 200 || body != "nodes" {
+		t.Errorf("/cluster: %d %q; want 200 nodes", code, body)
 	}
 }
