@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cluster"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/compliance"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
 	"github.com/icpedge/icpedge/config"
@@ -101,6 +102,8 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 	// goroutines at once.
 	stderr = &syncWriter{w: stderr}
 	env := checkEnv{pages: *pages, rdapBootstrap: *rdapBoot, logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	// cluster-drift reads a cluster's Redis: its client logs like ours.
+	cluster.LogTo(env.logger)
 	if *rdapBoot != "" {
 		if u, err := url.Parse(*rdapBoot); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fail("--rdap-bootstrap %q: expected an http or https URL, e.g. %s", *rdapBoot, compliance.DefaultRDAPBootstrap)
