@@ -25,6 +25,9 @@ type purgeResult struct {
 	Prefix string `json:"prefix,omitempty"`
 	All    bool   `json:"all,omitempty"`
 	Host   string `json:"host,omitempty"`
+	// Nodes are the cluster's nodes that applied it, this one first;
+	// absent without a cluster block.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 func purgeMain(args []string, stdout, stderr io.Writer) int {
@@ -106,8 +109,9 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	var ans struct {
-		Purged *int   `json:"purged"`
-		Error  string `json:"error"`
+		Purged *int     `json:"purged"`
+		Error  string   `json:"error"`
+		Nodes  []string `json:"nodes"`
 	}
 	if status != http.StatusOK || json.Unmarshal(body, &ans) != nil || ans.Purged == nil {
 		if ans.Error != "" {
@@ -115,7 +119,7 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail("the admin listener at %s answered %d: %s", c.addr, status, strings.TrimSpace(string(body)))
 	}
-	res.Purged = *ans.Purged
+	res.Purged, res.Nodes = *ans.Purged, ans.Nodes
 	if *asJSON {
 		json.NewEncoder(stdout).Encode(res)
 	}
@@ -124,7 +128,11 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "purged %s %s\n", entries(res.Purged), res.what())
+		line := fmt.Sprintf("purged %s %s", entries(res.Purged), res.what())
+		if len(res.Nodes) > 0 {
+			line += "; applied by " + strings.Join(res.Nodes, ", ")
+		}
+		fmt.Fprintln(stdout, line)
 	}
 	return 0
 }
