@@ -164,6 +164,11 @@ func TestStatusPageE2E(t *testing.T) {
 	if txt := textOf(doc); !strings.Contains(txt, "broken") || !strings.Contains(txt, "ftp://nope") {
 		t.Errorf("the page does not show the refused broken.yaml:\n%s", txt)
 	}
+	// The audits' requests went through the edge: the bandwidth line
+	// counts them.
+	if txt := textOf(doc); !strings.Contains(txt, "Compression saved") || !strings.Contains(txt, "identity") && !strings.Contains(txt, "gzip") && !strings.Contains(txt, "br ") {
+		t.Errorf("the page has no compression line for the bytes sent:\n%s", txt)
+	}
 
 	// A reload that refuses a's new file: a keeps serving, and says so.
 	rewriteConfig(t, filepath.Join(dir, "a.yaml"), strings.Replace(audited, "origin: ", "origin: gopher://", 1))

@@ -29,6 +29,10 @@ func (e *Edge) statusPage() status.Page {
 	}
 	p := e.board.Page(clients)
 	p.Version = e.version
+	if e.metrics != nil {
+		c := e.metrics.Compression()
+		p.Compression = status.Compression{Sent: c.Sent, Saved: c.Saved, Ratio: c.Ratio}
+	}
 	return p
 }
 

@@ -16,6 +16,21 @@ type Page struct {
 	// whose new file was refused keeps serving and shows it under its
 	// Reload instead.
 	Refused []Refused
+	// Compression is what the edge's compression saved, for the whole
+	// process. Zero: not shown.
+	Compression Compression
+}
+
+// Compression is the bandwidth the edge's compression saved since the
+// process started.
+type Compression struct {
+	// Sent is body bytes sent, by Content-Encoding ("identity" for none).
+	Sent map[string]int64
+	// Saved is what compressed responses sent whole would have taken
+	// more without compression, and Ratio that saving over their
+	// uncompressed size (0 to 1).
+	Saved int64
+	Ratio float64
 }
 
 // Refused is a config file a reload did not take.

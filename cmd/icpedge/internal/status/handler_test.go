@@ -563,3 +563,30 @@ func text(n *html.Node) string {
 	}
 	return b.String()
 }
+
+// The page shows what compression saved, for the whole process, and no
+// line at all before anything was sent.
+func TestPageShowsCompression(t *testing.T) {
+	c := newClock()
+	p := samplePage(c.Now())
+	p.Compression = Compression{Sent: map[string]int64{"br": 3 << 20, "gzip": 1 << 20, "identity": 512 << 10, "zstd": 0}, Saved: 6 << 20, Ratio: 0.6}
+	_, doc, _ := authGet(t, newTestHandler(c, func() Page { return p }))
+	lines := findAll(doc, func(n *html.Node) bool { return n.Data == "p" && hasClass(n, "compression") })
+	if len(lines) != 1 {
+		t.Fatalf("got %d compression lines; want 1", len(lines))
+	}
+	got := text(lines[0])
+	for _, want := range []string{"saved 6.0 MiB", "60%", "sent 4.5 MiB", "br 3.0 MiB, gzip 1.0 MiB, identity 512.0 KiB"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("compression line %q; want it to hold %q", got, want)
+		}
+	}
+	if strings.Contains(got, "zstd") {
+		t.Errorf("compression line %q names an encoding nothing was sent in", got)
+	}
+
+	_, doc, _ = authGet(t, newTestHandler(c, func() Page { return samplePage(c.Now()) }))
+	if n := len(findAll(doc, func(n *html.Node) bool { return n.Data == "p" && hasClass(n, "compression") })); n != 0 {
+		t.Errorf("got %d compression lines with nothing sent; want none", n)
+	}
+}

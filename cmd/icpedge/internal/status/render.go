@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ type view struct {
 	Version      string
 	Sites        []siteView
 	Refused      []refusedView
+	Compression  string
 }
 
 type refusedView struct {
@@ -101,6 +103,7 @@ func render(w io.Writer, p Page, now time.Time, refresh time.Duration, action st
 		Generated:    now.UTC().Format("2006-01-02 15:04:05 UTC"),
 		GeneratedISO: now.UTC().Format(time.RFC3339),
 		Version:      p.Version,
+		Compression:  compressionText(p.Compression),
 	}
 	if !p.Started.IsZero() {
 		v.Started = p.Started.UTC().Format("2006-01-02 15:04 UTC")
@@ -304,4 +307,33 @@ func durationText(d time.Duration) string {
 		return fmt.Sprintf("%d ms", d.Round(time.Millisecond)/time.Millisecond)
 	}
 	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+// compressionText is the bandwidth line: the share compression saved,
+// then what was sent in each encoding, largest first. "" when nothing was
+// sent yet.
+func compressionText(c Compression) string {
+	var total int64
+	codings := make([]string, 0, len(c.Sent))
+	for k, n := range c.Sent {
+		if n > 0 {
+			total += n
+			codings = append(codings, k)
+		}
+	}
+	if total == 0 {
+		return ""
+	}
+	sort.Slice(codings, func(i, j int) bool {
+		if c.Sent[codings[i]] != c.Sent[codings[j]] {
+			return c.Sent[codings[i]] > c.Sent[codings[j]]
+		}
+		return codings[i] < codings[j]
+	})
+	parts := make([]string, len(codings))
+	for i, k := range codings {
+		parts[i] = k + " " + bytesText(c.Sent[k])
+	}
+	return fmt.Sprintf("Compression saved %s (%.0f%% of what compressed responses would have taken) · sent %s: %s",
+		bytesText(c.Saved), c.Ratio*100, bytesText(total), strings.Join(parts, ", "))
 }
