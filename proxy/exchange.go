@@ -161,9 +161,10 @@ func (x *exchange) accessLog() {
 	if !h.hosts[metricHost] {
 		metricHost = "other"
 	}
-	h.opts.Metrics.observeRequest(metricHost, status, cs)
-	if metricHost != "other" {
-		observeServed(h.opts.Observer, cs)
+	class, swr := cacheClass(cs), strings.Contains(cs, "stale-while-revalidate")
+	h.opts.Metrics.observeRequest(metricHost, status, class, swr)
+	if metricHost != "other" && h.opts.Observer != nil {
+		h.opts.Observer.Served(class, class == "stale" && !swr)
 	}
 	var identity int64
 	if x.identitySize > 0 && x.w.bytes == x.codedSize {

@@ -97,17 +97,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// observeRequest counts one response. cacheStatus is the Cache-Status
-// field sent (RFC 9211).
-func (m *Metrics) observeRequest(host string, status int, cacheStatus string) {
+// observeRequest counts one response: class is its Cache-Status (RFC
+// 9211) as cacheClass names it, and swr whether a stale one was served
+// while revalidating.
+func (m *Metrics) observeRequest(host string, status int, class string, swr bool) {
 	if m == nil {
 		return
 	}
-	class := cacheClass(cacheStatus)
 	m.requests.WithLabelValues(host, strconv.Itoa(status), class).Inc()
 	if class == "stale" {
 		reason := "stale-if-error"
-		if strings.Contains(cacheStatus, "stale-while-revalidate") {
+		if swr {
 			reason = "stale-while-revalidate"
 		}
 		m.staleServed.WithLabelValues(host, reason).Inc()
@@ -129,15 +129,6 @@ type Observer interface {
 	// Stored is called once per entry written to the cache, with its
 	// body bytes (every stored encoding).
 	Stored(bytes int64)
-}
-
-// observeServed tells o about one response.
-func observeServed(o Observer, cacheStatus string) {
-	if o == nil {
-		return
-	}
-	class := cacheClass(cacheStatus)
-	o.Served(class, class == "stale" && !strings.Contains(cacheStatus, "stale-while-revalidate"))
 }
 
 // observeFetched tells o about one origin round trip.
