@@ -118,21 +118,8 @@ func redisURL(s string) (*url.URL, string) {
 			return nil, "has a password; put it in cluster.password_file"
 		}
 	}
-	switch {
-	case u.RawQuery != "" || u.ForceQuery:
-		return nil, "has a query"
-	case u.Fragment != "" || strings.HasSuffix(s, "#"):
-		return nil, "has a fragment"
-	}
-	if _, r := hostOrIP(u.Hostname()); r != "" {
-		return nil, "host " + r
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-			return nil, "port " + strconv.Quote(p) + " is not 1-65535"
-		}
-	} else if strings.HasSuffix(u.Host, ":") {
-		return nil, "has an empty port"
+	if r := urlRest(u, s); r != "" {
+		return nil, r
 	}
 	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
 		if _, err := strconv.ParseUint(db, 10, 31); err != nil {

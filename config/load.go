@@ -535,57 +535,27 @@ func (p *parser) targetedField(m *mapping, name string) string {
 // or empty means none.
 func (p *parser) pathGlobs(m *mapping, name string) []string {
 	items, _ := m.list(name, expectPathList)
-	var out []string
-	first := map[string]string{}
-	for i, n := range items {
-		key := index(m.key(name), i)
-		s, ok := p.item(n, key, expectGlob)
-		if !ok {
-			continue
-		}
+	return p.uniqueItems(m.key(name), items, expectGlob, "glob", func(s string) string {
 		if reason := globProblem(s); reason != "" {
-			p.add(n.Line, key, "%s is not a path glob (%s); expected %s", show(n), reason, expectGlob)
-			continue
+			return "is not a path glob (" + reason + ")"
 		}
-		if k, dup := first[s]; dup {
-			p.add(n.Line, key, "%s repeats %s; expected each glob once", show(n), k)
-			continue
-		}
-		first[s] = key
-		out = append(out, s)
-	}
-	return out
+		return ""
+	})
 }
 
 // queryParams reads a list of query parameters, "name" or "name=value";
 // absent or empty means none.
 func (p *parser) queryParams(m *mapping, name string) []string {
 	items, _ := m.list(name, expectQueryList)
-	var out []string
-	first := map[string]string{}
-	for i, n := range items {
-		key := index(m.key(name), i)
-		s, ok := p.item(n, key, expectQuery)
-		if !ok {
-			continue
-		}
-		param, _, _ := strings.Cut(s, "=")
-		switch {
+	return p.uniqueItems(m.key(name), items, expectQuery, "parameter", func(s string) string {
+		switch param, _, _ := strings.Cut(s, "="); {
 		case param == "":
-			p.add(n.Line, key, "%s has no parameter name; expected %s", show(n), expectQuery)
-			continue
+			return "has no parameter name"
 		case strings.ContainsAny(s, "&#? \t"):
-			p.add(n.Line, key, "%s is not one query parameter (it holds &, #, ? or a space); expected %s", show(n), expectQuery)
-			continue
+			return "is not one query parameter (it holds &, #, ? or a space)"
 		}
-		if k, dup := first[s]; dup {
-			p.add(n.Line, key, "%s repeats %s; expected each parameter once", show(n), k)
-			continue
-		}
-		first[s] = key
-		out = append(out, s)
-	}
-	return out
+		return ""
+	})
 }
 
 // cookieGlobs reads a list of cookie-name globs; absent or empty means the
@@ -598,20 +568,37 @@ func (p *parser) cookieGlobs(m *mapping, name string) []string {
 	if !ok {
 		return DefaultBypassCookies()
 	}
-	out := []string{}
+	out := p.uniqueItems(m.key(name), items, expectCookieGlob, "pattern", func(s string) string {
+		if reason := cookieGlobProblem(s); reason != "" {
+			return "is not a cookie name pattern (" + reason + ")"
+		}
+		return ""
+	})
+	if out == nil {
+		out = []string{} // [] means none, not the default
+	}
+	return out
+}
+
+// uniqueItems reads the string items of the list at path, each once:
+// problem says what is wrong with one ("" for nothing), and unit names an
+// item in the message for a repeat. An item with a problem or a repeat is
+// reported and left out.
+func (p *parser) uniqueItems(path string, items []*yaml.Node, expected, unit string, problem func(string) string) []string {
+	var out []string
 	first := map[string]string{}
 	for i, n := range items {
-		key := index(m.key(name), i)
-		s, ok := p.item(n, key, expectCookieGlob)
+		key := index(path, i)
+		s, ok := p.item(n, key, expected)
 		if !ok {
 			continue
 		}
-		if reason := cookieGlobProblem(s); reason != "" {
-			p.add(n.Line, key, "%s is not a cookie name pattern (%s); expected %s", show(n), reason, expectCookieGlob)
+		if what := problem(s); what != "" {
+			p.add(n.Line, key, "%s %s; expected %s", show(n), what, expected)
 			continue
 		}
 		if k, dup := first[s]; dup {
-			p.add(n.Line, key, "%s repeats %s; expected each pattern once", show(n), k)
+			p.add(n.Line, key, "%s repeats %s; expected each %s once", show(n), k, unit)
 			continue
 		}
 		first[s] = key

@@ -156,23 +156,36 @@ func httpURL(s string) (*url.URL, string) {
 		return nil, "has no host"
 	case u.User != nil:
 		return nil, "has user info"
-	case u.RawQuery != "" || u.ForceQuery:
-		return nil, "has a query"
-	case u.Fragment != "" || strings.HasSuffix(s, "#"):
-		return nil, "has a fragment"
 	}
-	if _, r := hostOrIP(u.Hostname()); r != "" {
-		return nil, "host " + r
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-			return nil, "port " + strconv.Quote(p) + " is not 1-65535"
-		}
-	} else if strings.HasSuffix(u.Host, ":") {
-		return nil, "has an empty port"
+	if r := urlRest(u, s); r != "" {
+		return nil, r
 	}
 	u.Host = strings.ToLower(u.Host)
 	return u, ""
+}
+
+// urlRest checks what every URL of a config shares after its scheme and
+// user info, given the text s it was parsed from: no query or fragment, a
+// host name or IP address, and a port of 1-65535 if any. It returns what
+// is wrong, or "".
+func urlRest(u *url.URL, s string) string {
+	switch {
+	case u.RawQuery != "" || u.ForceQuery:
+		return "has a query"
+	case u.Fragment != "" || strings.HasSuffix(s, "#"):
+		return "has a fragment"
+	}
+	if _, r := hostOrIP(u.Hostname()); r != "" {
+		return "host " + r
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return "port " + strconv.Quote(p) + " is not 1-65535"
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return "has an empty port"
+	}
+	return ""
 }
 
 // durationRE splits an optional leading day count from the Go duration
