@@ -248,19 +248,36 @@ func abbrev(s string) string {
 }
 
 // waitLog waits until the process has logged a line containing substr,
-// and returns the log.
+// and returns the log; it fails the test that started the process.
 func (e *edgeProc) waitLog(substr string, timeout time.Duration) string {
 	e.t.Helper()
+	return waitLog(e.t, e, substr, timeout)
+}
+
+// waitLog waits until e has logged a line containing want, and returns
+// the log. It fails t (which may be a subtest of the one that started e)
+// at once if the process exits first, and after timeout otherwise.
+func waitLog(t *testing.T, e *edgeProc, want string, timeout time.Duration) string {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		log := e.Log()
-		if strings.Contains(log, substr) {
+		if strings.Contains(log, want) {
 			return log
 		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("icpedge did not log %q within %v:\n%s", substr, timeout, log)
+		select {
+		case <-e.exited:
+			// It may have logged want just before it exited.
+			if log = e.Log(); strings.Contains(log, want) {
+				return log
+			}
+			t.Fatalf("icpedge exited while waiting for %q: %v\n%s", want, e.exitErr, log)
+		default:
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("icpedge did not log %q within %v:\n%s", want, timeout, log)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log, not waiting for a goroutine
 	}
 }
 

@@ -678,23 +678,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 	}
 }
 
-// waitLog waits until the edge has logged want.
-func waitLog(t *testing.T, e *edgeProc, want string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(e.Log(), want) {
-		select {
-		case <-e.exited:
-			t.Fatalf("icpedge exited while waiting for %q: %v", want, e.exitErr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("icpedge did not log %q within %v", want, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func assertAlive(t *testing.T, e *edgeProc) {
 	t.Helper()
 	select {
