@@ -140,42 +140,15 @@ admin:
 	e.waitListening(2, 20*time.Second)
 	page := "https://" + net.JoinHostPort(browserHost, portOf(e.Addr("https"))) + "/hinted.html"
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out lockedBuffer
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
+	// The browser's cache needs no help: the page says no-cache and the
+	// style sheet no-store, so every visit asks the edge.
+	tab := startChromium(t, chromium, 3*time.Minute,
 		chromedp.Flag("disable-http2", true),
 		chromedp.Flag("enable-features", "EnableEarlyHintsOnHttp11"),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("host-resolver-rules", "MAP "+browserHost+" 127.0.0.1"),
 		// Trust the edge's self-signed certificate as a valid one, by its
 		// key, so that the page loads over HTTPS as visitors get it.
-		chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(cert)),
-		chromedp.CombinedOutput(&out),
-	)...)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output (tail):\n%s", tail(out.String(), 4<<10))
-		}
-	})
-	// Start the browser on the tab's own context. Its cache needs no
-	// help: the page says no-cache and the style sheet no-store, so every
-	// visit asks the edge.
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
+		chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(cert)))
 	// What Chromium says it received as 103 Early Hints, for the page.
 	var hintsMu sync.Mutex
 	var hintsSeen []string

@@ -121,41 +121,11 @@ admin:
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // a bound for a wedged browser, not a speed target
-	defer cancel()
-	var out lockedBuffer
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		// Test machines have no way out: without these Chromium keeps
-		// reaching for its update, sync and QUIC endpoints and misbehaves.
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// The edge only serves its configured host, so the browser must
-		// send Host: icp.example.test, as it would after a DNS lookup.
+	// The edge only serves its configured host, so the browser must send
+	// Host: icp.example.test, as it would after a DNS lookup.
+	tab := startChromium(t, chromium, 15*time.Minute, // a bound for a wedged browser, not a speed target
 		chromedp.Flag("host-resolver-rules", "MAP "+browserHost+" 127.0.0.1"),
-		chromedp.WindowSize(1280, 800),
-		chromedp.CombinedOutput(&out),
-	)...)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output (tail):\n%s", tail(out.String(), 4<<10))
-		}
-	})
-	// Start the browser on the tab's own context: a browser started by a
-	// step's shorter-lived context would die with it.
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
+		chromedp.WindowSize(1280, 800))
 
 	for _, vp := range browserViewports {
 		for _, p := range browserPages {
@@ -508,4 +478,45 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// startChromium starts a headless Chromium at path with the options every
+// test needs and extra ones of its own, and returns its first tab, which
+// lives until the test ends or limit has passed (a bound for a wedged
+// browser, not a speed target). Its output is logged if the test fails.
+func startChromium(t *testing.T, path string, limit time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	t.Cleanup(cancel)
+	var out lockedBuffer
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		// Test machines have no way out: without these Chromium keeps
+		// reaching for its update, sync and QUIC endpoints and misbehaves.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.CombinedOutput(&out),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(opts, extra...)...)
+	t.Cleanup(cancelAlloc)
+	tab, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chromium output (tail):\n%s", tail(out.String(), 4<<10))
+		}
+	})
+	// Start the browser on the tab's own context: a browser started by a
+	// step's shorter-lived context would die with it.
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return tab
 }

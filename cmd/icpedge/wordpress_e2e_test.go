@@ -650,36 +650,10 @@ func blockEditor(t *testing.T, e *edgeProc, base string, wp *wordpressSite, admi
 		t.Fatalf("post before the edit: %q; want a hit", p.cache)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	var out lockedBuffer
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
+	tab := startChromium(t, chromium, 4*time.Minute,
 		// The edge's name reaches the edge; the origin's reaches the trap.
 		chromedp.Flag("host-resolver-rules", "MAP "+wpEdgeHost+" 127.0.0.1, MAP "+wpOriginHost+" "+trapLn.Addr().String()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.CombinedOutput(&out),
-	)...)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output (tail):\n%s", tail(out.String(), 4<<10))
-		}
-	})
+		chromedp.WindowSize(1280, 900))
 	var mu sync.Mutex
 	var requested []string
 	if err := chromedp.Listen(tab, func(ev any) {
