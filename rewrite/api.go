@@ -170,7 +170,7 @@ func (r *Rewriter) URL(raw string, edge Edge) string {
 	s := strings.TrimLeft(raw, " \t\r\n\f")
 	lead := raw[:len(raw)-len(s)]
 	n, host := urlAuthority([]byte(s))
-	if n == 0 || !r.hosts[host] {
+	if n == 0 || !r.hosts[string(host)] {
 		return raw
 	}
 	return lead + prefix + s[n:]

@@ -213,8 +213,8 @@ func schemeLen(s []byte) int {
 // lookup finds the rule for the URL at the start of s, whose authority
 // urlAuthority measured as n bytes naming host. end is where the matched
 // prefix ends in s, star the span "*" matched.
-func (l localizer) lookup(s []byte, n int, host string) (r *locRule, end int, star []byte) {
-	for _, r := range l[host] {
+func (l localizer) lookup(s []byte, n int, host []byte) (r *locRule, end int, star []byte) {
+	for _, r := range l[string(host)] {
 		rest := s[n:]
 		if !hasPrefixStr(rest, r.path) {
 			continue
@@ -327,7 +327,7 @@ func (u *urlRewriter) element(t *startTag) elemEdits {
 		whole("")
 		return elemEdits{whole: true}
 	case "iframe placeholder":
-		whole(placeholderHTML(t, v, host))
+		whole(placeholderHTML(t, v, string(host)))
 		return elemEdits{whole: true, through: true}
 	case "script defer":
 		if _, ok := t.get("async"); !ok {

@@ -172,7 +172,8 @@ func BlockedHost(host string) bool {
 // localize it, "" when none would. host is the URL's host, lower-case.
 func BlockedURL(rawURL string) (host, preset string, blocked bool) {
 	s := []byte(strings.TrimSpace(rawURL))
-	n, host := urlAuthority(s)
+	n, h := urlAuthority(s)
+	host = string(h)
 	if n == 0 || !BlockedHost(host) {
 		return host, "", false
 	}

@@ -138,6 +138,8 @@ type scanner struct {
 	// afterBody is set when a </body> was seen and nothing has reopened
 	// the body.
 	afterBody bool
+	// name holds the current tag's name, lower-case (see tagName).
+	name []byte
 }
 
 // scan tokenizes src[from:] once: it records every token, asks editTag for
@@ -182,7 +184,7 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			sc.startTag(&t, raw, tt == html.SelfClosingTagToken)
 		case html.EndTagToken:
-			name, _ := sc.z.TagName()
+			name := sc.tagName(raw[2:])
 			t.name = atom.Lookup(name)
 			if sc.inRaw != 0 {
 				// The tokenizer only ends raw text at the matching end tag.
@@ -289,7 +291,7 @@ func (sc *scanner) rawEnd(t *token) {
 // startTag handles a start tag: its edits (editTag), SVG and MathML
 // content, raw-text elements, and the elements placement cares about.
 func (sc *scanner) startTag(t *token, raw []byte, selfClosing bool) {
-	name, _ := sc.z.TagName()
+	name := sc.tagName(raw[1:])
 	t.name = atom.Lookup(name)
 	st := startTag{raw: raw, base: t.start, name: name}
 	sc.attrs = lexAttrs(raw, sc.attrs[:0])
@@ -345,6 +347,26 @@ func (sc *scanner) startTag(t *token, raw []byte, selfClosing bool) {
 		}
 	}
 	sc.open(t.name, &st)
+}
+
+// tagName returns the name of the tag whose raw text after "<" or "</" is
+// b, lower-case, as the tokenizer's TagName does, valid until the next
+// tag. The tokenizer's own copies every name, thousands per page; this
+// reuses one buffer, and leaves only a name holding NUL (which it
+// replaces) to the tokenizer.
+func (sc *scanner) tagName(b []byte) []byte {
+	b = tagName(b)
+	if bytes.IndexByte(b, 0) >= 0 {
+		name, _ := sc.z.TagName()
+		return name
+	}
+	sc.name = append(sc.name[:0], b...)
+	for i, c := range sc.name {
+		if 'A' <= c && c <= 'Z' {
+			sc.name[i] = c + 'a' - 'A'
+		}
+	}
+	return sc.name
 }
 
 // foreignStart reports whether a start tag is SVG or MathML content,

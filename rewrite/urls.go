@@ -25,8 +25,11 @@ func edgePrefix(e Edge) string {
 // urlAuthority looks for an absolute URL's "scheme://host[:port]" (http,
 // https) or protocol-relative "//host[:port]" at the start of s and returns
 // its length and the host, lower-case without port. n is 0 when s does not
-// start with one, or carries user info.
-func urlAuthority(s []byte) (n int, host string) {
+// start with one, or carries user info. host is a part of s when it is
+// already lower-case, as nearly every host is, so that a page's thousands
+// of URLs cost no allocation: callers look it up as m[string(host)] and
+// keep it no longer than s.
+func urlAuthority(s []byte) (n int, host []byte) {
 	i := 0
 	switch {
 	case hasPrefixFold(s, "https://"):
@@ -36,20 +39,33 @@ func urlAuthority(s []byte) (n int, host string) {
 	case bytes.HasPrefix(s, []byte("//")):
 		i = 2
 	default:
-		return 0, ""
+		return 0, nil
 	}
 	j := i
 	for j < len(s) && !isHostEnd(s[j]) {
 		j++
 	}
 	if j == i || j < len(s) && s[j] == '@' {
-		return 0, ""
+		return 0, nil
 	}
 	h := s[i:j]
 	if k := bytes.LastIndexByte(h, ':'); k >= 0 && bytes.IndexByte(h[k:], ']') < 0 {
 		h = h[:k]
 	}
-	return j, strings.ToLower(string(h))
+	if hasUpper(h) {
+		h = bytes.ToLower(h)
+	}
+	return j, h
+}
+
+// hasUpper reports whether b holds an ASCII upper-case letter.
+func hasUpper(b []byte) bool {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 func isHostEnd(c byte) bool {
@@ -108,7 +124,7 @@ func (u *urlRewriter) at(v []byte, i, base int) {
 	n, host := urlAuthority(v[i:])
 	switch {
 	case n == 0:
-	case u.prefix != "" && u.hosts[host]:
+	case u.prefix != "" && u.hosts[string(host)]:
 		*u.out = append(*u.out, edit{base + i, base + i + n, u.prefix})
 	case u.loc != nil:
 		if r, end, star := u.loc.lookup(v[i:], n, host); r != nil && r.action == Replace {
@@ -147,7 +163,7 @@ func deadLink(v []byte) bool {
 	if n == 0 {
 		return false
 	}
-	live, ok := miitHosts[host]
+	live, ok := miitHosts[string(host)]
 	if !ok {
 		return false
 	}
@@ -157,7 +173,7 @@ func deadLink(v []byte) bool {
 // miitLink reports whether v links to any MIIT host, dead or alive.
 func miitLink(v []byte) bool {
 	n, host := urlAuthority(bytes.TrimSpace(v))
-	_, ok := miitHosts[host]
+	_, ok := miitHosts[string(host)]
 	return n > 0 && ok
 }
 
