@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/andybalholm/brotli"
 )
@@ -53,20 +52,23 @@ const brotliWindow = 18
 // encoders reuses the compressors of bodies compressed while a visitor
 // waits: a new writer allocates its tables each time, which under a burst
 // of misses dominates the heap. It also bounds how many such compressions
-// run at once, since they are CPU-bound.
+// run at once, since they are CPU-bound. The writers live in the slots
+// themselves rather than in a sync.Pool: a burst of misses runs the
+// collector many times a second, and each run would empty a pool.
 type encoders struct {
-	br, gz sync.Pool
-	slots  chan struct{}
+	slots chan *encoderSet
+}
+
+// encoderSet is one slot's writers, each made on its first use.
+type encoderSet struct {
+	br *brotli.Writer
+	gz *gzip.Writer
 }
 
 func newEncoders(parallel int) *encoders {
-	e := &encoders{slots: make(chan struct{}, max(parallel, 1))}
-	e.br.New = func() any {
-		return brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: fastBrotliLevel, LGWin: brotliWindow})
-	}
-	e.gz.New = func() any {
-		w, _ := gzip.NewWriterLevel(io.Discard, fastGzipLevel)
-		return w
+	e := &encoders{slots: make(chan *encoderSet, max(parallel, 1))}
+	for range cap(e.slots) {
+		e.slots <- &encoderSet{}
 	}
 	return e
 }
@@ -87,25 +89,27 @@ func fastCoding(accept string) string {
 // compress returns body encoded as coding ("br" or "gzip") at the fast
 // levels.
 func (e *encoders) compress(coding string, body []byte) []byte {
-	e.slots <- struct{}{}
-	defer func() { <-e.slots }()
+	set := <-e.slots
+	defer func() { e.slots <- set }()
 	var buf bytes.Buffer
 	buf.Grow(len(body)/3 + 64)
 	switch coding {
 	case "br":
-		w := e.br.Get().(*brotli.Writer)
-		w.Reset(&buf)
-		_, _ = w.Write(body)
-		_ = w.Close()
-		w.Reset(io.Discard)
-		e.br.Put(w)
+		if set.br == nil {
+			set.br = brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: fastBrotliLevel, LGWin: brotliWindow})
+		}
+		set.br.Reset(&buf)
+		_, _ = set.br.Write(body)
+		_ = set.br.Close()
+		set.br.Reset(io.Discard)
 	case "gzip":
-		w := e.gz.Get().(*gzip.Writer)
-		w.Reset(&buf)
-		_, _ = w.Write(body)
-		_ = w.Close()
-		w.Reset(io.Discard)
-		e.gz.Put(w)
+		if set.gz == nil {
+			set.gz, _ = gzip.NewWriterLevel(io.Discard, fastGzipLevel)
+		}
+		set.gz.Reset(&buf)
+		_, _ = set.gz.Write(body)
+		_ = set.gz.Close()
+		set.gz.Reset(io.Discard)
 	default:
 		return body
 	}

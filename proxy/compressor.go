@@ -164,11 +164,25 @@ func (c *Compressor) waitQuiet() bool {
 
 // enqueue queues j unless it is queued already, reporting false when the
 // queue is full or closed. It never waits.
-func (c *Compressor) enqueue(j compressJob) bool {
+func (c *Compressor) enqueue(j compressJob) bool { return c.add(j, false) }
+
+// enqueueIfIdle queues j only when no job is queued or running, as a
+// page just stored is: during a burst of misses (a crawler walking the
+// long tail, a purge) most pages are fetched once and never again before
+// they expire, and a page's best compression costs a hundred times its
+// miss. Then the work waits for the page's first hit, which queues it
+// (recompressLater), and the burst leaves at most one job behind it.
+func (c *Compressor) enqueueIfIdle(j compressJob) bool { return c.add(j, true) }
+
+func (c *Compressor) add(j compressJob, onlyIdle bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return false
+	}
+	if onlyIdle && len(c.queued) > 0 {
+		_, ok := c.queued[j.compressKey]
+		return ok
 	}
 	if _, ok := c.queued[j.compressKey]; ok {
 		return true
@@ -348,7 +362,14 @@ func (cw *compressWriters) compressBoth(src io.Reader, size int64) (gz, br []byt
 // recompressLater queues a stored entry for the Compressor when it is
 // compressible and has no br variant yet. It runs on hits, so it returns
 // at once for every entry that needs nothing.
-func (q *request) recompressLater(e *cache.Entry) {
+func (q *request) recompressLater(e *cache.Entry) { q.queueCompress(e, false) }
+
+// recompressStored is recompressLater for an entry a fill has just
+// stored: it is queued only while the Compressor is idle
+// (Compressor.enqueueIfIdle).
+func (q *request) recompressStored(e *cache.Entry) { q.queueCompress(e, true) }
+
+func (q *request) queueCompress(e *cache.Entry, onlyIdle bool) {
 	if e.Has(cache.Brotli) || e.Size(cache.Identity) < minCompressSize {
 		return
 	}
@@ -356,5 +377,5 @@ func (q *request) recompressLater(e *cache.Entry) {
 	if h.opts.Cache == nil || !compressible(e.Header.Get("Content-Type")) {
 		return
 	}
-	h.compressor.enqueue(compressJob{compressKey: compressKey{store: h.opts.Cache, key: e.Key}, budget: h.budget, log: h.log, metrics: h.opts.Metrics})
+	h.compressor.add(compressJob{compressKey: compressKey{store: h.opts.Cache, key: e.Key}, budget: h.budget, log: h.log, metrics: h.opts.Metrics}, onlyIdle)
 }

@@ -77,8 +77,14 @@ func preloadLinks(edge rewrite.Edge, page *url.URL, base string, hints []rewrite
 // trailing C0 controls and spaces, and tabs and newlines anywhere.
 func trimURL(s string) string {
 	s = strings.TrimFunc(s, func(r rune) bool { return r <= ' ' })
-	return strings.NewReplacer("\t", "", "\n", "", "\r", "").Replace(s)
+	if strings.ContainsAny(s, "\t\n\r") {
+		s = urlWhitespace.Replace(s)
+	}
+	return s
 }
+
+// urlWhitespace removes what trimURL removes inside a URL.
+var urlWhitespace = strings.NewReplacer("\t", "", "\n", "", "\r", "")
 
 // linkSafe reports whether a URI reference can go between < and > in a
 // Link field as it is: visible ASCII, and none of the characters that

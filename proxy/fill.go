@@ -413,14 +413,16 @@ func (f *fill) build() *cache.Entry {
 		dropDigests(hdr)
 	}
 	e := &cache.Entry{Key: f.key, Status: status, Header: hdr, RequestTime: f.reqTime, ResponseTime: f.respTime}
-	e.SetBody(cache.Identity, body)
+	// The bodies are the fill's own, and no longer written to: the
+	// store may keep them rather than copy them.
+	e.GiveBody(cache.Identity, body)
 	if compressible(hdr.Get("Content-Type")) && len(body) >= minCompressSize {
 		addVary(hdr, "Accept-Encoding")
 		// The visitor waiting gets the fast coding; the stored variants
 		// are made once stored, off the request path (Compressor).
 		if coding := fastCoding(f.r.Header.Get("Accept-Encoding")); coding != "" {
 			enc, _ := cache.ParseEncoding(coding)
-			e.SetBody(enc, h.enc.compress(coding, body))
+			e.GiveBody(enc, h.enc.compress(coding, body))
 		}
 	}
 	return e
@@ -446,7 +448,7 @@ func (f *fill) store(e *cache.Entry, status string) fillOutcome {
 		return fillOutcome{entry: shareLeased(e, f.l), status: status}
 	}
 	status += "; stored"
-	f.recompressLater(e)
+	f.recompressStored(e)
 	if se, err := f.h.opts.Cache.Reread(e.Key); err == nil {
 		f.l.free()
 		return fillOutcome{entry: share(se), status: status}

@@ -72,6 +72,7 @@ type Entry struct {
 type bodyRef struct {
 	present bool
 	inFile  bool
+	given   bool // set by GiveBody: Put may keep data itself
 	data    []byte
 	off     int64
 	size    int64
@@ -84,6 +85,17 @@ func (e *Entry) SetBody(enc Encoding, b []byte) {
 		return
 	}
 	e.bodies[enc] = bodyRef{present: true, data: b, size: int64(len(b))}
+}
+
+// GiveBody is SetBody for a body its caller hands over: Put may keep b
+// itself in the memory tier instead of a copy, so b must not be changed
+// afterwards. A miss's freshly built page is stored this way, saving a
+// copy of every page on the path of a burst of misses.
+func (e *Entry) GiveBody(enc Encoding, b []byte) {
+	if enc >= numEncodings {
+		return
+	}
+	e.bodies[enc] = bodyRef{present: true, given: true, data: b, size: int64(len(b))}
 }
 
 // RemoveBody removes the body in encoding enc.

@@ -663,7 +663,7 @@ func (s *Store) put(e *Entry, old *Entry) error {
 			}
 		}
 		if memOK && !e.bodies[enc].inFile {
-			mem[enc] = slices.Clone(e.bodies[enc].data)
+			mem[enc] = memBody(e.bodies[enc])
 		} else {
 			memOK = false
 		}
@@ -673,6 +673,15 @@ func (s *Store) put(e *Entry, old *Entry) error {
 		return w.commit(e, nil)
 	}
 	return w.commit(e, &mem)
+}
+
+// memBody is what the memory tier keeps of b: b's bytes themselves when
+// they were given (GiveBody) with little spare capacity, else a copy.
+func memBody(b bodyRef) []byte {
+	if b.given && cap(b.data)-len(b.data) <= len(b.data)/8 {
+		return b.data[:len(b.data):len(b.data)]
+	}
+	return slices.Clone(b.data)
 }
 
 // Delete removes key's entry, if any. Entries being read stay readable.

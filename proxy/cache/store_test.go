@@ -968,3 +968,52 @@ func TestStoreRereadNotCounted(t *testing.T) {
 		}
 	}
 }
+
+// The memory tier copies a body set with SetBody, whose caller may reuse
+// it once Put returns, and keeps one handed over with GiveBody as it is,
+// unless its spare capacity would be held for nothing.
+func TestStoreGiveBody(t *testing.T) {
+	s := openStore(t, Options{Memory: 16 << 20})
+	body := func(spare int) []byte { return append(make([]byte, 0, 4096+spare), content("g", 4096)...) }
+	for _, tc := range []struct {
+		name   string
+		give   bool
+		spare  int
+		shared bool
+	}{
+		{"set", false, 0, false},
+		{"given", true, 0, true},
+		{"given with a little spare room", true, 100, true},
+		{"given with much spare room", true, 4096, false},
+	} {
+		b := body(tc.spare)
+		e := &Entry{Key: tc.name, Status: 200, Header: http.Header{}}
+		if tc.give {
+			e.GiveBody(Identity, b)
+		} else {
+			e.SetBody(Identity, b)
+		}
+		if err := s.Put(e); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		m := s.index[tc.name].mem
+		s.mu.Unlock()
+		if m == nil {
+			t.Fatalf("%s: not in the memory tier", tc.name)
+		}
+		kept := m.bodies[Identity]
+		if shared := &kept[0] == &b[0]; shared != tc.shared {
+			t.Errorf("%s: memory tier shares the body: %v; want %v", tc.name, shared, tc.shared)
+		}
+		if cap(kept) != len(kept) {
+			t.Errorf("%s: kept %d bytes of capacity for %d", tc.name, cap(kept), len(kept))
+		}
+		if !tc.give {
+			b[0] ^= 0xff // the caller reuses its buffer
+		}
+		if got := readBody(t, mustGet(t, s, tc.name), Identity); !bytes.Equal(got, content("g", 4096)) {
+			t.Errorf("%s: stored body changed", tc.name)
+		}
+	}
+}
