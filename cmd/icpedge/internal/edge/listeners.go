@@ -104,7 +104,7 @@ func (e *Edge) listenAll(l *listeners) (Status, error) {
 			// no node, and /cluster lists no cluster.
 			Spread:   e.spreadPurge,
 			Degraded: e.clusterDegraded,
-			Routes:   map[string]http.Handler{"/cluster": e.clusterHandler()},
+			Routes:   adminRoutes(e.clusterHandler()),
 		}
 		admin := proxy.NewAdmin(aopts)
 		if st.Admin, err = l.start("admin", e.admin.Listen, admin, nil); err != nil {
