@@ -96,7 +96,7 @@ type Rewriter struct {
 	policeHref, policeCode []byte
 	// company is the company name in each encoding a page may use.
 	company [][]byte
-	toks    sync.Pool // *[]token, see tokens
+	toks    sync.Pool // *scratch, see Rewriter.scratch
 }
 
 // New validates opts (the selector must compile, ICP must be set) and

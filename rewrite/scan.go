@@ -150,7 +150,8 @@ type scanner struct {
 // tags (scanner.endTag).
 func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 	s := &scanResult{lastFooter: -1, lastBodyEnd: -1, bodyOpen: -1}
-	s.toks = r.tokens()
+	sc0 := r.scratch()
+	s.toks, s.edits = sc0.toks, sc0.edits
 	sc := &scanner{
 		r:      r,
 		src:    src,
@@ -199,28 +200,38 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 	return s
 }
 
-// maxPooledTokens bounds the token slices kept for the next document: a
-// slice grown for one huge page is let go rather than held.
-const maxPooledTokens = 64 << 10
+// maxPooledTokens and maxPooledEdits bound the slices kept for the next
+// document: a slice grown for one huge page is let go rather than held.
+const (
+	maxPooledTokens = 64 << 10
+	maxPooledEdits  = 16 << 10
+)
 
-// tokens returns an empty token slice, reused from an earlier document
-// when there is one: a page has thousands of tokens, and growing the
-// slice anew each time was most of what a rewrite allocates.
-func (r *Rewriter) tokens() []token {
-	if p, ok := r.toks.Get().(*[]token); ok {
-		return (*p)[:0]
-	}
-	return make([]token, 0, 1024)
+// scratch is a scan's token and edit slices, kept between documents.
+type scratch struct {
+	toks  []token
+	edits []edit
 }
 
-// release gives s's token slice back for the next document. s must not
-// be used afterwards.
-func (r *Rewriter) release(s *scanResult) {
-	if cap(s.toks) <= maxPooledTokens {
-		toks := s.toks[:0]
-		r.toks.Put(&toks)
+// scratch returns empty token and edit slices, reused from an earlier
+// document when there is one: a page has thousands of tokens and hundreds
+// of edits, and growing the slices anew each time was most of what a
+// rewrite allocates.
+func (r *Rewriter) scratch() scratch {
+	if p, ok := r.toks.Get().(*scratch); ok {
+		return scratch{toks: p.toks[:0], edits: p.edits[:0]}
 	}
-	s.toks = nil
+	return scratch{toks: make([]token, 0, 1024), edits: make([]edit, 0, 64)}
+}
+
+// release gives s's token and edit slices back for the next document. s
+// must not be used afterwards, nor any slice of its edits.
+func (r *Rewriter) release(s *scanResult) {
+	if cap(s.toks) <= maxPooledTokens && cap(s.edits) <= maxPooledEdits {
+		clear(s.edits) // their strings are not held for nothing
+		r.toks.Put(&scratch{toks: s.toks[:0], edits: s.edits[:0]})
+	}
+	s.toks, s.edits = nil, nil
 }
 
 // inForeign reports whether the current node is SVG or MathML, where
