@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cluster"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/compliance"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
@@ -30,24 +31,18 @@ const (
 	checkCantRun  = 2 // the check itself could not run
 )
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, " ") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
-
 func checkMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", checkSynopsis, stdout, stderr)
+	fs := cli.NewFlagSet("check", checkSynopsis, stdout, stderr)
 	path := fs.String("config", "", "check the sites of this instance's YAML config `file`")
 	dir := fs.String("config-dir", "", "check the sites of every *.yaml config in `dir`")
-	var resolve stringList
+	var resolve cli.Repeated
 	fs.Var(&resolve, "resolve", "connect to `HOST:PORT:ADDR` for HOST:PORT, like curl (repeatable); DNS is still checked as published")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	dnsServer := fs.String("dns", "", "ask this DNS server (`host:port`, UDP) for the DNS check instead of the system resolver")
 	caFile := fs.String("ca", "", "trust the roots in this PEM `file` instead of the system roots")
 	pages := fs.Int("pages", -1, "linked pages checked per site besides the home page (default check.pages, or 10)")
 	rdapBoot := fs.String("rdap-bootstrap", "", "read the RDAP servers of TLDs from the bootstrap file at this `URL` (default check.rdap_bootstrap, or IANA's)")
-	urls, ok, code := fs.parseInterleaved(args)
+	urls, ok, code := fs.ParseInterleaved(args)
 	if !ok {
 		return code
 	}

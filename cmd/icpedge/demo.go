@@ -12,15 +12,16 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/demo"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
 	"github.com/icpedge/icpedge/config"
 )
 
 func demoMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("demo", "demo [--listen ADDR]", stdout, stderr)
+	fs := cli.NewFlagSet("demo", "demo [--listen ADDR]", stdout, stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "the edge's listen `address`")
-	if ok, code := fs.parseAll(args); !ok {
+	if ok, code := fs.ParseFlagsOnly(args); !ok {
 		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/config"
 )
 
@@ -18,23 +19,10 @@ import (
 // systemd instance (icpedge@NAME) and the state and cache directories.
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
-// listFlag is a flag that may be given more than once, or with commas.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error {
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			*l = append(*l, v)
-		}
-	}
-	return nil
-}
-
 func initMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("init", "init --name NAME --host HOST --origin URL --icp NUMBER [flags]", stdout, stderr)
+	fs := cli.NewFlagSet("init", "init --name NAME --host HOST --origin URL --icp NUMBER [flags]", stdout, stderr)
 	name := fs.String("name", "", "the client's short `name`: lower-case letters, digits, - and _ (required); names the file and the systemd instance")
-	var hosts listFlag
+	var hosts cli.CommaList
 	fs.Var(&hosts, "host", "a filed `host` name to serve, e.g. icp.client.com (required; repeat or separate with commas)")
 	origin := fs.String("origin", "", "the client's origin `URL`, e.g. https://www.client.com (required)")
 	icp := fs.String("icp", "", "the ICP filing `number`, e.g. 京ICP备12345678号-1 (required)")
@@ -46,7 +34,7 @@ func initMain(args []string, stdout, stderr io.Writer) int {
 	admin := fs.String("admin", "127.0.0.1:9080", "admin listener `address`; give each instance on a host its own port, \"\" for none")
 	out := fs.String("out", "", "where to write the config: a `file`, or - for stdout (default /etc/icpedge/NAME.yaml)")
 	force := fs.Bool("force", false, "overwrite an existing file")
-	if ok, code := fs.parseAll(args); !ok {
+	if ok, code := fs.ParseFlagsOnly(args); !ok {
 		return code
 	}
 	var missing []string

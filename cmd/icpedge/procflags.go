@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/config"
 )
 
@@ -21,11 +21,11 @@ import (
 
 // listenFlags are the process's --listen-http and --listen-https.
 type listenFlags struct {
-	fs          *flagSet
+	fs          *cli.FlagSet
 	http, https *string
 }
 
-func procListenFlags(fs *flagSet) listenFlags {
+func procListenFlags(fs *cli.FlagSet) listenFlags {
 	return listenFlags{
 		fs:    fs,
 		http:  fs.String("listen-http", ":80", "with --config-dir: the process's --listen-http"),
@@ -36,15 +36,15 @@ func procListenFlags(fs *flagSet) listenFlags {
 func (l listenFlags) value() config.Listen { return config.Listen{HTTP: *l.http, HTTPS: *l.https} }
 
 // given reports whether either flag was on the command line.
-func (l listenFlags) given() bool { return given(l.fs, "listen-http", "listen-https") }
+func (l listenFlags) given() bool { return l.fs.Given("listen-http", "listen-https") }
 
 // adminFlags are the process's --admin and --admin-token-file.
 type adminFlags struct {
-	fs              *flagSet
+	fs              *cli.FlagSet
 	addr, tokenFile *string
 }
 
-func procAdminFlags(fs *flagSet) adminFlags {
+func procAdminFlags(fs *cli.FlagSet) adminFlags {
 	return adminFlags{
 		fs:        fs,
 		addr:      fs.String("admin", "127.0.0.1:9080", "with --config-dir: the process's admin listener"),
@@ -56,17 +56,7 @@ func (a adminFlags) value() config.Admin {
 	return config.Admin{Listen: *a.addr, TokenFile: *a.tokenFile}
 }
 
-func (a adminFlags) given() bool { return given(a.fs, "admin", "admin-token-file") }
-
-func given(fs *flagSet, names ...string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) {
-		for _, n := range names {
-			set = set || f.Name == n
-		}
-	})
-	return set
-}
+func (a adminFlags) given() bool { return a.fs.Given("admin", "admin-token-file") }
 
 // errAdminOff is adminClient's error for an admin listener turned off;
 // each command says what that means for it.

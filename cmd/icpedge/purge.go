@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/config"
 )
 
@@ -31,7 +32,7 @@ type purgeResult struct {
 }
 
 func purgeMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("purge", purgeSynopsis, stdout, stderr)
+	fs := cli.NewFlagSet("purge", purgeSynopsis, stdout, stderr)
 	path := fs.String("config", "", "the client's YAML config `file` (serve --config)")
 	dir := fs.String("config-dir", "", "the shared process's config `DIR` (serve --config-dir)")
 	prefix := fs.String("prefix", "", "purge every URL whose path starts with `PATH`")
@@ -39,7 +40,7 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 	host := fs.String("host", "", "with --config-dir: purge only the cache of the client serving `HOST` (a URL's own host does this too)")
 	asJSON := fs.Bool("json", false, `print {"purged": N, ...} for scripts`)
 	admin := procAdminFlags(fs)
-	target, ok, code := fs.parseInterleaved(args)
+	target, ok, code := fs.ParseInterleaved(args)
 	if !ok {
 		return code
 	}
@@ -47,10 +48,10 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 	res := purgeResult{Prefix: *prefix, All: *all, Host: strings.ToLower(*host)}
 	switch {
 	case (*path == "") == (*dir == ""):
-		_, code := fs.usageError("give one of --config FILE or --config-dir DIR")
+		_, code := fs.UsageError("give one of --config FILE or --config-dir DIR")
 		return code
 	case *path != "" && (admin.given() || *host != ""):
-		_, code := fs.usageError("--admin, --admin-token-file and --host only apply with --config-dir; with --config the file sets the admin listener")
+		_, code := fs.UsageError("--admin, --admin-token-file and --host only apply with --config-dir; with --config the file sets the admin listener")
 		return code
 	case len(target) == 1 && *prefix == "" && !*all:
 		res.URL = target[0]
@@ -60,7 +61,7 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 	case len(target) == 0 && *prefix == "" && *all:
 		q.Set("all", "1")
 	default:
-		_, code := fs.usageError("give exactly one of URL, --prefix PATH or --all")
+		_, code := fs.UsageError("give exactly one of URL, --prefix PATH or --all")
 		return code
 	}
 	fail := func(format string, a ...any) int {

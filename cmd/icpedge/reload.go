@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
 )
 
@@ -24,22 +25,22 @@ const reloadSynopsis = "reload (--config FILE | --config-dir DIR [--admin ADDR] 
 // 0 means the new config serves, 1 that it does not, with the edge's
 // reasons.
 func reloadMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("reload", reloadSynopsis, stdout, stderr)
+	fs := cli.NewFlagSet("reload", reloadSynopsis, stdout, stderr)
 	path := fs.String("config", "", "the config `file` the edge serves (serve --config)")
 	dir := fs.String("config-dir", "", "the config `DIR` the edge serves (serve --config-dir)")
 	listen := procListenFlags(fs)
 	admin := procAdminFlags(fs)
 	pid := fs.Int("pid", 0, "when the admin listener is off, send SIGHUP to this process once the files check out;\nits outcome is then only in the edge's log (systemd's ExecReload passes $MAINPID)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the edge's outcome")
-	if ok, code := fs.parseAll(args); !ok {
+	if ok, code := fs.ParseFlagsOnly(args); !ok {
 		return code
 	}
 	switch {
 	case (*path == "") == (*dir == ""):
-		_, code := fs.usageError("give one of --config FILE or --config-dir DIR")
+		_, code := fs.UsageError("give one of --config FILE or --config-dir DIR")
 		return code
 	case *path != "" && (listen.given() || admin.given()):
-		_, code := fs.usageError("--listen-http, --listen-https, --admin and --admin-token-file only apply with --config-dir; with --config the file sets them")
+		_, code := fs.UsageError("--listen-http, --listen-https, --admin and --admin-token-file only apply with --config-dir; with --config the file sets them")
 		return code
 	}
 	fail := func(format string, a ...any) int {

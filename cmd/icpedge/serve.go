@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cluster"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
 	"github.com/icpedge/icpedge/config"
@@ -24,7 +25,7 @@ import (
 var dirModeFlags = []string{"listen-http", "listen-https", "admin", "admin-token-file", "log-format", "log-level", "buffer-memory"}
 
 func serveMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "serve --config FILE | --config-dir DIR [flags]", stdout, stderr)
+	fs := cli.NewFlagSet("serve", "serve --config FILE | --config-dir DIR [flags]", stdout, stderr)
 	path := fs.String("config", "", "serve one client from its YAML config `file`")
 	dir := fs.String("config-dir", "", "serve every client whose *.yaml file is in `DIR`, one process for all, routed by Host and SNI")
 	cacheRoot := fs.String("cache-root", "", "put each client's cache in `DIR`/<name> (name: its file's name without .yaml) when its cache.dir is left at the default")
@@ -35,7 +36,7 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "text", "with --config-dir: text or json")
 	logLevel := fs.String("log-level", "info", "with --config-dir: debug, info, warn or error")
 	bufferMemory := fs.String("buffer-memory", "64MiB", "with --config-dir: the memory `size` bodies buffered at once may take, for the process and all its clients; the files' limits.buffer_memory is not used")
-	if ok, code := fs.parseAll(args); !ok {
+	if ok, code := fs.ParseFlagsOnly(args); !ok {
 		return code
 	}
 	if (*path == "") == (*dir == "") {

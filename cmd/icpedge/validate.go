@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
 	"github.com/icpedge/icpedge/config"
 )
@@ -15,11 +16,11 @@ import (
 const validateSynopsis = "validate [--config] FILE | --config-dir DIR [--listen-http ADDR] [--listen-https ADDR]"
 
 func validateMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("validate", validateSynopsis, stdout, stderr)
+	fs := cli.NewFlagSet("validate", validateSynopsis, stdout, stderr)
 	path := fs.String("config", "", "the instance's YAML config `file` (or give it as the argument)")
 	dir := fs.String("config-dir", "", "check every *.yaml file in `DIR`, then the files together as one serve --config-dir process takes them")
 	listen := procListenFlags(fs)
-	rest, ok, code := fs.parseInterleaved(args)
+	rest, ok, code := fs.ParseInterleaved(args)
 	if !ok {
 		return code
 	}
@@ -28,13 +29,13 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case len(rest) > 0:
-		_, code := fs.usageError("unexpected arguments: %s", strings.Join(rest, " "))
+		_, code := fs.UsageError("unexpected arguments: %s", strings.Join(rest, " "))
 		return code
 	case (*path == "") == (*dir == ""):
-		_, code := fs.usageError("give one of FILE, --config FILE or --config-dir DIR")
+		_, code := fs.UsageError("give one of FILE, --config FILE or --config-dir DIR")
 		return code
 	case *path != "" && listen.given():
-		_, code := fs.usageError("--listen-http and --listen-https only apply with --config-dir; with --config the file sets them")
+		_, code := fs.UsageError("--listen-http and --listen-https only apply with --config-dir; with --config the file sets them")
 		return code
 	}
 	if *dir != "" {

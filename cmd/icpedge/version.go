@@ -5,6 +5,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -50,8 +52,8 @@ func revision(settings []debug.BuildSetting) string {
 
 // versionMain is "icpedge version", "icpedge --version" and "icpedge -v".
 func versionMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("version", "version", stdout, stderr)
-	if ok, code := fs.parseAll(args); !ok {
+	fs := cli.NewFlagSet("version", "version", stdout, stderr)
+	if ok, code := fs.ParseFlagsOnly(args); !ok {
 		return code
 	}
 	fmt.Fprintf(stdout, "icpedge %s\n", buildVersion())

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/warm"
 	"github.com/icpedge/icpedge/config"
 	"golang.org/x/term"
@@ -19,7 +20,7 @@ import (
 const warmSynopsis = "warm (--config FILE | --config-dir DIR [NAME...]) [--sitemap URL] [--concurrency N] [--rate R]"
 
 func warmMain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("warm", warmSynopsis, stdout, stderr)
+	fs := cli.NewFlagSet("warm", warmSynopsis, stdout, stderr)
 	path := fs.String("config", "", "the client's YAML config `file`")
 	dir := fs.String("config-dir", "", "the shared process's config `DIR`: warm the clients NAME... (file names without .yaml), or all")
 	sitemap := fs.String("sitemap", "", "read this sitemap `URL` instead of the edge's /sitemap.xml")
@@ -28,7 +29,7 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 	listen := procListenFlags(fs)
 	admin := procAdminFlags(fs)
 	// Names follow --config-dir, and flags may come after them.
-	names, ok, code := fs.parseInterleaved(args)
+	names, ok, code := fs.ParseInterleaved(args)
 	if !ok {
 		return code
 	}
