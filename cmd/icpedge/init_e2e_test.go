@@ -36,37 +36,3 @@ func TestInitOutElsewhereE2E(t *testing.T) {
 		t.Errorf("steps for a file outside /etc/icpedge say to start the unit as if it were there:\n%s", out.String())
 	}
 }
-
-// TestInitNextSteps: the steps fit the units' directories.
-func TestInitNextSteps(t *testing.T) {
-	for _, tt := range []struct {
-		out, name string
-		admin     bool
-		want, not []string
-	}{
-		{"/etc/icpedge/acme.yaml", "acme", true,
-			[]string{"systemctl enable --now icpedge@acme", "icpedge reload --config /etc/icpedge/acme.yaml", "icpedge check --config /etc/icpedge/acme.yaml"},
-			[]string{"sites", "named after the file", "install"}},
-		{"/etc/icpedge/globex.yaml", "acme", true,
-			[]string{"systemctl enable --now icpedge@globex", "named after the file: icpedge@globex, its state in /var/lib/icpedge/globex"},
-			[]string{"icpedge@acme"}},
-		{"/etc/icpedge/sites/acme.yaml", "acme", true,
-			[]string{"icpedge validate --config-dir /etc/icpedge/sites", "systemctl reload icpedge ", "admin keys are not used", "icpedge check --config /etc/icpedge/sites/acme.yaml"},
-			[]string{"icpedge@"}},
-		{"/etc/icpedge/sites/acme.yaml", "acme", false, nil, []string{"admin keys"}},
-		{"-", "acme", true, []string{"systemctl enable --now icpedge@acme", "icpedge check --config /etc/icpedge/acme.yaml"}, nil},
-	} {
-		var b bytes.Buffer
-		nextSteps(&b, tt.out, tt.name, []string{"icp.acme.example"}, tt.admin)
-		for _, w := range tt.want {
-			if !strings.Contains(b.String(), w) {
-				t.Errorf("--out %s: steps lack %q:\n%s", tt.out, w, b.String())
-			}
-		}
-		for _, w := range tt.not {
-			if strings.Contains(b.String(), w) {
-				t.Errorf("--out %s: steps contain %q:\n%s", tt.out, w, b.String())
-			}
-		}
-	}
-}

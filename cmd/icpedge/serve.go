@@ -64,34 +64,11 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.BufferMemory = n
 	}
+	opts.Load = config.Source{File: *path, Dir: *dir}.LoadChecked
 	if *path != "" {
 		opts.Single = true
 		opts.Source, _ = filepath.Abs(*path)
-		opts.Load = func() ([]*config.Config, map[string]error, error) {
-			cfg, err := loadChecked(*path)
-			if err != nil {
-				return nil, nil, err
-			}
-			return []*config.Config{cfg}, nil, nil
-		}
 	} else {
-		opts.Load = func() ([]*config.Config, map[string]error, error) {
-			cfgs, broken, err := config.LoadDir(*dir)
-			if err != nil {
-				return nil, nil, err
-			}
-			// A client whose named files are unusable is skipped like
-			// one whose file does not load.
-			var ok []*config.Config
-			for _, cfg := range cfgs {
-				if err := cfg.CheckFiles(); err != nil {
-					broken[cfg.Name()] = err
-					continue
-				}
-				ok = append(ok, cfg)
-			}
-			return ok, broken, nil
-		}
 		opts.Source, _ = filepath.Abs(*dir)
 		opts.Listen = config.Listen{HTTP: *listenHTTP, HTTPS: *listenHTTPS}
 		opts.Admin = config.Admin{Listen: *adminAddr, TokenFile: *tokenFile}

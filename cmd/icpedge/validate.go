@@ -71,11 +71,12 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 // validateFile checks one config as serve --config would take it: its
 // problems go to stderr, its warnings too, and "FILE: ok" to stdout.
 func validateFile(path string, stdout, stderr io.Writer) (*config.Config, bool) {
-	cfg, err := loadChecked(path)
+	cfgs, _, err := config.Source{File: path}.LoadChecked()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, false
 	}
+	cfg := cfgs[0]
 	if cfg.Cluster != nil {
 		// serve reads the password file at start: so does validate.
 		if _, err := edge.ClusterOptions(cfg); err != nil {
@@ -90,13 +91,14 @@ func validateFile(path string, stdout, stderr io.Writer) (*config.Config, bool) 
 	return cfg, true
 }
 
-// validateDir checks every client's file in dir, one line each ("FILE:
-// ok" on stdout, or its problems on stderr), then the files together as
+// validateDir checks every client's file in dir as serve --config-dir
+// loads it, one line each ("FILE: ok" on stdout, or its problems on
+// stderr), then the files together as
 // one process on listen serves them (config.CheckSet). ok is set only
 // when every file is usable and the set agrees: what serve --config-dir
 // takes whole.
 func validateDir(dir string, listen config.Listen, stdout, stderr io.Writer) (cfgs []*config.Config, ok bool) {
-	loaded, broken, err := config.LoadDir(dir)
+	loaded, broken, err := config.Source{Dir: dir}.LoadChecked()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, false
@@ -120,9 +122,6 @@ func validateDir(dir string, listen config.Listen, stdout, stderr io.Writer) (cf
 	}
 	ok = true
 	for _, f := range files {
-		if f.err == nil {
-			f.err = f.cfg.CheckFiles()
-		}
 		if f.err != nil {
 			fmt.Fprintln(stderr, f.err)
 			ok = false
@@ -145,18 +144,4 @@ func validateDir(dir string, listen config.Listen, stdout, stderr io.Writer) (cf
 		fmt.Fprintf(stdout, "%s: ok together (%d clients; hosts in one file each, listeners agree with --listen-http %q and --listen-https %q)\n", dir, len(cfgs), listen.HTTP, listen.HTTPS)
 	}
 	return cfgs, ok
-}
-
-// loadChecked loads a config and opens the files it names (see
-// config.CheckFiles), so that validate and serve report a missing or
-// broken file the same way, at its key's line, before anything starts.
-func loadChecked(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.CheckFiles(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
 }
