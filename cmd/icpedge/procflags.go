@@ -1,15 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"os"
-	"strings"
-
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/config"
 )
@@ -57,53 +48,3 @@ func (a adminFlags) value() config.Admin {
 }
 
 func (a adminFlags) given() bool { return a.fs.Given("admin", "admin-token-file") }
-
-// errAdminOff is adminClient's error for an admin listener turned off;
-// each command says what that means for it.
-var errAdminOff = errors.New("the admin listener is off")
-
-// adminClient reaches a running edge's admin API.
-type adminClient struct {
-	addr, token string
-}
-
-// newAdminClient returns a client for the admin listener a describes,
-// reading its token. The token file is the edge's, readable by the
-// user it runs as.
-func newAdminClient(a config.Admin) (*adminClient, error) {
-	if a.Listen == "" {
-		return nil, errAdminOff
-	}
-	tok, err := os.ReadFile(a.TokenFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the admin token: %w (the edge writes it on its first start; run this as root or as the user the edge runs as)", err)
-	}
-	return &adminClient{addr: dialAddr(a.Listen), token: strings.TrimSpace(string(tok))}, nil
-}
-
-// post sends POST path?q with the token, and returns the status and up
-// to 1 MiB of the answer.
-func (c *adminClient) post(ctx context.Context, path string, q url.Values) (int, []byte, error) {
-	u := "http://" + c.addr + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("reaching the edge's admin listener at %s: %w (is the edge running?)", c.addr, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return 0, nil, fmt.Errorf("reading the admin listener's answer: %w", err)
-	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		return 0, nil, fmt.Errorf("the admin listener at %s refused the token: the edge there reads another token file", c.addr)
-	}
-	return resp.StatusCode, body, nil
-}

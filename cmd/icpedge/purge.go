@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/admin"
 
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/config"
@@ -39,7 +39,7 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 	all := fs.Bool("all", false, "purge everything")
 	host := fs.String("host", "", "with --config-dir: purge only the cache of the client serving `HOST` (a URL's own host does this too)")
 	asJSON := fs.Bool("json", false, `print {"purged": N, ...} for scripts`)
-	admin := procAdminFlags(fs)
+	adminFlags := procAdminFlags(fs)
 	target, ok, code := fs.ParseInterleaved(args)
 	if !ok {
 		return code
@@ -50,7 +50,7 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 	case (*path == "") == (*dir == ""):
 		_, code := fs.UsageError("give one of --config FILE or --config-dir DIR")
 		return code
-	case *path != "" && (admin.given() || *host != ""):
+	case *path != "" && (adminFlags.given() || *host != ""):
 		_, code := fs.UsageError("--admin, --admin-token-file and --host only apply with --config-dir; with --config the file sets the admin listener")
 		return code
 	case len(target) == 1 && *prefix == "" && !*all:
@@ -72,29 +72,23 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 		res.Host = strings.ToLower(u.Hostname())
 	}
 
-	proc := admin.value()
+	cfgs, _, err := config.Source{File: *path, Dir: *dir}.Load()
+	if err != nil {
+		return fail("%v", err)
+	}
+	proc := adminFlags.value()
 	if *path != "" {
-		cfg, err := config.Load(*path)
-		if err != nil {
-			return fail("%v", err)
-		}
-		proc = cfg.Admin
-	} else {
+		proc = cfgs[0].Admin
+	} else if res.Host != "" {
 		// The client a host names must be one of the directory's, or the
 		// purge would reach nothing and say only that.
-		cfgs, _, err := config.LoadDir(*dir)
-		if err != nil {
-			return fail("%v", err)
-		}
-		if res.Host != "" && !slices.ContainsFunc(cfgs, func(c *config.Config) bool { return slices.Contains(c.Hosts, res.Host) }) {
+		if !slices.ContainsFunc(cfgs, func(c *config.Config) bool { return slices.Contains(c.Hosts, res.Host) }) {
 			return fail("no client's file in %s serves %s", *dir, res.Host)
 		}
-		if res.Host != "" {
-			q.Set("host", res.Host)
-		}
+		q.Set("host", res.Host)
 	}
-	c, err := newAdminClient(proc)
-	if errors.Is(err, errAdminOff) {
+	c, err := admin.New(proc)
+	if errors.Is(err, admin.ErrOff) {
 		if *path != "" {
 			return fail("%s has admin.listen off; set it (e.g. 127.0.0.1:9080) and restart the edge to reach it", *path)
 		}
@@ -105,22 +99,9 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	status, body, err := c.post(ctx, "/purge", q)
-	if err != nil {
+	if res.Purged, res.Nodes, err = c.Purge(ctx, q); err != nil {
 		return fail("%v", err)
 	}
-	var ans struct {
-		Purged *int     `json:"purged"`
-		Error  string   `json:"error"`
-		Nodes  []string `json:"nodes"`
-	}
-	if status != http.StatusOK || json.Unmarshal(body, &ans) != nil || ans.Purged == nil {
-		if ans.Error != "" {
-			return fail("%s", ans.Error)
-		}
-		return fail("the admin listener at %s answered %d: %s", c.addr, status, strings.TrimSpace(string(body)))
-	}
-	res.Purged, res.Nodes = *ans.Purged, ans.Nodes
 	if *asJSON {
 		json.NewEncoder(stdout).Encode(res)
 	}
@@ -160,17 +141,4 @@ func entries(n int) string {
 		return "1 entry"
 	}
 	return fmt.Sprintf("%d entries", n)
-}
-
-// dialAddr turns a listen address into one to dial: an unspecified host
-// becomes loopback.
-func dialAddr(listen string) string {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return listen
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }

@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/admin"
+
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
-	"github.com/icpedge/icpedge/cmd/icpedge/internal/edge"
 )
 
 const reloadSynopsis = "reload (--config FILE | --config-dir DIR [--admin ADDR] [--admin-token-file FILE]) [--pid PID] [--timeout D]"
@@ -29,7 +26,7 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "", "the config `file` the edge serves (serve --config)")
 	dir := fs.String("config-dir", "", "the config `DIR` the edge serves (serve --config-dir)")
 	listen := procListenFlags(fs)
-	admin := procAdminFlags(fs)
+	adminFlags := procAdminFlags(fs)
 	pid := fs.Int("pid", 0, "when the admin listener is off, send SIGHUP to this process once the files check out;\nits outcome is then only in the edge's log (systemd's ExecReload passes $MAINPID)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the edge's outcome")
 	if ok, code := fs.ParseFlagsOnly(args); !ok {
@@ -39,7 +36,7 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 	case (*path == "") == (*dir == ""):
 		_, code := fs.UsageError("give one of --config FILE or --config-dir DIR")
 		return code
-	case *path != "" && (listen.given() || admin.given()):
+	case *path != "" && (listen.given() || adminFlags.given()):
 		_, code := fs.UsageError("--listen-http, --listen-https, --admin and --admin-token-file only apply with --config-dir; with --config the file sets them")
 		return code
 	}
@@ -48,7 +45,7 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	source, proc := *dir, admin.value()
+	source, proc := *dir, adminFlags.value()
 	partial := false
 	if *path != "" {
 		cfg, ok := validateFile(*path, stdout, stderr)
@@ -64,12 +61,8 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "icpedge reload: files in %s have problems: the edge skips them (their clients keep their current config) and takes the others\n", *dir)
 		partial = true
 	}
-	if abs, err := filepath.Abs(source); err == nil {
-		source = abs
-	}
-
-	c, err := newAdminClient(proc)
-	if errors.Is(err, errAdminOff) {
+	c, err := admin.New(proc)
+	if errors.Is(err, admin.ErrOff) {
 		where := *path + " has admin.listen off"
 		if *dir != "" {
 			where = "--admin is empty"
@@ -93,21 +86,9 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	status, body, err := c.post(ctx, "/reload", nil)
+	ans, err := c.Reload(ctx, source)
 	if err != nil {
 		return fail("%v", err)
-	}
-	var ans edge.ReloadAnswer
-	switch {
-	case status == http.StatusNotFound:
-		return fail("the edge at %s offers no reload through its admin API (an older icpedge?): restart it, or send it SIGHUP", c.addr)
-	case json.Unmarshal(body, &ans) != nil:
-		return fail("the admin listener at %s answered %d: %s", c.addr, status, strings.TrimSpace(string(body)))
-	case ans.Error != "":
-		return fail("the edge did not reload: %s", ans.Error)
-	}
-	if ans.Source != "" && !sameFile(ans.Source, source) {
-		return fail("the edge at %s serves %s, not %s: it reloaded that config instead; check admin.listen (or --admin)", c.addr, ans.Source, source)
 	}
 	if ans.Reloaded && !partial {
 		fmt.Fprintf(stdout, "reloaded: the new config serves (%s)\n", clientsLine(ans.Clients))
@@ -122,17 +103,6 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 1
-}
-
-// sameFile reports whether a and b name one file or directory, even
-// through different paths (a symbolic link, another working directory).
-func sameFile(a, b string) bool {
-	if a == b {
-		return true
-	}
-	fa, errA := os.Stat(a)
-	fb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // clientsLine says which clients an edge serves.
