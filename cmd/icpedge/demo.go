@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"text/tabwriter"
 
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/demo"
@@ -56,8 +55,8 @@ func demoMain(args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	e, err := edge.New([]*config.Config{cfg}, edge.Options{Single: true, Logger: logger, Version: buildVersion(), Ready: func(st edge.Status) {
 		fmt.Fprintf(stdout, "icpedge demo: sample origin at %s\n", originURL)
-		fmt.Fprintf(stdout, "icpedge demo: open http://%s/ (Ctrl-C to stop)\n", demoVisitAddr(st.HTTP))
-		writeDemoTour(stdout, "http://"+demoVisitAddr(st.HTTP))
+		fmt.Fprintf(stdout, "icpedge demo: open http://%s/ (Ctrl-C to stop)\n", demo.VisitAddr(st.HTTP))
+		demo.WriteTour(stdout, "http://"+demo.VisitAddr(st.HTTP))
 	}})
 	if err == nil {
 		err = e.Run(ctx)
@@ -67,32 +66,4 @@ func demoMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// writeDemoTour prints what there is to see at base, the edge's URL.
-func writeDemoTour(w io.Writer, base string) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "icpedge demo: try")
-	for _, x := range [][2]string{
-		{base + "/", "the home page: its links moved onto the edge, the ICP notice after its footer"},
-		{base + "/gbk", "a GBK page: it keeps its encoding, and the notice reads right in it"},
-		{base + "/about", "a page that already shows its number: no second one; its dead MIIT link repaired"},
-		{base + "/plain", "a page without a footer: the notice at the end of <body>"},
-		{"curl -I " + base + "/", `twice: Cache-Status says "fwd=miss; stored", then "hit"`},
-	} {
-		fmt.Fprintf(tw, "  %s\t%s\n", x[0], x[1])
-	}
-	tw.Flush()
-}
-
-// demoVisitAddr is the address a person types: localhost for loopback.
-func demoVisitAddr(a net.Addr) string {
-	tcp, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a.String()
-	}
-	if tcp.IP.IsLoopback() || tcp.IP.IsUnspecified() {
-		return fmt.Sprintf("localhost:%d", tcp.Port)
-	}
-	return a.String()
 }
