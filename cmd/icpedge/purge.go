@@ -72,14 +72,12 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 		res.Host = strings.ToLower(u.Hostname())
 	}
 
-	cfgs, _, err := config.Source{File: *path, Dir: *dir}.Load()
+	src := config.Source{File: *path, Dir: *dir}
+	cfgs, _, err := src.Load()
 	if err != nil {
 		return fail("%v", err)
 	}
-	proc := adminFlags.value()
-	if *path != "" {
-		proc = cfgs[0].Admin
-	} else if res.Host != "" {
+	if *dir != "" && res.Host != "" {
 		// The client a host names must be one of the directory's, or the
 		// purge would reach nothing and say only that.
 		if !slices.ContainsFunc(cfgs, func(c *config.Config) bool { return slices.Contains(c.Hosts, res.Host) }) {
@@ -87,7 +85,7 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 		}
 		q.Set("host", res.Host)
 	}
-	c, err := admin.New(proc)
+	c, err := admin.New(admin.Listener(src, cfgs, adminFlags.value()))
 	if errors.Is(err, admin.ErrOff) {
 		if *path != "" {
 			return fail("%s has admin.listen off; set it (e.g. 127.0.0.1:9080) and restart the edge to reach it", *path)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/admin"
+	"github.com/icpedge/icpedge/config"
 
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 )
@@ -45,14 +47,15 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	source, proc := *dir, adminFlags.value()
+	src := config.Source{File: *path, Dir: *dir}
+	var cfgs []*config.Config
 	partial := false
 	if *path != "" {
 		cfg, ok := validateFile(*path, stdout, stderr)
 		if !ok {
 			return fail("not reloaded: %s has problems; the edge keeps serving its current config", *path)
 		}
-		source, proc = *path, cfg.Admin
+		cfgs = []*config.Config{cfg}
 	} else if _, ok := validateDir(*dir, listen.value(), stdout, stderr); !ok {
 		// As with SIGHUP, the edge takes the files that are good and
 		// skips the others, whose clients keep their current config: one
@@ -61,7 +64,7 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "icpedge reload: files in %s have problems: the edge skips them (their clients keep their current config) and takes the others\n", *dir)
 		partial = true
 	}
-	c, err := admin.New(proc)
+	c, err := admin.New(admin.Listener(src, cfgs, adminFlags.value()))
 	if errors.Is(err, admin.ErrOff) {
 		where := *path + " has admin.listen off"
 		if *dir != "" {
@@ -86,7 +89,7 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	ans, err := c.Reload(ctx, source)
+	ans, err := c.Reload(ctx, cmp.Or(*path, *dir))
 	if err != nil {
 		return fail("%v", err)
 	}

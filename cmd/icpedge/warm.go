@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/admin"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/warm"
 	"github.com/icpedge/icpedge/config"
@@ -46,7 +47,8 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 		return fail("--rate %v: expected more than 0 pages per second", *rate)
 	}
 
-	cfgs, broken, err := config.Source{File: *path, Dir: *dir}.Load()
+	src := config.Source{File: *path, Dir: *dir}
+	cfgs, broken, err := src.Load()
 	if err == nil && *dir != "" {
 		cfgs, err = warm.Select(*dir, cfgs, broken, names, listen.value())
 	}
@@ -54,10 +56,7 @@ func warmMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "icpedge warm: %v\n", err)
 		return 1
 	}
-	proc := adminFlags.value()
-	if *path != "" {
-		proc = cfgs[0].Admin
-	}
+	proc := admin.Listener(src, cfgs, adminFlags.value())
 	if *sitemap != "" && len(cfgs) > 1 {
 		return fail("--sitemap is for one client; name it after --config-dir DIR")
 	}

@@ -39,6 +39,17 @@ func New(a config.Admin) (*Client, error) {
 	return &Client{addr: DialAddr(a.Listen), token: tok}, nil
 }
 
+// Listener is the admin listener of the process serving src, whose
+// configs are cfgs: the admin block of its one config (serve --config),
+// or else proc, the process's own (serve --config-dir, which does not use
+// its files' admin blocks).
+func Listener(src config.Source, cfgs []*config.Config, proc config.Admin) config.Admin {
+	if src.File != "" && len(cfgs) == 1 {
+		return cfgs[0].Admin
+	}
+	return proc
+}
+
 // Addr is the address the client dials, as its errors name it.
 func (c *Client) Addr() string { return c.addr }
 

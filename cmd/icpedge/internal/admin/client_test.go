@@ -163,3 +163,16 @@ func TestReload(t *testing.T) {
 		}
 	}
 }
+
+// A config file's own admin block is used with --config; the process's
+// with --config-dir, whatever its files say.
+func TestListener(t *testing.T) {
+	file := &config.Config{Admin: config.Admin{Listen: "127.0.0.1:9081", TokenFile: "/var/lib/icpedge/acme/admin.token"}}
+	proc := config.Admin{Listen: "127.0.0.1:9080", TokenFile: "/var/lib/icpedge/admin.token"}
+	if got := Listener(config.Source{File: "acme.yaml"}, []*config.Config{file}, proc); got != file.Admin {
+		t.Errorf("--config: %+v; want the file's %+v", got, file.Admin)
+	}
+	if got := Listener(config.Source{Dir: "sites"}, []*config.Config{file}, proc); got != proc {
+		t.Errorf("--config-dir: %+v; want the process's %+v", got, proc)
+	}
+}
