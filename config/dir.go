@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -51,6 +52,14 @@ func readableDir(dir string) error {
 // Name names the client of a config after its file: client.yaml is
 // "client".
 func (c *Config) Name() string { return nameOf(c.File) }
+
+// Names reports whether host (lower-case, no port) is one of the client's
+// edge hosts or one of its origin's names (rewrite_hosts, origin_host):
+// the names by which a purge, from the edge's side or the origin's,
+// reaches this client.
+func (c *Config) Names(host string) bool {
+	return slices.Contains(c.Hosts, host) || slices.Contains(c.RewriteHosts, host) || c.OriginHost == host
+}
 
 func nameOf(path string) string {
 	base := filepath.Base(path)

@@ -105,3 +105,17 @@ func TestCheckSet(t *testing.T) {
 		t.Errorf("got %q; want no listen.https problem (it agrees)", got)
 	}
 }
+
+// A client answers to its edge hosts and to its origin's names, and to
+// nothing else.
+func TestNames(t *testing.T) {
+	c := &Config{Hosts: []string{"icp.client.com", "client.com"}, RewriteHosts: []string{"www.client.com"}, OriginHost: "origin.client.com"}
+	for host, want := range map[string]bool{
+		"icp.client.com": true, "client.com": true, "www.client.com": true, "origin.client.com": true,
+		"other.com": false, "": false, "ICP.client.com": false,
+	} {
+		if got := c.Names(host); got != want {
+			t.Errorf("Names(%q) = %v; want %v", host, got, want)
+		}
+	}
+}

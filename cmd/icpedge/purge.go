@@ -79,8 +79,10 @@ func purgeMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if *dir != "" && res.Host != "" {
 		// The client a host names must be one of the directory's, or the
-		// purge would reach nothing and say only that.
-		if !slices.ContainsFunc(cfgs, func(c *config.Config) bool { return slices.Contains(c.Hosts, res.Host) }) {
+		// purge would reach nothing and say only that. The edge takes
+		// the origin's names too, as the origin's software writes its
+		// URLs.
+		if !slices.ContainsFunc(cfgs, func(c *config.Config) bool { return c.Names(res.Host) }) {
 			return fail("no client's file in %s serves %s", *dir, res.Host)
 		}
 		q.Set("host", res.Host)

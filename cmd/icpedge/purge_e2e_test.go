@@ -26,7 +26,7 @@ func TestPurgeConfigDir(t *testing.T) {
 	httpAddr, adminAddr, tokenFile := freePort(t), freePort(t), filepath.Join(root, "admin.token")
 	for _, h := range []string{hostA, hostB} {
 		rewriteConfig(t, filepath.Join(dir, strings.SplitN(h, ".", 2)[0]+".yaml"), fmt.Sprintf(
-			"hosts: [%s]\norigin: %s\nlisten:\n  http: %q\nstate_dir: state/%s\nnotice:\n  icp: %s\n", h, origin.URL, httpAddr, h, testICP))
+			"hosts: [%s]\norigin: %s\nrewrite_hosts: [www.%s]\nlisten:\n  http: %q\nstate_dir: state/%s\nnotice:\n  icp: %s\n", h, origin.URL, h, httpAddr, h, testICP))
 	}
 	e := startEdgeArgs(t, dir, 2, []string{"serve", "--config-dir", dir, "--cache-root", filepath.Join(root, "cache"),
 		"--listen-http", httpAddr, "--listen-https", "", "--admin", adminAddr, "--admin-token-file", tokenFile})
@@ -77,6 +77,16 @@ func TestPurgeConfigDir(t *testing.T) {
 	}
 	if s := status(hostA); !strings.HasPrefix(s, "icpedge; hit") {
 		t.Errorf("%s/page after a purge of %s's prefix: %q; want still a hit", hostA, hostB, s)
+	}
+	// A URL on the origin's own name, as the origin's software writes it,
+	// reaches the client whose origin that is, as the edge's purge does.
+	status(hostB) // stored again
+	out, errOut, code = runBinary(t, append([]string{"purge", "--config-dir", dir, "http://www." + hostB + "/page"}, adminFlags...)...)
+	if code != 0 || !strings.HasPrefix(out, "purged ") {
+		t.Errorf("purge of a URL on %s's origin name: exit %d, %q, %q; want 0 and purged", hostB, code, out, errOut)
+	}
+	if s := status(hostB); !strings.Contains(s, "fwd=miss") {
+		t.Errorf("%s/page after a purge by its origin's name: %q; want a miss", hostB, s)
 	}
 	_, errOut, code = runBinary(t, append([]string{"purge", "--config-dir", dir, "http://nobody.example.test/"}, adminFlags...)...)
 	if code != 1 || !strings.Contains(errOut, "no client's file in "+dir+" serves nobody.example.test") {

@@ -9,10 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
-	"github.com/icpedge/icpedge/config"
 	"github.com/icpedge/icpedge/proxy"
 )
 
@@ -41,17 +39,11 @@ func (e *Edge) purge(p proxy.Purge, host string) (int, error) {
 // of their origins' names.
 func (e *Edge) names(host string) bool {
 	for _, s := range e.cur.Load().sites {
-		if clientNamed(s.cfg, host) {
+		if s.cfg.Names(host) {
 			return true
 		}
 	}
 	return false
-}
-
-// clientNamed reports whether host is one of cfg's hosts or one of its
-// origin's names.
-func clientNamed(cfg *config.Config, host string) bool {
-	return slices.Contains(cfg.Hosts, host) || slices.Contains(cfg.RewriteHosts, host) || cfg.OriginHost == host
 }
 
 // sitesFor are the sites a purge concerns: with --config-dir, the one
@@ -64,7 +56,7 @@ func (e *Edge) sitesFor(p proxy.Purge, host string) []*site {
 	}
 	var out []*site
 	for _, s := range e.cur.Load().sites {
-		if !e.single && host != "" && !clientNamed(s.cfg, requestHost(host)) {
+		if !e.single && host != "" && !s.cfg.Names(requestHost(host)) {
 			continue
 		}
 		out = append(out, s)
