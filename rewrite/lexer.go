@@ -44,8 +44,6 @@ type lexer struct {
 	keys []int  // the current tag's attribute names, start and end offsets
 }
 
-func newLexer(src []byte) *lexer { return &lexer{src: src} }
-
 // AllowCDATA says whether "<![CDATA[" starts a CDATA section (§13.2.5.42:
 // only in foreign content) rather than a bogus comment, as
 // html.Tokenizer.AllowCDATA does.

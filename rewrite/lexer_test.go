@@ -14,7 +14,8 @@ import (
 )
 
 // lexTok is one token as the differential tests compare it: its type, its
-// raw span in the input and, for a text token, its text.
+// raw span in the input, the text of a text token and the name of a tag
+// (the scan's tagName against the tokenizer's TagName).
 type lexTok struct {
 	typ        html.TokenType
 	start, end int
@@ -56,8 +57,12 @@ func tokenizerTokens(t testing.TB, src, ctl []byte) []lexTok {
 		}
 		tok := lexTok{typ: tt, start: off, end: off + len(raw)}
 		off += len(raw)
-		if tt == html.TextToken {
+		switch tt {
+		case html.TextToken:
 			tok.text = string(z.Text())
+		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
+			name, _ := z.TagName()
+			tok.text = string(name)
 		}
 		if notRaw && (tt == html.StartTagToken || tt == html.SelfClosingTagToken) {
 			z.NextIsNotRawText()
@@ -68,7 +73,8 @@ func tokenizerTokens(t testing.TB, src, ctl []byte) []lexTok {
 
 // lexerTokens is what the lexer makes of src, driven the same way.
 func lexerTokens(src, ctl []byte) []lexTok {
-	l := newLexer(src)
+	l := &lexer{src: src}
+	sc := &scanner{}
 	var toks []lexTok
 	for k := 0; ; k++ {
 		cdata, notRaw := ctlBits(ctl, k)
@@ -78,8 +84,13 @@ func lexerTokens(src, ctl []byte) []lexTok {
 			return toks
 		}
 		tok := lexTok{typ: tt, start: l.start, end: l.end}
-		if tt == html.TextToken {
+		switch tt {
+		case html.TextToken:
 			tok.text = string(l.Text())
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok.text = string(sc.tagName(l.Raw()[1:]))
+		case html.EndTagToken:
+			tok.text = string(sc.tagName(l.Raw()[2:]))
 		}
 		if notRaw && (tt == html.StartTagToken || tt == html.SelfClosingTagToken) {
 			l.NextIsNotRawText()

@@ -116,7 +116,7 @@ var headElements = map[atom.Atom]bool{
 type scanner struct {
 	r   *Rewriter
 	src []byte
-	z   *html.Tokenizer
+	z   lexer
 	u   urlRewriter
 	s   *scanResult
 
@@ -142,9 +142,9 @@ type scanner struct {
 	name []byte
 }
 
-// scan tokenizes src[from:] once: it records every token, asks editTag for
-// each start tag's edits and rewrites inline style sheets, and notes the
-// facts placement needs. Each token goes to the step for its kind: text
+// scan tokenizes src[from:] once, into x/net/html's tokens (see lexer):
+// it records every token, asks editTag for each start tag's edits and
+// rewrites inline style sheets, and notes the facts placement needs. Each token goes to the step for its kind: text
 // (scanner.text), the content and end of a raw-text element
 // (scanner.rawText, scanner.rawEnd), start tags (scanner.startTag) and end
 // tags (scanner.endTag).
@@ -155,7 +155,7 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 	sc := &scanner{
 		r:      r,
 		src:    src,
-		z:      html.NewTokenizer(bytes.NewReader(src[from:])),
+		z:      lexer{src: src, pos: from},
 		u:      urlRewriter{hosts: r.hosts, prefix: prefix, loc: r.loc, out: &s.edits},
 		s:      s,
 		strip:  -1,
@@ -168,9 +168,8 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 		if tt == html.ErrorToken {
 			break
 		}
-		n := len(sc.z.Raw())
-		t := token{start: off, end: off + n, typ: tt, template: sc.tmpl > 0}
-		off += n
+		t := token{start: sc.z.start, end: sc.z.end, typ: tt, template: sc.tmpl > 0}
+		off = t.end
 		raw := src[t.start:t.end]
 		sc.lastComment = false
 		switch tt {
@@ -361,20 +360,19 @@ func (sc *scanner) startTag(t *token, raw []byte, selfClosing bool) {
 }
 
 // tagName returns the name of the tag whose raw text after "<" or "</" is
-// b, lower-case, as the tokenizer's TagName does, valid until the next
-// tag. The tokenizer's own copies every name, thousands per page; this
-// reuses one buffer, and leaves only a name holding NUL (which it
-// replaces) to the tokenizer.
+// b as x/net/html's TagName does: lower-case, NUL as U+FFFD (HTML §13.2.5.8
+// tag name state). It is valid until the next tag: one buffer serves
+// them all, where TagName copies every name, thousands per page.
 func (sc *scanner) tagName(b []byte) []byte {
-	b = tagName(b)
-	if bytes.IndexByte(b, 0) >= 0 {
-		name, _ := sc.z.TagName()
-		return name
-	}
-	sc.name = append(sc.name[:0], b...)
-	for i, c := range sc.name {
-		if 'A' <= c && c <= 'Z' {
-			sc.name[i] = c + 'a' - 'A'
+	sc.name = sc.name[:0]
+	for _, c := range tagName(b) {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			sc.name = append(sc.name, c+'a'-'A')
+		case c == 0:
+			sc.name = append(sc.name, "\ufffd"...)
+		default:
+			sc.name = append(sc.name, c)
 		}
 	}
 	return sc.name
