@@ -112,7 +112,7 @@ func (l *lexer) Next() html.TokenType {
 			// empty comment so that its bytes are not lost.
 			return l.token(html.CommentToken, i+3)
 		case isLetter(src[i+2]):
-			end, _ := l.tag(i + 2)
+			end, _ := tagEnd(src, i+2, &l.keys)
 			if end < 0 {
 				l.done = true
 				return l.token(html.ErrorToken, len(src))
@@ -148,7 +148,7 @@ func (l *lexer) textToken(tt html.TokenType, end, ds, de int) html.TokenType {
 // §13.2.5.32-40.
 func (l *lexer) startTag() html.TokenType {
 	src := l.src
-	end, selfClosing := l.tag(l.pos + 1)
+	end, selfClosing := tagEnd(src, l.pos+1, &l.keys)
 	if end < 0 {
 		// The tokenizer drops a tag cut off by the end of the input, and
 		// stops there (HTML too: §13.2.5.8 "EOF").
@@ -178,16 +178,17 @@ func (l *lexer) startTag() html.TokenType {
 var rawTextNames = [...]string{"iframe", "noembed", "noframes", "noscript", "plaintext",
 	"script", "style", "textarea", "title", "xmp"}
 
-// tag reads the rest of a tag whose name starts at src[i], a letter, and
-// returns the offset just past its '>', or -1 if the input ends first. It
-// reports whether the tokenizer calls the tag self-closing.
+// tagEnd reads the rest of a tag whose name starts at src[i], a letter,
+// and returns the offset just past its '>', or -1 if src ends first. It
+// reports whether the tokenizer calls the tag self-closing; keys is
+// scratch space for the attribute names. The streaming rewriter finds its
+// tags' ends with it too.
 //
 // The states are HTML's (§13.2.5.8 tag name through §13.2.5.40
 // self-closing start tag), with the tokenizer's readings: a '/' ends an
 // attribute name, then is skipped like white space; a value is quoted only
 // if a quote is its first character.
-func (l *lexer) tag(i int) (end int, selfClosing bool) {
-	src := l.src
+func tagEnd(src []byte, i int, keys *[]int) (end int, selfClosing bool) {
 	n := len(src)
 	// §13.2.5.8 tag name state: the name runs to white space, '/' or '>'.
 	i++
@@ -197,7 +198,7 @@ func (l *lexer) tag(i int) (end int, selfClosing bool) {
 	if i < n && isSpace(src[i]) {
 		i++
 	}
-	l.keys = l.keys[:0]
+	*keys = (*keys)[:0]
 	lastValEnd := -1 // where the last attribute's value ends
 	for {
 		i = skipSpace(src, i)
@@ -259,7 +260,7 @@ func (l *lexer) tag(i int) (end int, selfClosing bool) {
 				}
 			}
 		}
-		l.keys = append(l.keys, ks, ke)
+		*keys = append(*keys, ks, ke)
 		lastValEnd = ve
 	}
 	end = i + 1
@@ -268,12 +269,12 @@ func (l *lexer) tag(i int) (end int, selfClosing bool) {
 	// only when it kept that attribute: it keeps the first of each name,
 	// and none with an empty name.
 	selfClosing = src[end-2] == '/'
-	if selfClosing && lastValEnd == end-1 && len(l.keys) > 0 {
-		k := len(l.keys) - 2
-		ks, ke := l.keys[k], l.keys[k+1]
+	if selfClosing && lastValEnd == end-1 && len(*keys) > 0 {
+		k := len(*keys) - 2
+		ks, ke := (*keys)[k], (*keys)[k+1]
 		kept := ks < ke
 		for j := 0; kept && j < k; j += 2 {
-			if asciiEqualFold(src[l.keys[j]:l.keys[j+1]], src[ks:ke]) {
+			if asciiEqualFold(src[(*keys)[j]:(*keys)[j+1]], src[ks:ke]) {
 				kept = false
 			}
 		}
@@ -391,23 +392,27 @@ func (l *lexer) rawEnd() int {
 		return scriptEnd(l.src, l.pos)
 	}
 	// §13.2.5.2-3 and §13.2.5.9-14: RCDATA and RAWTEXT end at the first
-	// "</name" followed by white space, '/' or '>'.
-	if k := rawEndTag(l.src, l.pos, l.rawTag); k >= 0 {
-		return k
+	// "</name" followed by white space, '/' or '>' (one cut off by the end
+	// of the input is text).
+	b := l.src[l.pos:]
+	k := rawEndTag(b, l.rawTag)
+	if k >= 0 && endTagAt(b, k+2, l.rawTag) {
+		return l.pos + k
 	}
 	return len(l.src)
 }
 
-// rawEndTag returns the offset of the first "</name" from b[i] that is
-// followed by white space, '/' or '>', or -1; name is lower-case.
-func rawEndTag(b []byte, i int, name string) int {
-	for i < len(b) {
+// rawEndTag returns the offset in b of the first "</name" (name lower-case,
+// matched in any case) followed by white space, '/' or '>', or by the end
+// of b, where more input may bring either; -1 if there is none.
+func rawEndTag(b []byte, name string) int {
+	for i := 0; i < len(b); {
 		j := bytes.Index(b[i:], []byte("</"))
 		if j < 0 {
 			return -1
 		}
 		i += j
-		if endTagAt(b, i+2, name) {
+		if k := i + 2 + len(name); hasPrefixFold(b[i+2:], name) && (k == len(b) || isTagEnd(b[k])) {
 			return i
 		}
 		i += 2

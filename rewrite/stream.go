@@ -28,7 +28,7 @@ type stream struct {
 	buf      []byte // bytes not yet lexed
 	hold     []byte // from the last </body> on, not yet written
 	holding  bool
-	rawEnd   []byte // "</script" while in raw text, else nil
+	rawName  string // "script" while in raw text, else ""
 	comment  bool   // inside <!-- ... -->
 	started  bool   // charset sniffed
 	pass     bool   // pass everything through untouched
@@ -51,6 +51,7 @@ type stream struct {
 	foreign int
 	edits   []edit
 	attrs   []attr
+	keys    []int // tagEnd's scratch
 	err     error
 	closed  bool
 	// blocks are the blocks written, by what the page lacks: the ASCII
@@ -197,31 +198,27 @@ func (s *stream) lex(final bool) {
 			i += j + 3
 			s.comment = false
 			continue
-		case s.rawEnd != nil:
-			j := indexFold(b[i:], s.rawEnd)
-			for j >= 0 && i+j+len(s.rawEnd) < len(b) && !isTagEnd(b[i+j+len(s.rawEnd)]) {
-				k := indexFold(b[i+j+1:], s.rawEnd)
-				if k < 0 {
-					j = -1
-					break
-				}
-				j += 1 + k
+		case s.rawName != "":
+			j := -1 // nothing ends PLAINTEXT
+			if s.rawName != "plaintext" {
+				j = rawEndTag(b[i:], s.rawName)
 			}
-			style := bytes.Equal(s.rawEnd, []byte("</style"))
-			if bytes.Equal(s.rawEnd, []byte("</script")) {
+			endLen := len("</") + len(s.rawName)
+			style := s.rawName == "style"
+			if s.rawName == "script" {
 				// A script goes out as its URLs are decided; one that
 				// may continue in the next write waits for it.
 				switch {
-				case j >= 0 && (i+j+len(s.rawEnd) < len(b) || final):
+				case j >= 0 && (i+j+endLen < len(b) || final):
 					s.script(b[i:i+j], true)
 					i += j
-					s.rawEnd = nil
+					s.rawName = ""
 					continue
 				case final:
 					s.script(b[i:], true)
 					i = len(b)
 				default:
-					keep := len(b) - len(s.rawEnd)
+					keep := len(b) - endLen
 					if j >= 0 {
 						keep = i + j
 					}
@@ -229,13 +226,13 @@ func (s *stream) lex(final bool) {
 				}
 				goto out
 			}
-			if j < 0 || i+j+len(s.rawEnd) >= len(b) && !final {
+			if j < 0 || i+j+endLen >= len(b) && !final {
 				if style && len(b)-i <= maxCarry && !final {
 					// Keep a style sheet whole (up to maxCarry) so that
 					// no url() is cut in two.
 					goto out
 				}
-				keep := max(i, len(b)-len(s.rawEnd))
+				keep := max(i, len(b)-endLen)
 				if j >= 0 {
 					keep = i + j
 				}
@@ -245,7 +242,7 @@ func (s *stream) lex(final bool) {
 			}
 			s.raw(b[i:i+j], style)
 			i += j
-			s.rawEnd = nil
+			s.rawName = ""
 			continue
 		}
 		lt := bytes.IndexByte(b[i:], '<')
@@ -358,7 +355,8 @@ func (s *stream) markup(b []byte, final bool) int {
 		if len(b) < 3 {
 			return -1
 		}
-		j := bytes.IndexByte(b, '>')
+		// An end tag ends as a start tag does, quoted '>' and all.
+		j, _ := tagEnd(b, 2, &s.keys)
 		if j < 0 {
 			return -1
 		}
@@ -366,7 +364,7 @@ func (s *stream) markup(b []byte, final bool) int {
 		if s.drop {
 			// The end tag of the dropped element: raw text ends only there.
 			s.drop = false
-			return j + 1
+			return j
 		}
 		if eqFold(name, "body") {
 			s.bodyEnd()
@@ -377,10 +375,10 @@ func (s *stream) markup(b []byte, final bool) int {
 		if eqFold(name, "a") {
 			s.endLink()
 		}
-		s.emit(b[:j+1])
-		return j + 1
+		s.emit(b[:j])
+		return j
 	case isLetter(c):
-		j := tagEnd(b)
+		j, _ := tagEnd(b, 1, &s.keys)
 		if j < 0 {
 			return -1
 		}
@@ -423,12 +421,10 @@ func (s *stream) startTag(raw []byte) {
 	} else {
 		s.emit(raw)
 	}
-	switch string(name) {
-	case "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript":
-		s.rawEnd = append([]byte("</"), name...)
-		s.scriptPrev = 0
-	case "plaintext":
-		s.rawEnd = []byte("\x00never")
+	for _, raw := range rawTextNames {
+		if string(name) == raw {
+			s.rawName, s.scriptPrev = raw, 0
+		}
 	}
 }
 
@@ -442,46 +438,4 @@ func tagName(b []byte) []byte {
 		i++
 	}
 	return b[:i]
-}
-
-// tagEnd returns the length of the start tag at b[0] including its '>', or
-// -1 if b ends first. Quotes count only in attribute values, as in lexAttrs.
-func tagEnd(b []byte) int {
-	i := 1
-	for i < len(b) {
-		switch c := b[i]; {
-		case c == '>':
-			return i + 1
-		case c == '=':
-			i++
-			for i < len(b) && isSpace(b[i]) {
-				i++
-			}
-			if i < len(b) && (b[i] == '"' || b[i] == '\'') {
-				k := bytes.IndexByte(b[i+1:], b[i])
-				if k < 0 {
-					return -1
-				}
-				i += k + 2
-			}
-		default:
-			i++
-		}
-	}
-	return -1
-}
-
-// indexFold is bytes.Index, ASCII case-insensitive; sep is lower-case.
-func indexFold(b, sep []byte) int {
-	for i := 0; i+len(sep) <= len(b); i++ {
-		j := bytes.IndexByte(b[i:], '<')
-		if j < 0 {
-			return -1
-		}
-		i += j
-		if i+len(sep) <= len(b) && hasPrefixFold(b[i:], string(sep)) {
-			return i
-		}
-	}
-	return -1
 }
