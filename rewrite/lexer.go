@@ -21,8 +21,8 @@ import (
 type lexer struct {
 	src []byte
 	pos int // the next byte to read
-	// done is set once the input is used up, or a tag runs into its end
-	// (the tokenizer drops such a tag and stops).
+	// done is set once the input is used up, or once a tag is cut off by
+	// its end (the tokenizer drops such a tag and stops).
 	done bool
 	// rawTag is the lower-case name of the raw-text element whose content
 	// the next token is, "" if none; see NextIsNotRawText.
@@ -105,7 +105,7 @@ func (l *lexer) Next() html.TokenType {
 		// §13.2.5.7 end tag open.
 		switch {
 		case i+2 >= len(src):
-			// "</" at the end: the tokenizer gives it as text.
+			// "</" at the end is text (§13.2.5.7 "EOF").
 			return l.textToken(html.TextToken, len(src), i, len(src))
 		case src[i+2] == '>':
 			// "</>" is no token in HTML; the tokenizer gives it as an

@@ -17,9 +17,10 @@ const (
 )
 
 // stream is the constant-memory rewriter behind Rewriter.Stream. It lexes
-// tags itself (the x/net/html tokenizer pulls from a reader, we are pushed
-// to) with the same per-tag hook as HTML, but places the notice only before
-// the last </body>.
+// tags itself (the buffered lexer needs the whole page, we are pushed to
+// a piece at a time), finding their ends with the lexer's tagEnd and
+// rawEndTag, with the same per-tag hook as HTML, but places the notice
+// only before the last </body>.
 type stream struct {
 	r        *Rewriter
 	dst      io.Writer
