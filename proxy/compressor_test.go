@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/icpedge/icpedge/proxy/cache"
@@ -255,6 +258,67 @@ func TestCompressorQueueBounded(t *testing.T) {
 	if c.enqueue(job("d")) {
 		t.Errorf("enqueue after Close: got true; want false")
 	}
+}
+
+// A worker that made a page's variants while visitors were being served
+// rests before the next job; an edge with no visitors doesn't make it
+// rest.
+func TestCompressorRestsWhileServing(t *testing.T) {
+	page := bytes.Repeat([]byte("<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n"), 800)
+	store, err := cache.Open(cache.Options{Dir: t.TempDir(), Memory: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, key := range []string{"a", "b", "c"} {
+		e := &cache.Entry{Key: key, Status: 200, Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}}}
+		e.SetBody(cache.Identity, page)
+		if err := store.Put(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newCompressor(1, 8)
+	defer c.Close()
+	job := func(key string) compressJob {
+		return compressJob{compressKey: compressKey{store: store, key: key}, budget: NewBudget(0), log: slog.New(slog.DiscardHandler)}
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 2 minutes for %s", what)
+			}
+		}
+	}
+
+	// No visitors: two jobs, one after the other, no rest.
+	c.enqueue(job("a"))
+	waitFor("a's variants", func() bool { return c.done.Load() == 1 })
+	if n := c.resting.Load(); n != 0 {
+		t.Fatalf("an idle edge's worker rests")
+	}
+
+	// Visitors all along: after b, the worker rests with c queued.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				c.requestStarted()
+				runtime.Gosched()
+			}
+		}
+	}()
+	c.enqueue(job("b"))
+	c.enqueue(job("c"))
+	waitFor("the worker to rest after b", func() bool { return c.resting.Load() == 1 })
+	if n := c.done.Load(); n != 2 {
+		t.Fatalf("resting after b: %d entries done; want 2 (c waits for the rest)", n)
+	}
+	waitFor("c's variants after the rest", func() bool { return c.done.Load() == 3 })
 }
 
 // A page just stored is queued only while the Compressor is idle: behind a

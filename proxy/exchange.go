@@ -76,6 +76,7 @@ func (h *Handler) newRequestID() string {
 
 // ServeHTTP serves one visitor request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.compressor.requestStarted()
 	x := &exchange{
 		request: request{h: h, r: r, id: h.newRequestID()},
 		w:       &recorder{ResponseWriter: w},
