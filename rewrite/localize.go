@@ -294,7 +294,7 @@ func (u *urlRewriter) element(t *startTag) elemEdits {
 	if !ok {
 		return elemEdits{}
 	}
-	v = bytes.TrimLeft(v, " \t\n\r\f")
+	v = v[skipSpace(v, 0):]
 	n, host := urlAuthority(v)
 	if n == 0 {
 		return elemEdits{}

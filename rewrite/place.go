@@ -141,7 +141,7 @@ func (r *Rewriter) cheapPlace(src []byte, s *scanResult) int {
 			switch t.typ {
 			case html.CommentToken, html.DoctypeToken:
 			case html.TextToken:
-				if len(bytes.TrimLeft(src[t.start:t.end], " \t\n\r\f")) > 0 {
+				if skipSpace(src[t.start:t.end], 0) < t.end-t.start {
 					return -1
 				}
 			case html.EndTagToken:

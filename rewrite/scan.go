@@ -256,7 +256,7 @@ func (sc *scanner) text(t *token, raw []byte) {
 	if !sc.s.shown.company && sc.tmpl == 0 && sc.r.showsCompany(raw) {
 		sc.s.shown.company = true
 	}
-	if len(bytes.TrimLeft(raw, " \t\n\r\f")) > 0 && sc.tmpl == 0 && !t.foreign {
+	if skipSpace(raw, 0) < len(raw) && sc.tmpl == 0 && !t.foreign {
 		if sc.s.bodyOpen < 0 {
 			sc.s.bodyOpen = len(sc.s.toks)
 		}
