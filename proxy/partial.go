@@ -127,8 +127,21 @@ func (x *exchange) servePart(key string) bool {
 	removeHopHeaders(hdr)
 	h.rewriteHeaders(hdr, x.edge)
 	x.setCacheStatus("fwd=miss; stored; detail=range")
-	x.keepPart(pk, key, kept, hdr, resp, reqTime, first, last, size)
+	x.keepPart(&originPart{key: key, pk: pk, kept: kept, hdr: hdr, resp: resp, reqTime: reqTime, first: first, last: last, size: size})
 	return true
+}
+
+// originPart is a part of a representation the origin answered a range
+// request with, on its way to the visitor and into the parts entry.
+type originPart struct {
+	key, pk string       // the complete response's key, and its parts entry's
+	kept    *cache.Entry // the parts entry stored before, or nil
+	hdr     http.Header  // resp's header as the edge stores and serves it
+	resp    *http.Response
+	reqTime time.Time // when the origin was asked
+	// first, last and size are the part's first and last byte and the
+	// representation's length, from its Content-Range.
+	first, last, size int64
 }
 
 // servePartFrom answers the request from a fresh parts entry holding the
@@ -234,7 +247,9 @@ func parseContentRange(v string) (first, last, size int64, ok bool) {
 // representation (same strong ETag and length) that it doesn't hold
 // whole, then this one. A part cut short is not kept. When the parts then cover
 // the whole, they are combined into the complete response under key.
-func (x *exchange) keepPart(pk, key string, kept *cache.Entry, hdr http.Header, resp *http.Response, reqTime time.Time, first, last, size int64) {
+func (x *exchange) keepPart(part *originPart) {
+	pk, key, kept, hdr, resp := part.pk, part.key, part.kept, part.hdr, part.resp
+	first, last, size := part.first, part.last, part.size
 	h := x.h
 	store := h.opts.Cache
 	var old []span
@@ -300,7 +315,7 @@ func (x *exchange) keepPart(pk, key string, kept *cache.Entry, hdr http.Header, 
 	case w == nil || tee.failed || n != last-first+1:
 		return
 	}
-	e := &cache.Entry{Status: http.StatusOK, Header: hdr.Clone(), RequestTime: reqTime, ResponseTime: h.now()}
+	e := &cache.Entry{Status: http.StatusOK, Header: hdr.Clone(), RequestTime: part.reqTime, ResponseTime: h.now()}
 	e.Header.Del("Content-Range")
 	e.Header.Del("Content-Length")
 	e.Header.Del(markerParts)

@@ -248,17 +248,18 @@ func isURLEnd(c byte) bool {
 	return false
 }
 
-// replaceEdit is the edit a Replace rule makes to the URL at v[i:], which
-// lookup matched up to end with star.
-func (r *locRule) replaceEdit(v []byte, i, end int, star []byte, base int) edit {
+// replaceEdit is the edit a Replace rule makes to the URL at the start
+// of u, at offset at in the document, which lookup matched up to end
+// with star.
+func (r *locRule) replaceEdit(u []byte, end int, star []byte, at int) edit {
 	with := r.with
 	if r.wild {
 		with = r.with + string(star) + r.withSuf
 	}
 	if r.scheme {
-		return edit{base + i, base + i + end, with}
+		return edit{at, at + end, with}
 	}
-	return edit{base + i + schemeLen(v[i:]), base + i + end, with}
+	return edit{at + schemeLen(u), at + end, with}
 }
 
 // elemEdits is what editTag must do for an element a rule acts on.

@@ -19,24 +19,35 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 	if !ok {
 		pc, ok = prescan(src)
 	}
+	how := placement{prefix: edgePrefix(edge), forceDOM: forceDOM, blocks: &r.blocks}
 	if ok && isUTF16(pc.name) {
-		return r.htmlUTF16(src, contentType, pc, edge, forceDOM), nil
+		return r.htmlUTF16(src, contentType, pc, how), nil
 	}
 	if ok {
 		if why := unsafeCharset(pc.name); why != "" {
 			return pass(why)
 		}
 	}
-	s := r.scan(src, pc.bom, edgePrefix(edge))
+	s := r.scan(src, pc.bom, how.prefix)
 	if !ok {
 		pc = afterScan(s.meta)
 		if why := unsafeCharset(pc.name); why != "" {
 			return pass(why)
 		}
 	}
-	out := r.edit(src, s, pc, forceDOM, &r.blocks)
+	out := r.edit(src, s, pc, how)
 	r.release(s)
 	return Result{Body: out, ContentType: pageContentType(contentType, pc), Hints: s.hints, Base: s.base}, nil
+}
+
+// placement is how one document is rewritten: the edge's prefix for URLs
+// (edgePrefix), the notice blocks in the document's own form (ASCII or
+// UTF-8), and forceDOM, which places the notice through the DOM even
+// where the tokens would do (for tests and benchmarks).
+type placement struct {
+	prefix   string
+	blocks   *[8]string
+	forceDOM bool
 }
 
 // pageContentType is the Content-Type to send with a page in pc: a
@@ -53,16 +64,16 @@ func pageContentType(contentType string, pc pageCharset) string {
 	return contentType
 }
 
-// edit applies the scan's edits to src and places the block of blocks
-// (ASCII or UTF-8 forms) for what the page lacks of the notice.
-func (r *Rewriter) edit(src []byte, s *scanResult, pc pageCharset, forceDOM bool, blocks *[8]string) []byte {
+// edit applies the scan's edits to src and places the block of
+// how.blocks for what the page lacks of the notice.
+func (r *Rewriter) edit(src []byte, s *scanResult, pc pageCharset, how placement) []byte {
 	edits := s.edits
 	// A page that shows the number already gets only what it lacks of
 	// the rest; one that shows everything, or carries icpedge's own
 	// block, gets nothing.
-	if block := blocks[s.shown.missing()]; !s.hasNotice && block != "" {
+	if block := how.blocks[s.shown.missing()]; !s.hasNotice && block != "" {
 		pos := -1
-		if !forceDOM {
+		if !how.forceDOM {
 			pos = r.cheapPlace(src, s)
 		}
 		if pos < 0 {

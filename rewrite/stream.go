@@ -167,7 +167,7 @@ func (s *stream) lex(final bool) {
 		}
 		switch {
 		case ok && isUTF16(pc.name):
-			s.u16 = newStream16(s.r, s.dst, s.prefix, utf16BigEndian(pc.name), s.buf[:pc.bom])
+			s.u16 = s.newStream16(utf16BigEndian(pc.name), s.buf[:pc.bom])
 			buf := s.buf[pc.bom:]
 			s.buf = nil
 			if _, err := s.u16.Write(buf); err != nil {

@@ -128,7 +128,7 @@ func (u *urlRewriter) at(v []byte, i, base int) {
 		*u.out = append(*u.out, edit{base + i, base + i + n, u.prefix})
 	case u.loc != nil:
 		if r, end, star := u.loc.lookup(v[i:], n, host); r != nil && r.action == Replace {
-			*u.out = append(*u.out, r.replaceEdit(v, i, end, star, base))
+			*u.out = append(*u.out, r.replaceEdit(v[i:], end, star, base+i))
 		}
 	}
 }

@@ -144,13 +144,14 @@ func encode16(dst, src []byte, be, final bool) ([]byte, int) {
 // WTF-8 form, with the notice in its own characters, and the result goes
 // back into the page's code units and byte order after the page's own
 // byte order mark.
-func (r *Rewriter) htmlUTF16(src []byte, contentType string, pc pageCharset, edge Edge, forceDOM bool) Result {
+func (r *Rewriter) htmlUTF16(src []byte, contentType string, pc pageCharset, how placement) Result {
 	be := utf16BigEndian(pc.name)
 	body := src[pc.bom:]
 	odd := len(body) % 2
 	text, _ := decode16(make([]byte, 0, len(body)*3/2), body[:len(body)-odd], be, true)
-	s := r.scan(text, 0, edgePrefix(edge))
-	out := r.edit(text, s, pageCharset{name: "utf-8"}, forceDOM, &r.blocksUTF8)
+	s := r.scan(text, 0, how.prefix)
+	how.blocks = &r.blocksUTF8
+	out := r.edit(text, s, pageCharset{name: "utf-8"}, how)
 	r.release(s)
 	res := Result{Body: src, ContentType: pageContentType(contentType, pc), Hints: s.hints, Base: s.base}
 	if bytes.Equal(out, text) {
@@ -173,9 +174,11 @@ type stream16 struct {
 	text  []byte
 }
 
-func newStream16(r *Rewriter, dst io.Writer, prefix string, be bool, bom []byte) *stream16 {
-	w := &writer16{dst: dst, be: be, head: bom}
-	inner := &stream{r: r, dst: w, ct: "text/html; charset=utf-8", prefix: prefix, started: true, blocks: &r.blocksUTF8}
+// newStream16 is the stream for the rest of s's document, which is UTF-16
+// (big-endian when be) after its byte order mark bom.
+func (s *stream) newStream16(be bool, bom []byte) *stream16 {
+	w := &writer16{dst: s.dst, be: be, head: bom}
+	inner := &stream{r: s.r, dst: w, ct: "text/html; charset=utf-8", prefix: s.prefix, started: true, blocks: &s.r.blocksUTF8}
 	return &stream16{inner: inner, out: w, be: be}
 }
 

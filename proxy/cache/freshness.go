@@ -114,11 +114,13 @@ func ageValue(h http.Header) time.Duration {
 // understood status only (0 otherwise, and when Last-Modified is absent).
 // A missing Date counts as responseTime.
 func FreshnessLifetime(status int, h http.Header, responseTime time.Time, heuristicMax time.Duration) (lifetime time.Duration, heuristic bool) {
-	cc := ParseCacheControl(h)
-	return freshnessLifetime(status, h, cc, responseTime, heuristicMax)
+	return freshnessLifetime(controlled{status: status, h: h, cc: ParseCacheControl(h)}, responseTime, heuristicMax)
 }
 
-func freshnessLifetime(status int, h http.Header, cc Directives, responseTime time.Time, heuristicMax time.Duration) (time.Duration, bool) {
+// freshnessLifetime is FreshnessLifetime of the response c, whose
+// targeted field plays no part here.
+func freshnessLifetime(c controlled, responseTime time.Time, heuristicMax time.Duration) (time.Duration, bool) {
+	status, h, cc := c.status, c.h, c.cc
 	switch {
 	case cc.SMaxAge.Present:
 		return cc.SMaxAge.Value, false

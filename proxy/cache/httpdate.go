@@ -40,11 +40,11 @@ func parseHTTPDate(s string, ref time.Time) (time.Time, bool) {
 		ok4 := p.lit(" ")
 		year, ok5 := p.digits(4)
 		ok6 := p.lit(" ")
-		h, m, sec, ok7 := p.clock()
+		hms, ok7 := p.clock()
 		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || !p.gmt() {
 			return t, false
 		}
-		return p.date(year, month, day, h, m, sec)
+		return p.date(year, month, day, hms)
 	case strings.IndexByte(s, ',') > 3:
 		// rfc850-date: day-name-l "," SP day "-" month "-" 2DIGIT SP time SP GMT
 		if !p.name(longDayNames) || !p.lit(", ") {
@@ -56,7 +56,7 @@ func parseHTTPDate(s string, ref time.Time) (time.Time, bool) {
 		ok4 := p.lit("-")
 		yy, ok5 := p.digits(2)
 		ok6 := p.lit(" ")
-		h, m, sec, ok7 := p.clock()
+		hms, ok7 := p.clock()
 		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || !p.gmt() {
 			return t, false
 		}
@@ -70,7 +70,7 @@ func parseHTTPDate(s string, ref time.Time) (time.Time, bool) {
 		case year <= ry-50:
 			year += 100
 		}
-		return p.date(year, month, day, h, m, sec)
+		return p.date(year, month, day, hms)
 	default:
 		// asctime-date: day-name SP month SP ( 2DIGIT / ( SP DIGIT ) ) SP time SP year
 		if !p.name(dayNames) || !p.lit(" ") {
@@ -86,13 +86,13 @@ func parseHTTPDate(s string, ref time.Time) (time.Time, bool) {
 			day, ok3 = p.digits(2)
 		}
 		ok4 := p.lit(" ")
-		h, m, sec, ok5 := p.clock()
+		hms, ok5 := p.clock()
 		ok6 := p.lit(" ")
 		year, ok7 := p.digits(4)
 		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || p.s != "" {
 			return t, false
 		}
-		return p.date(year, month, day, h, m, sec)
+		return p.date(year, month, day, hms)
 	}
 }
 
@@ -150,15 +150,18 @@ func (p *dateParser) digits(n int) (int, bool) {
 
 // clock reads time-of-day = hour ":" minute ":" second, 00:00:00 to
 // 23:59:60 (a leap second).
-func (p *dateParser) clock() (h, m, s int, ok bool) {
+func (p *dateParser) clock() (c timeOfDay, ok bool) {
 	h, ok1 := p.digits(2)
 	ok2 := p.lit(":")
 	m, ok3 := p.digits(2)
 	ok4 := p.lit(":")
 	s, ok5 := p.digits(2)
 	ok = ok1 && ok2 && ok3 && ok4 && ok5 && h <= 23 && m <= 59 && s <= 60
-	return h, m, s, ok
+	return timeOfDay{h, m, s}, ok
 }
+
+// timeOfDay is a date's hour, minute and second.
+type timeOfDay struct{ h, m, s int }
 
 // gmt reads the final " GMT", in any case, and requires the end.
 func (p *dateParser) gmt() bool {
@@ -170,12 +173,12 @@ func (p *dateParser) gmt() bool {
 }
 
 // date builds the UTC time, refusing a day the month does not have.
-func (p *dateParser) date(year int, month time.Month, day, h, m, s int) (time.Time, bool) {
+func (p *dateParser) date(year int, month time.Month, day int, c timeOfDay) (time.Time, bool) {
 	if day < 1 || day > daysIn(year, month) {
 		return time.Time{}, false
 	}
 	// A leap second (:60) normalises to the next second.
-	return time.Date(year, month, day, h, m, s, 0, time.UTC), true
+	return time.Date(year, month, day, c.h, c.m, c.s, 0, time.UTC), true
 }
 
 func daysIn(year int, month time.Month) int {

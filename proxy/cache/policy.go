@@ -171,18 +171,27 @@ func (p Policy) rule(req *http.Request, status int, h http.Header) (Rule, bool) 
 	return p.Match(req.URL.Path, h.Get("Content-Type"))
 }
 
-// forced returns the rule that forces the lifetime of a response with
-// status and header h to req, if one applies: a rule matches the path and
-// type, the status may be forced, the request is not personal, the
-// response has no targeted field (targeted), and it is not private or
-// no-store, unless the rule overrides that. cc is the response's
-// directives, as control reads them.
-func (p Policy) forced(req *http.Request, status int, h http.Header, cc Directives, targeted bool) (Rule, bool) {
-	if targeted || p.personal(req) {
+// controlled is a response as the policy judges it: its status, its
+// header as control shows it (h), its directives (cc), and whether it
+// carried a targeted field.
+type controlled struct {
+	status   int
+	h        http.Header
+	cc       Directives
+	targeted bool
+}
+
+// forced returns the rule that forces the lifetime of the response c to
+// req, if one applies: a rule matches the path and type, the status may
+// be forced, the request is not personal, the response has no targeted
+// field, and it is not private or no-store, unless the rule overrides
+// that.
+func (p Policy) forced(req *http.Request, c controlled) (Rule, bool) {
+	if c.targeted || p.personal(req) {
 		return Rule{}, false
 	}
-	r, ok := p.rule(req, status, h)
-	if !ok || !r.OverridePrivate && (cc.Private || cc.NoStore && !cc.MustUnderstand) {
+	r, ok := p.rule(req, c.status, c.h)
+	if !ok || !r.OverridePrivate && (c.cc.Private || c.cc.NoStore && !c.cc.MustUnderstand) {
 		return Rule{}, false
 	}
 	return r, true
@@ -247,7 +256,7 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 	if _, ok := p.rule(req, status, h); ok && !targeted && auth && !sharedWithAuthorization(cc) {
 		return false, ReasonAuthorization
 	}
-	if _, ok := p.forced(req, status, h, cc, targeted); ok {
+	if _, ok := p.forced(req, controlled{status, h, cc, targeted}); ok {
 		if req.Header.Get("Cookie") != "" && (cc.Private || cc.NoStore) {
 			// Overridden for everyone else; a visitor with cookies
 			// answered so may have been recognised.
@@ -283,10 +292,11 @@ func (p Policy) Storable(req *http.Request, status int, h http.Header) (ok bool,
 // cap.
 func (p Policy) Lifetime(req *http.Request, status int, h http.Header, responseTime time.Time) (lifetime time.Duration, forced bool) {
 	cc, h, targeted := p.control(h)
-	if r, ok := p.forced(req, status, h, cc, targeted); ok {
+	c := controlled{status, h, cc, targeted}
+	if r, ok := p.forced(req, c); ok {
 		return r.TTL, true
 	}
-	l, _ := freshnessLifetime(status, h, cc, responseTime, p.HeuristicMax)
+	l, _ := freshnessLifetime(c, responseTime, p.HeuristicMax)
 	return l, false
 }
 
@@ -356,13 +366,14 @@ func (p Policy) Decide(req *http.Request, e *Entry, now time.Time) Decision {
 	// A rule never applies to a request with Authorization or a session
 	// cookie, whatever stored the response, nor to a response with a
 	// targeted field.
-	rule, forced := p.forced(req, e.Status, view, cc, targeted)
+	c := controlled{e.Status, view, cc, targeted}
+	rule, forced := p.forced(req, c)
 	d.Forced = forced
 	d.Age = Age(e.Header, e.RequestTime, e.ResponseTime, now)
 	if forced {
 		d.Lifetime = rule.TTL
 	} else {
-		d.Lifetime, _ = freshnessLifetime(e.Status, view, cc, e.ResponseTime, p.HeuristicMax)
+		d.Lifetime, _ = freshnessLifetime(c, e.ResponseTime, p.HeuristicMax)
 	}
 
 	// The entry may have been stored under a rule that no longer applies
