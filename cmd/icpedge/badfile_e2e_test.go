@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testpki"
 )
 
 // badFiles are configs naming a file the edge can't use, each with the
@@ -89,7 +91,7 @@ func TestBadFileOnReload(t *testing.T) {
 func TestBadCertOnReload(t *testing.T) {
 	origin := newHTMLOrigin(t)
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	certFile, keyFile := testpki.WritePair(t, dir, tlsTestHost, 1)
 	httpAddr, httpsAddr := freePort(t), freePort(t)
 	tlsBlock := func(cert string) string {
 		return fmt.Sprintf("tls:\n  mode: manual\n  cert_file: %s\n  key_file: %s\n", cert, keyFile)
@@ -98,7 +100,7 @@ func TestBadCertOnReload(t *testing.T) {
 	e := startEdge(t, path)
 	e.waitListening(2, 20*time.Second)
 	roots := x509.NewCertPool()
-	roots.AddCert(testPairCert(t, tlsTestHost, 1))
+	roots.AddCert(testpki.Cert(t, tlsTestHost, 1))
 
 	rewriteConfig(t, path, tlsEdgeConfig(origin.URL, httpAddr, httpsAddr, tlsBlock(filepath.Join(dir, "gone.pem"))))
 	e.signal(syscall.SIGHUP)

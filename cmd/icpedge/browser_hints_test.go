@@ -21,6 +21,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testpki"
 )
 
 // hintWait bounds how long the origin holds a page for its style sheet
@@ -120,8 +121,8 @@ func TestBrowserEarlyHints(t *testing.T) {
 	chromium := chromiumPath(t)
 	o := newHintOrigin(t)
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, browserHost, 1)
-	cert := testPairCert(t, browserHost, 1)
+	certFile, keyFile := testpki.WritePair(t, dir, browserHost, 1)
+	cert := testpki.Cert(t, browserHost, 1)
 	e := startEdge(t, writeConfig(t, fmt.Sprintf(`hosts: [%s]
 origin: %s
 listen:

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testpki"
 )
 
 func TestMetricsEndpoint(t *testing.T) {
@@ -28,7 +30,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}))
 	t.Cleanup(origin.Close)
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, testHost, 1)
+	certFile, keyFile := testpki.WritePair(t, dir, testHost, 1)
 	path := filepath.Join(dir, "site.yaml")
 	rewriteConfig(t, path, fmt.Sprintf(`hosts: [%s]
 origin: %s
@@ -50,7 +52,7 @@ tls:
 
 	// A miss, a stale-if-error answer and an origin error, over HTTPS.
 	roots := x509.NewCertPool()
-	roots.AddCert(testPairCert(t, testHost, 1))
+	roots.AddCert(testpki.Cert(t, testHost, 1))
 	c := clientFor(e.Addr("https"))
 	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: testHost}
 	for i, p := range []string{"/page", "/page", "/fail"} {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testpki"
 )
 
 // namedOrigin answers every path with a page naming the origin.
@@ -56,12 +58,12 @@ func TestMultiClient(t *testing.T) {
 	httpAddr, httpsAddr := freePort(t), freePort(t)
 	roots := x509.NewCertPool()
 	for i, h := range []string{hostA, hostB, hostC} {
-		writePairTo(t, filepath.Join(dir, h+".crt"), filepath.Join(dir, h+".key"), h, int64(10+i))
-		roots.AddCert(testPairCert(t, h, int64(10+i)))
+		testpki.WritePairTo(t, filepath.Join(dir, h+".crt"), filepath.Join(dir, h+".key"), h, int64(10+i))
+		roots.AddCert(testpki.Cert(t, h, int64(10+i)))
 	}
 	// elsewhere.yaml's own pair, so that its listen address is what is
 	// wrong with it.
-	writePairTo(t, filepath.Join(dir, "d.example.test.crt"), filepath.Join(dir, "d.example.test.key"), "d.example.test", 20)
+	testpki.WritePairTo(t, filepath.Join(dir, "d.example.test.crt"), filepath.Join(dir, "d.example.test.key"), "d.example.test", 20)
 	write := func(name, yaml string) {
 		t.Helper()
 		rewriteConfig(t, filepath.Join(dir, name), yaml)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testpki"
 	"golang.org/x/net/html"
 )
 
@@ -28,7 +29,7 @@ func TestStatusPageE2E(t *testing.T) {
 	os.Mkdir(dir, 0o755)
 	httpAddr, httpsAddr := freePort(t), freePort(t)
 	for i, h := range []string{hostA, hostB} {
-		writePairTo(t, filepath.Join(dir, h+".crt"), filepath.Join(dir, h+".key"), h, int64(30+i))
+		testpki.WritePairTo(t, filepath.Join(dir, h+".crt"), filepath.Join(dir, h+".key"), h, int64(30+i))
 	}
 	// a's origin shows a second, old filing number on /old: the audit's
 	// icp-conflict check fails.
@@ -50,7 +51,7 @@ func TestStatusPageE2E(t *testing.T) {
 
 	// A request through b, for its origin figures.
 	roots := x509.NewCertPool()
-	roots.AddCert(testPairCert(t, hostB, 31))
+	roots.AddCert(testpki.Cert(t, hostB, 31))
 	c := clientFor(e.Addr("https"))
 	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: hostB}
 	if resp, err := c.Get("https://" + hostB + "/x"); err != nil {

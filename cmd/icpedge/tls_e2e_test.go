@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testpki"
 )
 
 const (
@@ -38,7 +40,7 @@ const (
 func TestTLSManualE2E(t *testing.T) {
 	origin := newHTMLOrigin(t)
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	certFile, keyFile := testpki.WritePair(t, dir, tlsTestHost, 1)
 	httpAddr, httpsAddr := freePort(t), freePort(t)
 	path := writeConfig(t, tlsEdgeConfig(origin.URL, httpAddr, httpsAddr, fmt.Sprintf(`tls:
   mode: manual
@@ -51,7 +53,7 @@ func TestTLSManualE2E(t *testing.T) {
 
 	roots := x509.NewCertPool()
 	for _, s := range []int64{1, 2, 3} {
-		roots.AddCert(testPairCert(t, tlsTestHost, s))
+		roots.AddCert(testpki.Cert(t, tlsTestHost, s))
 	}
 	resp, body := httpsGet(t, e.Addr("https"), roots, "/page")
 	if resp.StatusCode != 200 || !hasNotice(body) {
@@ -75,7 +77,7 @@ func TestTLSManualE2E(t *testing.T) {
 	}
 
 	// Replaced files are picked up by polling.
-	writePairTo(t, certFile, keyFile, tlsTestHost, 2)
+	testpki.WritePairTo(t, certFile, keyFile, tlsTestHost, 2)
 	waitFor(t, 60*time.Second, "the polled reload", func() bool { return servedSerial(t, e.Addr("https"), roots) == 2 })
 
 	// A broken pair on SIGHUP keeps the current certificate.
@@ -89,7 +91,7 @@ func TestTLSManualE2E(t *testing.T) {
 	}
 
 	// A good pair on SIGHUP is served at once.
-	writePairTo(t, certFile, keyFile, tlsTestHost, 3)
+	testpki.WritePairTo(t, certFile, keyFile, tlsTestHost, 3)
 	e.signal(syscall.SIGHUP)
 	waitFor(t, 30*time.Second, "the SIGHUP reload", func() bool { return servedSerial(t, e.Addr("https"), roots) == 3 })
 	assertAlive(t, e)
@@ -101,7 +103,7 @@ func TestTLSManualE2E(t *testing.T) {
 func TestTLSChallengePathNotProxied(t *testing.T) {
 	origin := newTestOrigin(t)
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	certFile, keyFile := testpki.WritePair(t, dir, tlsTestHost, 1)
 	path := writeConfig(t, tlsEdgeConfig(origin.URL, freePort(t), freePort(t), fmt.Sprintf("tls:\n  mode: manual\n  cert_file: %s\n  key_file: %s\n", certFile, keyFile)))
 	e := startEdge(t, path)
 	e.waitListening(2, 20*time.Second)
@@ -473,80 +475,6 @@ func newHTMLOrigin(t *testing.T) *httptest.Server {
 	}))
 	t.Cleanup(o.Close)
 	return o
-}
-
-var testKey = sync.OnceValue(func() *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-// testPairCert is the self-signed certificate for host with serial, the
-// same one each time (same key, fixed dates).
-func testPairCert(t *testing.T, host string, serial int64) *x509.Certificate {
-	t.Helper()
-	der := testPairDER(t, host, serial)
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-var pairDERs sync.Map // "host/serial" → DER
-
-func testPairDER(t *testing.T, host string, serial int64) []byte {
-	key := fmt.Sprintf("%s/%d", host, serial)
-	if der, ok := pairDERs.Load(key); ok {
-		return der.([]byte)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: host},
-		DNSNames:              []string{host},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &testKey().PublicKey, testKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	actual, _ := pairDERs.LoadOrStore(key, der)
-	return actual.([]byte)
-}
-
-// writePair writes a self-signed pair for host into dir.
-func writePair(t *testing.T, dir, host string, serial int64) (certFile, keyFile string) {
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePairTo(t, certFile, keyFile, host, serial)
-	return certFile, keyFile
-}
-
-// writePairTo replaces the files the way an operator's tooling would:
-// write beside, then rename over.
-func writePairTo(t *testing.T, certFile, keyFile, host string, serial int64) {
-	t.Helper()
-	keyDER, err := x509.MarshalECPrivateKey(testKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(path string, block *pem.Block) {
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(keyFile, &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	write(certFile, &pem.Block{Type: "CERTIFICATE", Bytes: testPairDER(t, host, serial)})
 }
 
 // writeServerCA writes a CA and a certificate it signs for 127.0.0.1 and

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testpki"
 	"github.com/icpedge/icpedge/config"
 )
 
@@ -17,7 +18,7 @@ import (
 // was to replace untouched, and does not panic.
 func TestBuildSiteBadFiles(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	certFile, keyFile := testpki.WritePair(t, dir, tlsTestHost, 1)
 	load := func(extra string) *config.Config {
 		t.Helper()
 		path := filepath.Join(dir, "site.yaml")

@@ -3,19 +3,13 @@ package edge
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"html"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testpki"
 	"github.com/icpedge/icpedge/config"
 	"github.com/mholt/acmez/v3/acme"
 )
@@ -40,8 +35,8 @@ const (
 
 func TestTLSRedirect(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
-	otherCert, otherKey := writePair(t, t.TempDir(), "other.example.test", 1)
+	certFile, keyFile := testpki.WritePair(t, dir, tlsTestHost, 1)
+	otherCert, otherKey := testpki.WritePair(t, t.TempDir(), "other.example.test", 1)
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Edge", "1")
 		w.WriteHeader(http.StatusTeapot)
@@ -119,7 +114,7 @@ func TestTLSRedirect(t *testing.T) {
 
 func TestTLSHSTS(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	certFile, keyFile := testpki.WritePair(t, dir, tlsTestHost, 1)
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	for _, tt := range []struct {
 		hsts time.Duration
@@ -151,7 +146,7 @@ func TestTLSHSTS(t *testing.T) {
 // suites only for 1.2, h2 by ALPN, and acme-tls/1 kept for TLS-ALPN-01.
 func TestTLSHandshake(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	certFile, keyFile := testpki.WritePair(t, dir, tlsTestHost, 1)
 	cfg := testTLSConfig(t, "manual", ":443", certFile, keyFile)
 	et, err := newEdgeTLS(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
@@ -227,7 +222,7 @@ func TestTLSHandshake(t *testing.T) {
 
 func TestTLSManualReload(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, tlsTestHost, 1)
+	certFile, keyFile := testpki.WritePair(t, dir, tlsTestHost, 1)
 	var logs syncBuffer
 	m, err := newManualCert(certFile, keyFile, []string{tlsTestHost}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
@@ -242,7 +237,7 @@ func TestTLSManualReload(t *testing.T) {
 	go func() { defer close(done); m.watch(ctx, 20*time.Millisecond) }()
 	defer func() { cancel(); <-done }()
 
-	writePairTo(t, certFile, keyFile, tlsTestHost, 2)
+	testpki.WritePairTo(t, certFile, keyFile, tlsTestHost, 2)
 	waitFor(t, 20*time.Second, "the changed pair to be loaded", func() bool { return serial() == 2 })
 
 	// A broken pair keeps the current one and is reported once. The file
@@ -348,68 +343,6 @@ func testTLSConfig(t *testing.T, mode, https, certFile, keyFile string) *config.
 // rewriter may write with character references.
 func hasNotice(body string) bool {
 	return strings.Contains(html.UnescapeString(body), tlsTestICP) && strings.Contains(body, `href="https://beian.miit.gov.cn/"`)
-}
-
-var testKey = sync.OnceValue(func() *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-var pairDERs sync.Map // "host/serial" → DER
-
-func testPairDER(t *testing.T, host string, serial int64) []byte {
-	key := fmt.Sprintf("%s/%d", host, serial)
-	if der, ok := pairDERs.Load(key); ok {
-		return der.([]byte)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: host},
-		DNSNames:              []string{host},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &testKey().PublicKey, testKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	actual, _ := pairDERs.LoadOrStore(key, der)
-	return actual.([]byte)
-}
-
-// writePair writes a self-signed pair for host into dir.
-func writePair(t *testing.T, dir, host string, serial int64) (certFile, keyFile string) {
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePairTo(t, certFile, keyFile, host, serial)
-	return certFile, keyFile
-}
-
-// writePairTo replaces the files the way an operator's tooling would:
-// write beside, then rename over.
-func writePairTo(t *testing.T, certFile, keyFile, host string, serial int64) {
-	t.Helper()
-	keyDER, err := x509.MarshalECPrivateKey(testKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(path string, block *pem.Block) {
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(keyFile, &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	write(certFile, &pem.Block{Type: "CERTIFICATE", Bytes: testPairDER(t, host, serial)})
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
