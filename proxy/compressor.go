@@ -168,18 +168,14 @@ func (c *Compressor) waitQuiet() bool {
 }
 
 // enqueue queues j unless it is queued already, reporting false when the
-// queue is full or closed. It never waits.
-func (c *Compressor) enqueue(j compressJob) bool { return c.add(j, false) }
-
-// enqueueIfIdle queues j only when no job is queued or running, as a
-// page just stored is: during a burst of misses (a crawler walking the
-// long tail, a purge) most pages are fetched once and never again before
-// they expire, and a page's best compression costs a hundred times its
-// miss. Then the work waits for the page's first hit, which queues it
-// (recompressLater), and the burst leaves at most one job behind it.
-func (c *Compressor) enqueueIfIdle(j compressJob) bool { return c.add(j, true) }
-
-func (c *Compressor) add(j compressJob, onlyIdle bool) bool {
+// queue is full or closed. It never waits. With onlyIdle, as for a page
+// just stored, j is queued only when no job is queued or running: during
+// a burst of misses (a crawler walking the long tail, a purge) most pages
+// are fetched once and never again before they expire, and a page's best
+// compression costs a hundred times its miss. Then the work waits for the
+// page's first hit, which queues it (recompressLater), and the burst
+// leaves at most one job behind it.
+func (c *Compressor) enqueue(j compressJob, onlyIdle bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -412,7 +408,7 @@ func (q *request) recompressLater(e *cache.Entry) { q.queueCompress(e, false) }
 
 // recompressStored is recompressLater for an entry a fill has just
 // stored: it is queued only while the Compressor is idle
-// (Compressor.enqueueIfIdle).
+// (Compressor.enqueue, onlyIdle).
 func (q *request) recompressStored(e *cache.Entry) { q.queueCompress(e, true) }
 
 func (q *request) queueCompress(e *cache.Entry, onlyIdle bool) {
@@ -423,5 +419,5 @@ func (q *request) queueCompress(e *cache.Entry, onlyIdle bool) {
 	if h.opts.Cache == nil || !compressible(e.Header.Get("Content-Type")) {
 		return
 	}
-	h.compressor.add(compressJob{compressKey: compressKey{store: h.opts.Cache, key: e.Key}, budget: h.budget, log: h.log, metrics: h.opts.Metrics}, onlyIdle)
+	h.compressor.enqueue(compressJob{compressKey: compressKey{store: h.opts.Cache, key: e.Key}, budget: h.budget, log: h.log, metrics: h.opts.Metrics}, onlyIdle)
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -247,7 +246,7 @@ func TestCompressorQueueBounded(t *testing.T) {
 	}{
 		{"a", true}, {"a", true}, {"b", true}, {"c", false}, {"b", true},
 	} {
-		if got := c.enqueue(job(tc.key)); got != tc.want {
+		if got := c.enqueue(job(tc.key), false); got != tc.want {
 			t.Errorf("enqueue #%d (%s): got %v; want %v", i, tc.key, got, tc.want)
 		}
 	}
@@ -255,7 +254,7 @@ func TestCompressorQueueBounded(t *testing.T) {
 		t.Errorf("queued %d, dropped %d; want 2 and 1", len(c.jobs), c.dropped.Load())
 	}
 	c.Close()
-	if c.enqueue(job("d")) {
+	if c.enqueue(job("d"), false) {
 		t.Errorf("enqueue after Close: got true; want false")
 	}
 }
@@ -292,7 +291,7 @@ func TestCompressorRestsWhileServing(t *testing.T) {
 	}
 
 	// No visitors: two jobs, one after the other, no rest.
-	c.enqueue(job("a"))
+	c.enqueue(job("a"), false)
 	waitFor("a's variants", func() bool { return c.done.Load() == 1 })
 	if n := c.resting.Load(); n != 0 {
 		t.Fatalf("an idle edge's worker rests")
@@ -308,12 +307,12 @@ func TestCompressorRestsWhileServing(t *testing.T) {
 				return
 			default:
 				c.requestStarted()
-				runtime.Gosched()
+				time.Sleep(100 * time.Microsecond) // a visitor every 0.1 ms, not a busy core
 			}
 		}
 	}()
-	c.enqueue(job("b"))
-	c.enqueue(job("c"))
+	c.enqueue(job("b"), false)
+	c.enqueue(job("c"), false)
 	waitFor("the worker to rest after b", func() bool { return c.resting.Load() == 1 })
 	if n := c.done.Load(); n != 2 {
 		t.Fatalf("resting after b: %d entries done; want 2 (c waits for the rest)", n)
@@ -327,16 +326,16 @@ func TestCompressorStoredOnlyWhenIdle(t *testing.T) {
 	c := newCompressor(0, 8) // no workers: nothing leaves the queue
 	defer c.Close()
 	job := func(key string) compressJob { return compressJob{compressKey: compressKey{key: key}} }
-	if !c.enqueueIfIdle(job("first")) {
+	if !c.enqueue(job("first"), true) {
 		t.Fatalf("an idle compressor refused a stored page")
 	}
-	if c.enqueueIfIdle(job("second")) {
+	if c.enqueue(job("second"), true) {
 		t.Errorf("a busy compressor took a stored page")
 	}
-	if !c.enqueueIfIdle(job("first")) {
+	if !c.enqueue(job("first"), true) {
 		t.Errorf("a page already queued was reported as not queued")
 	}
-	if !c.enqueue(job("second")) {
+	if !c.enqueue(job("second"), false) {
 		t.Errorf("the page's hit could not queue it")
 	}
 	if len(c.jobs) != 2 || c.dropped.Load() != 0 {
@@ -428,7 +427,7 @@ func TestCompressorTypes(t *testing.T) {
 	}
 	e := newSafetyEdge(t, o, nil)
 	// The misses come as a burst, which leaves most pages for their
-	// first hit to queue (Compressor.enqueueIfIdle): the second pass.
+	// first hit to queue (Compressor.enqueue, onlyIdle): the second pass.
 	for range 2 {
 		for i := range types {
 			e.get("/f"+strconv.Itoa(i), "Accept-Encoding", "gzip")
