@@ -196,24 +196,19 @@ func unescape(v []byte) (c byte, n int) {
 		return 0, 0
 	}
 	switch v[1] {
-	case 'u':
-		if len(v) < 6 {
+	case 'u', 'x':
+		n = 6 // \uXXXX
+		if v[1] == 'x' {
+			n = 4 // \xXX
+		}
+		if len(v) < n {
 			return 0, 0
 		}
-		r, ok := hexValue(v[2:6])
+		r, ok := hexValue(v[2:n])
 		if !ok || r > 0x7F {
 			return 0, 0
 		}
-		return byte(r), 6
-	case 'x':
-		if len(v) < 4 {
-			return 0, 0
-		}
-		r, ok := hexValue(v[2:4])
-		if !ok || r > 0x7F {
-			return 0, 0
-		}
-		return byte(r), 4
+		return byte(r), n
 	case 'n', 'r', 't', 'f', 'b', 'v':
 		return ' ', 2
 	case '/', '"', '\'', '\\', '`':
