@@ -112,16 +112,7 @@ func startEdgeOnce(ctx context.Context, bin, dir, originURL, memory string) (*ch
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			c.logLine(sc.Text())
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = c.cmd.Wait()
-		close(c.exited)
-	}()
+	go c.follow(stderr, nil)
 	addrc := make(chan string, 1)
 	go func() {
 		// Bounded by the 30s in waitAddr, after which the child is gone.
@@ -170,6 +161,23 @@ func (c *child) start(stdoutW io.Writer) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("starting %s: %w", c.name, err)
 	}
 	return stderr, nil
+}
+
+// follow reads the child's stderr into its log until the stream ends,
+// then waits for the process, runs then (if set), and closes c.exited. It
+// runs on a goroutine of the child's own, started with the child.
+func (c *child) follow(stderr io.Reader, then func()) {
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		c.logLine(sc.Text())
+	}
+	_, _ = io.Copy(io.Discard, stderr)
+	_ = c.cmd.Wait()
+	if then != nil {
+		then()
+	}
+	close(c.exited)
 }
 
 func (c *child) waitAddr(ctx context.Context, addrc <-chan string) error {

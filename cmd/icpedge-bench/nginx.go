@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -197,15 +195,7 @@ func startNginxOnce(ctx context.Context, bin, dir, originAddr, notice string) (*
 	if err != nil {
 		return nil, "", err
 	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			c.logLine(sc.Text())
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = c.cmd.Wait()
-		close(c.exited)
-	}()
+	go c.follow(stderr, nil)
 	addrc := make(chan string, 1)
 	go func() {
 		for range 3000 {

@@ -92,15 +92,7 @@ func startPlain(ctx context.Context, dir string, vs []variant) (*child, error) {
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			c.logLine(sc.Text())
-		}
-		_ = c.cmd.Wait()
-		pw.Close()
-		close(c.exited)
-	}()
+	go c.follow(stderr, func() { pw.Close() })
 	// Closing stdin is the reference server's signal to exit.
 	c.quit = func() { _ = stdin.Close() }
 	if err := c.waitAddr(ctx, addrc); err != nil {
