@@ -24,7 +24,7 @@ type Metrics struct {
 	// children for the codings the edge makes, so that a hit looks
 	// none up.
 	bytesSent    *prometheus.CounterVec
-	sent         map[string]prometheus.Counter
+	sent         [4]prometheus.Counter // by sentCodings
 	savedBytes   prometheus.Counter
 	compressTime prometheus.Counter
 	// wholeIdentity and wholeCoded sum, over the compressed responses
@@ -85,9 +85,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Time the background compressor spent making the stored br and gzip variants of cached responses.",
 		}),
 	}
-	m.sent = make(map[string]prometheus.Counter)
-	for _, enc := range sentCodings {
-		m.sent[enc] = m.bytesSent.WithLabelValues(enc)
+	for i, enc := range sentCodings {
+		m.sent[i] = m.bytesSent.WithLabelValues(enc)
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.originDuration, m.originErrors, m.staleServed, m.bytesSent, m.savedBytes, m.compressTime} {
 		if err := reg.Register(c); err != nil {
@@ -159,7 +158,7 @@ func (m *Metrics) observeSent(coding string, n, identity int64) {
 		i = 2
 	}
 	if n > 0 {
-		m.sent[sentCodings[i]].Add(float64(n))
+		m.sent[i].Add(float64(n))
 		m.sentBytes[i].Add(n)
 	}
 	if identity > n {
