@@ -10,84 +10,28 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testredis"
 )
 
 // The cluster tests run two icpedge processes against a real redis-server
 // the test starts on a free loopback port, and stops by its PID.
 
-// redisProc is a redis-server of the test's own.
-type redisProc struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-// startRedisServer starts redis-server on a free loopback port, its data
-// in an append-only file fsynced on every write (so a restart after a
-// kill keeps it, as a production Redis does). It is killed when t ends.
-func startRedisServer(t *testing.T) *redisProc {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server is needed (apt-get install redis-server): %v", err)
-	}
-	r := &redisProc{t: t, port: atoiPort(t, freePort(t)), dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *redisProc) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server",
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
-		"--daemonize", "no", "--loglevel", "warning", "--logfile", filepath.Join(r.dir, "redis.log"))
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("starting redis-server: %v", err)
-	}
-	waitFor(r.t, 60*time.Second, "redis-server to answer PING", func() bool {
-		c, err := net.DialTimeout("tcp", r.addr(), time.Second)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(time.Second))
-		fmt.Fprint(c, "PING\r\n")
-		buf := make([]byte, 7)
-		n, _ := io.ReadFull(c, buf)
-		return string(buf[:n]) == "+PONG\r\n"
-	})
-}
-
-// kill ends redis-server abruptly, by its PID, as a crash would.
-func (r *redisProc) kill() {
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Kill()
-	r.cmd.Wait()
-	r.cmd = nil
-}
-
-func (r *redisProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
-
 // clusterNodeConfig is a client's config on one node: plain HTTP, the
 // cache, the admin listener on a port of its own (icpedge purge reads it
 // from the file), and the cluster block.
-func clusterNodeConfig(t *testing.T, originURL, icp string, r *redisProc, node, extra string) string {
+func clusterNodeConfig(t *testing.T, originURL, icp string, redisAddr, node, extra string) string {
 	return withAdmin(reloadConfig(originURL, icp, fmt.Sprintf(`cluster:
   redis: redis://%s/0
   node: %s
   prefix: "e2e:"
-%s`, r.addr(), node, extra)), freePort(t))
+%s`, redisAddr, node, extra)), freePort(t))
 }
 
 // startClusterNode starts a node from the config at path and waits for
@@ -153,12 +97,12 @@ func wantHit(t *testing.T, e *edgeProc, name, path string, hit bool) {
 
 // twoNodes starts redis-server, an origin and two nodes, edge-a and
 // edge-b, each with its own config, state and cache.
-func twoNodes(t *testing.T, extraA string) (r *redisProc, a, b *edgeProc) {
+func twoNodes(t *testing.T, extraA string) (r *testredis.Server, a, b *edgeProc) {
 	t.Helper()
-	r = startRedisServer(t)
+	r = testredis.Start(t)
 	origin, _ := reloadOrigin(t)
-	a = startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-a", extraA)))
-	b = startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-b", "")))
+	a = startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r.Addr(), "edge-a", extraA)))
+	b = startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r.Addr(), "edge-b", "")))
 	return r, a, b
 }
 
@@ -234,7 +178,7 @@ func TestClusterRedisDownE2E(t *testing.T) {
 			}
 		})
 	}
-	r.kill()
+	r.Kill()
 	for name, e := range nodes {
 		waitFor(t, 60*time.Second, name+"'s /readyz to say Redis is down", func() bool {
 			resp, err := clientFor(e.Addr("admin")).Get("http://" + e.Addr("admin") + "/readyz")
@@ -258,7 +202,7 @@ func TestClusterRedisDownE2E(t *testing.T) {
 		t.Errorf("%d of %d requests failed while Redis was down; first: %v", len(failures), total.Load(), failures[:min(3, len(failures))])
 	}
 
-	r.start()
+	r.Run()
 	for name, e := range nodes {
 		waitFor(t, 60*time.Second, name+" back up", func() bool {
 			return strings.Contains(scrapeMetrics(t, e, filepath.Join(e.dir, "state")), `icpedge_cluster_up{client="site",node="`+name+`"} 1`)
@@ -294,11 +238,11 @@ func TestClusterReplayE2E(t *testing.T) {
 // two fingerprints for the host, and icpedge check and the self-audit
 // report cluster-drift.
 func TestClusterDriftE2E(t *testing.T) {
-	r := startRedisServer(t)
+	r := testredis.Start(t)
 	origin, _ := reloadOrigin(t)
 	audit := "check:\n  interval: 1s\n  pages: 0\n  expect_ips: [127.0.0.1]\n  rdap_bootstrap: http://" + freePort(t) + "/dns.json\n"
-	a := startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-a", audit)))
-	bPath := writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-b", ""))
+	a := startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r.Addr(), "edge-a", audit)))
+	bPath := writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r.Addr(), "edge-b", ""))
 	b := startClusterNode(t, bPath)
 
 	type view struct {
@@ -349,7 +293,7 @@ func TestClusterDriftE2E(t *testing.T) {
 	}
 
 	// edge-b gets another notice.
-	rewriteConfig(t, bPath, clusterNodeConfig(t, origin.URL, "京ICP备87654321号-1", r, "edge-b", ""))
+	rewriteConfig(t, bPath, clusterNodeConfig(t, origin.URL, "京ICP备87654321号-1", r.Addr(), "edge-b", ""))
 	b.signal(syscall.SIGHUP)
 	waitFor(t, 30*time.Second, "/cluster to show the drift", func() bool {
 		return len(clusterView().Clusters[0].Drift) == 1
@@ -374,8 +318,7 @@ func TestClusterDriftE2E(t *testing.T) {
 // TestClusterValidateE2E: validate shows the cluster settings, and names
 // a missing password file.
 func TestClusterValidateE2E(t *testing.T) {
-	r := &redisProc{port: 6390}
-	path := writeConfig(t, clusterNodeConfig(t, "http://127.0.0.1:1", testICP, r, "edge-a", ""))
+	path := writeConfig(t, clusterNodeConfig(t, "http://127.0.0.1:1", testICP, "127.0.0.1:6390", "edge-a", ""))
 	out, err := exec.Command(binPath, "validate", "--config", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("validate: %v\n%s", err, out)
@@ -411,7 +354,7 @@ func TestClusterValidateE2E(t *testing.T) {
 // node b on 127.0.0.2, each a separate process as two hosts would be.
 type clusterACME struct {
 	*acmeEnv
-	redis *redisProc
+	redis *testredis.Server
 }
 
 func newClusterACME(t *testing.T, dnsIP string, redisUp bool) *clusterACME {
@@ -434,10 +377,9 @@ func newClusterACME(t *testing.T, dnsIP string, redisUp bool) *clusterACME {
 		"-defaultIPv4", dnsIP, "-defaultIPv6", ""))
 	c := &clusterACME{acmeEnv: env}
 	if redisUp {
-		c.redis = startRedisServer(t)
+		c.redis = testredis.Start(t)
 	} else {
-		c.redis = &redisProc{t: t, port: atoiPort(t, freePort(t)), dir: t.TempDir()}
-		t.Cleanup(c.redis.kill)
+		c.redis = testredis.New(t)
 	}
 	return c
 }
@@ -459,7 +401,7 @@ cluster:
   redis: redis://%s/0
   node: %s
   prefix: "e2e:"
-`, c.pebbleAddr, c.caFile, c.redis.addr(), name))
+`, c.pebbleAddr, c.caFile, c.redis.Addr(), name))
 	return writeConfig(t, withAdmin(yaml, freePort(t)))
 }
 
@@ -508,7 +450,7 @@ func TestClusterChallengeOtherNodeE2E(t *testing.T) {
 	c := newClusterACME(t, "127.0.0.2", false)
 	b := startTLSNode(t, c.nodeAt(t, "edge-b", "127.0.0.2"))
 	waitLog(t, b, "unable to acquire lock", 60*time.Second)
-	c.redis.start()
+	c.redis.Run()
 	waitFor(t, 60*time.Second, "edge-b to reach Redis", func() bool {
 		return strings.Contains(scrapeMetrics(t, b, filepath.Join(b.dir, "state")), `icpedge_cluster_up{client="site",node="edge-b"} 1`)
 	})
@@ -541,7 +483,7 @@ func TestClusterCertsRedisDownE2E(t *testing.T) {
 	c.servesHTTPS(t, "edge-b", b)
 	roots := c.pebbleRoot(t)
 
-	c.redis.kill()
+	c.redis.Kill()
 	for name, e := range map[string]*edgeProc{"edge-a": a, "edge-b": b} {
 		waitFor(t, 60*time.Second, name+" to see Redis down", func() bool {
 			return strings.Contains(scrapeMetrics(t, e, filepath.Join(e.dir, "state")), `icpedge_cluster_up{client="site",node="`+name+`"} 0`)
@@ -570,14 +512,14 @@ func TestClusterCertsRedisDownE2E(t *testing.T) {
 // (they would take each other's purges): the second is skipped, naming
 // the first.
 func TestClusterConfigDirE2E(t *testing.T) {
-	r := startRedisServer(t)
+	r := testredis.Start(t)
 	origin, _ := reloadOrigin(t)
 	root := t.TempDir()
 	dir := filepath.Join(root, "sites")
 	os.Mkdir(dir, 0o755)
 	httpAddr := freePort(t)
 	block := func(prefix string) string {
-		return fmt.Sprintf("listen:\n  http: %s\n  https: \"\"\ntls:\n  mode: off\ncluster:\n  redis: redis://%s/0\n  node: edge-a\n  prefix: %q\n", httpAddr, r.addr(), prefix)
+		return fmt.Sprintf("listen:\n  http: %s\n  https: \"\"\ntls:\n  mode: off\ncluster:\n  redis: redis://%s/0\n  node: edge-a\n  prefix: %q\n", httpAddr, r.Addr(), prefix)
 	}
 	file := func(host, state, prefix string) string {
 		return fmt.Sprintf("hosts: [%s]\norigin: %s\nstate_dir: %s\nnotice:\n  icp: %s\n%s", host, origin.URL, filepath.Join(root, state), testICP, block(prefix))
@@ -606,7 +548,7 @@ func TestClusterConfigDirE2E(t *testing.T) {
 // overlap: the one that finds the other holding the cluster's lock skips
 // its round.
 func TestClusterAuditOneAtATimeE2E(t *testing.T) {
-	r := startRedisServer(t)
+	r := testredis.Start(t)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/" {
 			// Slower than check.interval, so that audits overlap.
@@ -622,8 +564,8 @@ func TestClusterAuditOneAtATimeE2E(t *testing.T) {
 	}))
 	t.Cleanup(origin.Close)
 	audit := "check:\n  interval: 1s\n  pages: 0\n  expect_ips: [127.0.0.1]\n  rdap_bootstrap: http://" + freePort(t) + "/dns.json\n"
-	a := startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-a", audit)))
-	b := startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r, "edge-b", audit)))
+	a := startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r.Addr(), "edge-a", audit)))
+	b := startClusterNode(t, writeConfig(t, clusterNodeConfig(t, origin.URL, testICP, r.Addr(), "edge-b", audit)))
 	const skipped = `msg="self-audit skipped: another node of the cluster is running it"`
 	waitFor(t, 90*time.Second, "a node to skip its audit while the other runs it", func() bool {
 		return strings.Contains(a.Log(), skipped) || strings.Contains(b.Log(), skipped)

@@ -100,7 +100,7 @@ func TestAnnounceAndInspect(t *testing.T) {
 		t.Errorf("Inspect(other prefix) = %+v, %v; want none", nodes, err)
 	}
 
-	r.kill()
+	r.Kill()
 	if _, err := Inspect(ctx, Options{URL: r.url(), Prefix: "test:", Timeout: time.Second}); err == nil {
 		t.Error("Inspect with Redis down: no error")
 	}

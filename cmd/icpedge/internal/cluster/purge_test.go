@@ -115,12 +115,12 @@ func TestPurgeReplayAfterRedisOutage(t *testing.T) {
 	b := openNode(t, r, "b", "", applyB)
 	ctx := context.Background()
 
-	r.kill()
+	r.Kill()
 	waitUntil(t, "b reports redis down", func() bool { up, _ := b.Up(); return !up })
 	if _, err := a.PublishPurge(ctx, Purge{URL: "/x"}); err == nil {
 		t.Fatal("PublishPurge with redis down succeeded")
 	}
-	r.start()
+	r.Run()
 	waitUntil(t, "a is up again", func() bool { up, _ := a.Up(); return up })
 	id, err := a.PublishPurge(ctx, Purge{URL: "/after"})
 	if err != nil {

@@ -2,27 +2,21 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/testredis"
 	"github.com/redis/go-redis/v9"
 )
 
-// redisServer is a real redis-server the test started, on a loopback port
-// of its own, with its data in a temporary directory.
+// redisServer is a real redis-server the test started (testredis), with
+// the URL and client the node tests use.
 type redisServer struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
+	*testredis.Server
+	t *testing.T
 }
 
 // waitFor bounds every wait on a condition: generous, so that a loaded
@@ -30,63 +24,19 @@ type redisServer struct {
 const waitFor = 60 * time.Second
 
 // startRedis starts redis-server for t and stops it (by its PID) when t
-// ends. Data persists in an append-only file, fsynced on every write, so
-// that a restart after kill keeps it, as a production Redis does; there
-// are no RDB snapshots.
+// ends.
 func startRedis(t *testing.T) *redisServer {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server is needed (apt-get install redis-server): %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	r := &redisServer{t: t, port: port, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
+	return &redisServer{Server: testredis.Start(t), t: t}
 }
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server",
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
-		"--daemonize", "no", "--loglevel", "warning", "--logfile", filepath.Join(r.dir, "redis.log"))
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("starting redis-server: %v", err)
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: r.addr(), DisableIdentity: true, MaxRetries: -1})
-	defer rdb.Close()
-	waitUntil(r.t, "redis-server answers PING", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		return rdb.Ping(ctx).Err() == nil
-	})
-}
-
-// kill ends redis-server abruptly, by PID, as a crash would.
-func (r *redisServer) kill() {
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Kill()
-	r.cmd.Wait()
-	r.cmd = nil
-}
-
-func (r *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
 
 func (r *redisServer) url() *url.URL {
-	return &url.URL{Scheme: "redis", Host: r.addr(), Path: "/0"}
+	return &url.URL{Scheme: "redis", Host: r.Addr(), Path: "/0"}
 }
 
 // client is a plain client for the test to look into Redis.
 func (r *redisServer) client() *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: r.addr(), DisableIdentity: true})
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), DisableIdentity: true})
 	r.t.Cleanup(func() { rdb.Close() })
 	return rdb
 }

@@ -152,7 +152,7 @@ func TestStorageRedisDown(t *testing.T) {
 		t.Fatalf("Up() = false (%s) with redis running", why)
 	}
 
-	r.kill()
+	r.Kill()
 	got, err := a.Storage().Load(ctx, crt)
 	if err != nil || string(got) != "cert-1" {
 		t.Fatalf("Load with redis down = %q, %v; want cert-1 from the mirror", got, err)
@@ -195,7 +195,7 @@ func TestStorageRedisDown(t *testing.T) {
 
 	// Redis returns on the same port: the write is caught up, and b
 	// sees it.
-	r.start()
+	r.Run()
 	waitUntil(t, "a is up and has caught up", func() bool {
 		up, _ := a.Up()
 		return up && a.Storage().Pending() == 0
@@ -218,12 +218,12 @@ func TestCatchUpKeepsNewerWrite(t *testing.T) {
 	ctx := context.Background()
 	crt := "certificates/ca/icp.client.com/icp.client.com.crt"
 
-	r.kill()
+	r.Kill()
 	if err := a.Storage().Store(ctx, crt, []byte("old")); err != nil {
 		t.Fatal(err)
 	}
 	a.abandon() // a stays away; its pending write is on disk
-	r.start()
+	r.Run()
 	b := openNode(t, r, "b", "", nil)
 	if err := b.Storage().Store(ctx, crt, []byte("newer")); err != nil {
 		t.Fatal(err)
@@ -263,7 +263,7 @@ func TestStorageChallengeTokensNotMirrored(t *testing.T) {
 
 	// With Redis down, a token is neither served from a mirror nor kept
 	// to be written later: no other node could read it meanwhile.
-	r.kill()
+	r.Kill()
 	if _, err := b.Storage().Load(ctx, token); err == nil {
 		t.Error("b.Load(token) with redis down succeeded; want an error")
 	}
