@@ -95,8 +95,8 @@ type Rewriter struct {
 	// without notice.police), policeCode the digits its text must hold.
 	policeHref, policeCode []byte
 	// company is the company name in each encoding a page may use.
-	company [][]byte
-	toks    sync.Pool // *scratch, see Rewriter.scratch
+	company   [][]byte
+	scratches sync.Pool // *scratch, see Rewriter.scratch
 }
 
 // New validates opts (the selector must compile, ICP must be set) and

@@ -217,7 +217,7 @@ type scratch struct {
 // of edits, and growing the slices anew each time was most of what a
 // rewrite allocates.
 func (r *Rewriter) scratch() scratch {
-	if p, ok := r.toks.Get().(*scratch); ok {
+	if p, ok := r.scratches.Get().(*scratch); ok {
 		return scratch{toks: p.toks[:0], edits: p.edits[:0]}
 	}
 	return scratch{toks: make([]token, 0, 1024), edits: make([]edit, 0, 64)}
@@ -228,7 +228,7 @@ func (r *Rewriter) scratch() scratch {
 func (r *Rewriter) release(s *scanResult) {
 	if cap(s.toks) <= maxPooledTokens && cap(s.edits) <= maxPooledEdits {
 		clear(s.edits) // their strings are not held for nothing
-		r.toks.Put(&scratch{toks: s.toks[:0], edits: s.edits[:0]})
+		r.scratches.Put(&scratch{toks: s.toks[:0], edits: s.edits[:0]})
 	}
 	s.toks, s.edits = nil, nil
 }
