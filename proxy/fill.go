@@ -406,6 +406,9 @@ func (f *fill) build() *cache.Entry {
 			hdr.Set(markerTransformed, "1")
 		}
 	}
+	// The origin's bytes are done with once the page is rewritten.
+	releaseInput(f.buf, body, f.l)
+	f.buf = nil
 	if decoded || len(hdr[markerTransformed]) > 0 {
 		// The stored body is not the bytes the origin sent; digests of
 		// those would be wrong. Unchanged, they are kept (and dropped

@@ -113,6 +113,7 @@ func (x *exchange) respondHTML(p *reply) {
 		return
 	}
 	res, _ := x.rewriteHTML(buf, p.ctype, p.hdr)
+	releaseInput(buf, res.Body, l)
 	x.writeLeased(p.status, p.hdr, res.Body, l)
 }
 

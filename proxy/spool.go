@@ -43,27 +43,25 @@ func readBody(r io.Reader, limit, hint int64, l *lease) ([]byte, bufState, error
 		size = hint + 1
 	}
 	size = min(size, limit+1)
-	if !l.grow(size) {
+	buf, ok := growBody(nil, size, l)
+	if !ok {
 		return nil, bufNoMemory, nil
 	}
-	buf := make([]byte, 0, size)
 	for {
-		if len(buf) == cap(buf) {
+		// Never more than limit+1 bytes, whatever the buffer's class.
+		end := min(int64(cap(buf)), limit+1)
+		if int64(len(buf)) == end {
 			if int64(len(buf)) > limit {
 				return buf, bufOver, nil
 			}
-			// Double, taking the new buffer before giving back the old,
-			// since both are alive while the bytes are copied.
-			next := min(2*int64(cap(buf)), limit+1)
-			if !l.grow(next) {
+			grown, ok := growBody(buf, min(2*end, limit+1), l)
+			if !ok {
 				return buf, bufNoMemory, nil
 			}
-			grown := make([]byte, len(buf), next)
-			copy(grown, buf)
-			l.shrink(int64(cap(buf)))
 			buf = grown
+			continue
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		n, err := r.Read(buf[len(buf):end])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			return buf, bufComplete, nil
@@ -72,6 +70,28 @@ func readBody(r io.Reader, limit, hint int64, l *lease) ([]byte, bufState, error
 			return buf, bufComplete, err
 		}
 	}
+}
+
+// growBody returns a buffer of at least n bytes' capacity holding buf's
+// bytes, drawn from l; buf itself goes back to the pool. Its capacity is
+// what l holds for it. ok is false, and buf is kept, when the budget
+// can't give that much.
+func growBody(buf []byte, n int64, l *lease) (grown []byte, ok bool) {
+	_, size, pooled := poolClass(n)
+	if !pooled {
+		size = n
+	}
+	// Both are alive while the bytes are copied: take the new buffer's
+	// bytes before giving back the old's.
+	if !l.grow(size) {
+		return buf, false
+	}
+	grown = append(getBody(size), buf...)
+	if buf != nil {
+		l.shrink(int64(cap(buf)))
+		putBody(buf)
+	}
+	return grown, true
 }
 
 // newSpoolFile returns an anonymous file in the spool directory: it is
