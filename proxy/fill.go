@@ -433,8 +433,8 @@ func (f *fill) build() *cache.Entry {
 
 // store puts e in the cache, under its variant's key when the response
 // varies (RFC 9111 §4.1; an index entry at the primary key names the
-// fields), and returns it to be served with Cache-Status status: read back
-// from the store when it is stored, as any hit is (a large body from its
+// fields), and returns it to be served with Cache-Status status. A large
+// entry, once stored, is read back from the store as any hit is (from its
 // file, so that slow visitors hold no memory, and the buffers go).
 func (f *fill) store(e *cache.Entry, status string) fillOutcome {
 	sec, _ := cache.SecondaryKey(f.hdr, f.r.Header, "Accept-Encoding")
@@ -452,6 +452,14 @@ func (f *fill) store(e *cache.Entry, status string) fillOutcome {
 	}
 	status += "; stored"
 	f.recompressStored(e)
+	if held := e.BodyBytes(); held <= pinMax {
+		// Small enough to hold while visitors read it, as handOff
+		// would: served from the fill's own bytes, which the store may
+		// keep in memory too, or not, rather than read from disk again.
+		// The lease keeps only what the bodies take.
+		f.l.shrink(f.l.held - held)
+		return fillOutcome{entry: shareLeased(e, f.l), status: status}
+	}
 	if se, err := f.h.opts.Cache.Reread(e.Key); err == nil {
 		f.l.free()
 		return fillOutcome{entry: share(se), status: status}

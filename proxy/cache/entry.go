@@ -171,6 +171,18 @@ func (e *Entry) Close() error {
 }
 
 // bodySize is the total body bytes of e.
+// BodyBytes is the memory the entry's bodies hold: the capacity of those
+// set or given, nothing for those read from a file.
+func (e *Entry) BodyBytes() int64 {
+	var n int64
+	for _, b := range e.bodies {
+		if b.present && !b.inFile {
+			n += int64(cap(b.data))
+		}
+	}
+	return n
+}
+
 func (e *Entry) bodySize() int64 {
 	var n int64
 	for _, b := range e.bodies {

@@ -63,8 +63,10 @@ type Options struct {
 	// download cannot flush the cache. Default MaxSize/8.
 	MaxEntrySize int64
 	// Memory bounds the bytes of hot entries also kept in memory. Only
-	// entries of at most Memory/16 bytes are kept there. Default 64 MiB;
-	// negative turns the memory tier off.
+	// entries of at most Memory/16 bytes are kept there, and once it is
+	// full, only one asked for more often lately than the least recently
+	// used entry it would replace. Default 64 MiB; negative turns the
+	// memory tier off.
 	Memory int64
 	// Logger receives damaged files found and removed, and failed
 	// deletions. Default: discard.
@@ -107,6 +109,7 @@ type Stats struct {
 	MemoryBytes     int64 // bytes held in memory (estimated)
 	Evictions       int64 // entries evicted from disk for space
 	MemoryEvictions int64 // entries dropped from memory for space
+	MemoryDeclined  int64 // entries not kept in memory: asked for less often than what they would replace
 	Hits            int64 // Get hits, from memory or disk
 	MemoryHits      int64 // Get hits served from memory
 	Misses          int64 // Get misses, damaged files included
@@ -144,6 +147,7 @@ type Store struct {
 	index   map[string]*item
 	lru     item // sentinel: lru.next is the most recently used
 	mem     memEntry
+	freq    *frequency // accesses lately, for the memory tier; nil without one
 	bytes   int64
 	memUsed int64
 	stats   Stats
@@ -201,6 +205,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.lru.next, s.lru.prev = &s.lru, &s.lru
 	s.mem.next, s.mem.prev = &s.mem, &s.mem
+	if opts.Memory > 0 {
+		s.freq = newFrequency(int(opts.Memory / sketchEntrySize))
+	}
 	if err := s.scan(); err != nil {
 		return nil, err
 	}
@@ -391,10 +398,17 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 		one = 1
 	}
 	now := s.opts.Now()
+	var h uint64
+	if s.freq != nil && counted {
+		h = s.freq.hash(key)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrClosed
+	}
+	if s.freq != nil && counted {
+		s.freq.add(h)
 	}
 	it := s.index[key]
 	if it == nil {
@@ -444,7 +458,7 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 	if s.index[key] == it && it.gen == gen && !s.closed {
 		it.verified = true
 		if m != nil && it.mem == nil {
-			s.memInsert(it, m)
+			s.memInsert(it, m, false)
 		}
 	}
 	s.mu.Unlock()
@@ -864,12 +878,23 @@ func (s *Store) moveToFront(it *item) {
 	s.pushFront(it)
 }
 
-func (s *Store) memInsert(it *item, m *memEntry) {
+// memInsert keeps m in memory for it, if it fits and is admitted: while
+// the tier has room, or when it replaces an entry that was in memory
+// (keep), or when it was asked for more often lately than the entry it
+// would push out first.
+func (s *Store) memInsert(it *item, m *memEntry, keep bool) {
 	if s.memPerItem <= 0 || m.size > s.memPerItem {
 		return
 	}
 	if it.mem != nil {
+		keep = true
 		s.memRemove(it.mem)
+	}
+	if victim := s.mem.prev; !keep && s.memUsed+m.size > s.opts.Memory && victim != &s.mem {
+		if s.freq.estimate(s.freq.hash(it.key)) <= s.freq.estimate(s.freq.hash(victim.it.key)) {
+			s.stats.MemoryDeclined++
+			return
+		}
 	}
 	m.it = it
 	it.mem = m

@@ -183,6 +183,14 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	}
 	w.f = nil
 
+	var me *memEntry
+	if mem != nil {
+		me = &memEntry{meta: m, bodies: *mem, size: size + headerSize(e.Header) + int64(len(w.key))}
+		me.meta.Header = e.Header.Clone()
+		for i := range numEncodings {
+			me.present[i] = w.lens[i] >= 0
+		}
+	}
 	final := w.final
 	s.mu.Lock()
 	if s.closed {
@@ -205,9 +213,6 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 		s.pushFront(it)
 	} else {
 		s.bytes -= it.size
-		if it.mem != nil {
-			s.memRemove(it.mem)
-		}
 		s.moveToFront(it)
 	}
 	it.gen++
@@ -215,13 +220,13 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	it.atime = now.Unix()
 	it.verified = true // written and checksummed by this process
 	s.bytes += it.size
-	if mem != nil {
-		me := &memEntry{meta: m, bodies: *mem, size: size + headerSize(e.Header) + int64(len(w.key))}
-		me.meta.Header = e.Header.Clone()
-		for i := range numEncodings {
-			me.present[i] = w.lens[i] >= 0
-		}
-		s.memInsert(it, me)
+	switch {
+	case me != nil:
+		// Kept in memory when the tier admits it; the entry it replaces,
+		// if any, goes from memory either way.
+		s.memInsert(it, me, false)
+	case it.mem != nil:
+		s.memRemove(it.mem)
 	}
 	for s.bytes > s.opts.MaxSize && s.lru.prev != it && s.lru.prev != &s.lru {
 		s.evict(s.lru.prev)
