@@ -29,6 +29,9 @@ func cacheKey(edge rewrite.Edge, u *url.URL) string {
 // edgeHost is the canonical form of a request's host for scheme: lower
 // case, no trailing dot, no default port.
 func edgeHost(hostport, scheme string) string {
+	if bareHost(hostport) {
+		return hostport
+	}
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		host, port = hostport, ""

@@ -181,6 +181,9 @@ func (h *Handler) Close() error {
 
 // canonicalHost lower-cases a host, drops its port and a trailing dot.
 func canonicalHost(hostport string) string {
+	if bareHost(hostport) {
+		return hostport
+	}
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
@@ -188,4 +191,19 @@ func canonicalHost(hostport string) string {
 		host = host[1 : len(host)-1]
 	}
 	return strings.TrimSuffix(strings.ToLower(host), ".")
+}
+
+// bareHost reports whether hostport is a host name in canonical form
+// already: no port, no brackets, no upper case, no trailing dot. Most
+// requests' Host is, and it is looked at on every request.
+func bareHost(hostport string) bool {
+	if hostport == "" || hostport[len(hostport)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(hostport); i++ {
+		if c := hostport[i]; c == ':' || c == '[' || c == ']' || 'A' <= c && c <= 'Z' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

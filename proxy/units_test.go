@@ -84,9 +84,32 @@ func TestCanonicalHost(t *testing.T) {
 		"[::1]:80":             "::1",
 		"[::1]":                "::1",
 		"127.0.0.1:80":         "127.0.0.1",
+		"icp.example.com":      "icp.example.com",
+		"127.0.0.1":            "127.0.0.1",
+		"ÉDGE.example.com":     "édge.example.com",
 	} {
 		if got := canonicalHost(in); got != want {
 			t.Errorf("canonicalHost(%q) = %q; want %q", in, got, want)
+		}
+	}
+	// A host already canonical comes back as it is, with no allocation.
+	if n := testing.AllocsPerRun(100, func() { canonicalHost("icp.example.com") }); n != 0 {
+		t.Errorf("canonicalHost of a bare host: %v allocations", n)
+	}
+}
+
+func TestEdgeHost(t *testing.T) {
+	for _, tt := range []struct{ in, scheme, want string }{
+		{"icp.example.com", "https", "icp.example.com"},
+		{"ICP.example.com.", "https", "icp.example.com"},
+		{"icp.example.com:443", "https", "icp.example.com"},
+		{"icp.example.com:443", "http", "icp.example.com:443"},
+		{"icp.example.com:80", "http", "icp.example.com"},
+		{"[::1]:8443", "https", "[::1]:8443"},
+		{"[::1]", "https", "[::1]"},
+	} {
+		if got := edgeHost(tt.in, tt.scheme); got != tt.want {
+			t.Errorf("edgeHost(%q, %q) = %q; want %q", tt.in, tt.scheme, got, tt.want)
 		}
 	}
 }
