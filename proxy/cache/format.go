@@ -60,6 +60,10 @@ type metaJSON struct {
 	ResponseTime time.Time   `json:"response_time"`
 }
 
+// prefixCRC is the checksum of the file prefix, where every metadata
+// checksum starts.
+var prefixCRC = crc32.Checksum(filePrefix(), castagnoli)
+
 func filePrefix() []byte {
 	b := make([]byte, prefixLen)
 	copy(b, prefixMagic[:])
@@ -70,24 +74,25 @@ func filePrefix() []byte {
 // encodeTrailer returns meta and footer for a file whose bodies have the
 // given lengths (-1 absent) and checksums.
 func encodeTrailer(key string, lens [numEncodings]int64, crcs [numEncodings]uint32, m metaJSON) ([]byte, error) {
-	js, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encoding metadata: %w", err)
-	}
-	b := make([]byte, 0, 4+len(key)+12*int(numEncodings)+4+len(js)+footerLen)
+	b := make([]byte, 0, 4+len(key)+12*int(numEncodings)+4+int(headerSize(m.Header))+128+footerLen)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(key)))
 	b = append(b, key...)
 	for i := range numEncodings {
 		b = binary.LittleEndian.AppendUint64(b, uint64(lens[i]))
 		b = binary.LittleEndian.AppendUint32(b, crcs[i])
 	}
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(js)))
-	b = append(b, js...)
+	at := len(b)
+	b = append(b, 0, 0, 0, 0) // the JSON's length, once known
+	b, err := appendMeta(b, m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding metadata: %w", err)
+	}
+	binary.LittleEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	metaLen := len(b)
 	if metaLen > maxMetaLen {
 		return nil, fmt.Errorf("metadata of %d bytes exceeds %d", metaLen, maxMetaLen)
 	}
-	crc := crc32.Update(crc32.Checksum(filePrefix(), castagnoli), castagnoli, b)
+	crc := crc32.Update(prefixCRC, castagnoli, b)
 	b = binary.LittleEndian.AppendUint32(b, uint32(metaLen))
 	b = binary.LittleEndian.AppendUint32(b, crc)
 	b = append(b, footerMagic[:]...)
