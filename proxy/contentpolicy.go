@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"path"
 	"strconv"
@@ -143,10 +142,7 @@ func lenientPath(p string) string {
 
 // matchType reports whether a Content-Type matches a rule's type.
 func matchType(pattern, ctype string) bool {
-	mt, _, err := mime.ParseMediaType(ctype)
-	if err != nil {
-		mt = strings.ToLower(strings.TrimSpace(strings.Split(ctype, ";")[0]))
-	}
+	mt := mediaType(ctype)
 	if mt == "" {
 		return false
 	}

@@ -5,9 +5,11 @@ import (
 	"compress/flate"
 	"compress/zlib"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -172,5 +174,23 @@ func TestDecodeDeflateBothForms(t *testing.T) {
 func TestStatusForError(t *testing.T) {
 	if got := statusForError(io.ErrUnexpectedEOF); got != http.StatusBadGateway {
 		t.Errorf("got %d; want 502", got)
+	}
+}
+
+// TestMediaType checks mediaType against mime.ParseMediaType, with the
+// lenient reading of a type it refuses.
+func TestMediaType(t *testing.T) {
+	for _, ctype := range []string{
+		"text/html", "text/html; charset=utf-8", "TEXT/HTML;charset=GBK", " text/css ", "text/html;",
+		"application/json; charset=", "text/html; charset=\"unterminated", "text/html; a=1; a=2",
+		"html", "", ";", "text/ html", "text/html ;q", "multipart/byteranges; boundary=x",
+	} {
+		want, _, err := mime.ParseMediaType(ctype)
+		if err != nil {
+			want = strings.ToLower(strings.TrimSpace(strings.Split(ctype, ";")[0]))
+		}
+		if got := mediaType(ctype); got != want {
+			t.Errorf("mediaType(%q) = %q; want %q", ctype, got, want)
+		}
 	}
 }
