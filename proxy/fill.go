@@ -28,6 +28,11 @@ const (
 	// defaultMaxCacheObject is the largest non-HTML body buffered for
 	// storing.
 	defaultMaxCacheObject = 16 << 20
+	// ownBodiesMax is the most of a stored fill's bodies served from the
+	// fill's own memory; a larger entry is read back from its file, so
+	// that slow visitors hold no memory. The store reads files of up to
+	// 256 KiB whole on a hit.
+	ownBodiesMax = 256 << 10
 )
 
 // fillOutcome is what one origin fetch for the cache produced.
@@ -452,13 +457,13 @@ func (f *fill) store(e *cache.Entry, status string) fillOutcome {
 	}
 	status += "; stored"
 	f.recompressStored(e)
-	if held := e.BodyBytes(); held <= pinMax {
-		// Small enough to hold while visitors read it, as handOff
-		// would: served from the fill's own bytes, which the store may
-		// keep in memory too, or not, rather than read from disk again.
-		// The lease keeps only what the bodies take.
-		f.l.shrink(f.l.held - held)
-		return fillOutcome{entry: shareLeased(e, f.l), status: status}
+	if e.BodyBytes() <= ownBodiesMax {
+		// Served from the fill's own bytes, which the store may keep in
+		// memory too, or not: a hit on this entry from disk would read
+		// it whole into memory anyway. Like such a hit, it holds none
+		// of the budget while visitors read it.
+		f.l.free()
+		return fillOutcome{entry: share(e), status: status}
 	}
 	if se, err := f.h.opts.Cache.Reread(e.Key); err == nil {
 		f.l.free()
