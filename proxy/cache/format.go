@@ -159,8 +159,11 @@ func decodeMeta(prefix, meta, footer []byte, size int64) (*fileMeta, error) {
 	if prefixLen+bodies+int64(len(meta))+footerLen != size {
 		return nil, fmt.Errorf("%w: size %d does not match contents", errCorrupt, size)
 	}
-	if err := json.Unmarshal(rd, &m.json); err != nil {
-		return nil, fmt.Errorf("%w: metadata: %v", errCorrupt, err)
+	if !parseMeta(rd, &m.json) {
+		m.json = metaJSON{}
+		if err := json.Unmarshal(rd, &m.json); err != nil {
+			return nil, fmt.Errorf("%w: metadata: %v", errCorrupt, err)
+		}
 	}
 	return m, nil
 }
