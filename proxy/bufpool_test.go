@@ -10,41 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-func TestPoolClass(t *testing.T) {
-	for _, tt := range []struct {
-		n    int64
-		size int64
-	}{
-		{1, 32 << 10},
-		{32 << 10, 32 << 10},
-		{32<<10 + 1, 48 << 10},
-		{48 << 10, 48 << 10},
-		{48<<10 + 1, 64 << 10},
-		{62457, 64 << 10},
-		{64<<10 + 1, 96 << 10},
-		{3 << 20, 3 << 20},
-		{4 << 20, 4 << 20},
-	} {
-		class, size, ok := poolClass(tt.n)
-		if !ok || size != tt.size {
-			t.Errorf("poolClass(%d) = class %d, %d bytes, %v; want %d bytes", tt.n, class, size, ok, tt.size)
-		}
-		if again, _, _ := poolClass(size); again != class {
-			t.Errorf("a buffer of %d bytes is in class %d, but was made for class %d", size, again, class)
-		}
-	}
-	if _, _, ok := poolClass(4<<20 + 1); ok {
-		t.Error("a buffer over 4 MiB is pooled")
-	}
-	// No class is more than half again what was asked for.
-	for n := int64(32<<10 + 1); n <= 4<<20; n += 4093 {
-		if _, size, _ := poolClass(n); size < n || 2*size > 3*n {
-			t.Fatalf("poolClass(%d) gives %d bytes", n, size)
-		}
-	}
-}
+	"github.com/icpedge/icpedge/proxy/internal/bufpool"
+)
 
 func TestReleaseInput(t *testing.T) {
 	b := NewBudget(1 << 20)
@@ -60,7 +28,7 @@ func TestReleaseInput(t *testing.T) {
 	if b.InUse() != 48<<10 {
 		t.Fatalf("in use %d after releasing an input its result reads", b.InUse())
 	}
-	if next := getBody(40 << 10); overlaps(next, in) {
+	if next := bufpool.Get(40 << 10); overlaps(next, in) {
 		t.Fatal("an input its result still reads was given out again")
 	}
 

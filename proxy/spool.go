@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/icpedge/icpedge/proxy/internal/bufpool"
 )
 
 const (
@@ -77,7 +79,7 @@ func readBody(r io.Reader, limit, hint int64, l *lease) ([]byte, bufState, error
 // what l holds for it. ok is false, and buf is kept, when the budget
 // can't give that much.
 func growBody(buf []byte, n int64, l *lease) (grown []byte, ok bool) {
-	_, size, pooled := poolClass(n)
+	_, size, pooled := bufpool.Class(n)
 	if !pooled {
 		size = n
 	}
@@ -86,10 +88,10 @@ func growBody(buf []byte, n int64, l *lease) (grown []byte, ok bool) {
 	if !l.grow(size) {
 		return buf, false
 	}
-	grown = append(getBody(size), buf...)
+	grown = append(bufpool.Get(size), buf...)
 	if buf != nil {
 		l.shrink(int64(cap(buf)))
-		putBody(buf)
+		bufpool.Put(buf)
 	}
 	return grown, true
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/icpedge/icpedge/proxy/internal/bufpool"
 )
 
 // Encoding is a content coding the store keeps a body in.
@@ -66,6 +68,9 @@ type Entry struct {
 	// an Entry made by the caller.
 	it  *item
 	gen uint32
+	// whole, when not nil, is the file Get read whole for this entry
+	// alone (not kept in memory): Close gives it back for reuse.
+	whole []byte
 }
 
 // bodyRef is one body: data in memory, or size bytes at off in the file.
@@ -158,10 +163,16 @@ func (e *Entry) Encodings() []Encoding {
 	return out
 }
 
-// Close releases the file behind the entry's bodies, if any. Afterwards
-// Body reports file-backed bodies as absent, readers obtained before fail,
+// Close releases the file behind the entry's bodies, if any, and the
+// memory Get read them into for this entry alone, which is reused: no
+// body's bytes (Bytes, Body) may be read after Close. Afterwards Body
+// reports file-backed bodies as absent, readers obtained before fail,
 // and Put of the entry fails. Close is idempotent.
 func (e *Entry) Close() error {
+	if e.whole != nil {
+		bufpool.Put(e.whole)
+		e.whole = nil
+	}
 	if e.file == nil {
 		return nil
 	}

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/icpedge/icpedge/proxy/internal/bufpool"
 )
 
 // Errors returned by the Store.
@@ -457,8 +459,8 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 	s.stats.Hits += one
 	if s.index[key] == it && it.gen == gen && !s.closed {
 		it.verified = true
-		if m != nil && it.mem == nil {
-			s.memInsert(it, m, false)
+		if m != nil && it.mem == nil && s.memInsert(it, m, false) {
+			e.whole = nil // the memory tier keeps the bytes
 		}
 	}
 	s.mu.Unlock()
@@ -509,7 +511,7 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 	}
 	size := fi.Size()
 	if size <= max(s.memPerItem, wholeReadMin) {
-		buf := make([]byte, size)
+		buf := bufpool.Get(size)[:size]
 		if _, err := f.ReadAt(buf, 0); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = fmt.Errorf("%w: short read", errCorrupt)
@@ -545,6 +547,7 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 		}
 		me.size = size + headerSize(m.json.Header) + int64(len(key))
 		e := me.entry(key, false)
+		e.whole = buf
 		if me.size > s.memPerItem {
 			me = nil
 		}
@@ -878,13 +881,13 @@ func (s *Store) moveToFront(it *item) {
 	s.pushFront(it)
 }
 
-// memInsert keeps m in memory for it, if it fits and is admitted: while
-// the tier has room, or when it replaces an entry that was in memory
-// (keep), or when it was asked for more often lately than the entry it
-// would push out first.
-func (s *Store) memInsert(it *item, m *memEntry, keep bool) {
+// memInsert keeps m in memory for it if it fits and is admitted, and
+// reports whether it did. It is admitted while the tier has room, or when
+// it replaces an entry that was in memory (keep), or when it was asked
+// for more often lately than the entry it would push out first.
+func (s *Store) memInsert(it *item, m *memEntry, keep bool) bool {
 	if s.memPerItem <= 0 || m.size > s.memPerItem {
-		return
+		return false
 	}
 	if it.mem != nil {
 		keep = true
@@ -893,7 +896,7 @@ func (s *Store) memInsert(it *item, m *memEntry, keep bool) {
 	if victim := s.mem.prev; !keep && s.memUsed+m.size > s.opts.Memory && victim != &s.mem {
 		if s.freq.estimate(s.freq.hash(it.key)) <= s.freq.estimate(s.freq.hash(victim.it.key)) {
 			s.stats.MemoryDeclined++
-			return
+			return false
 		}
 	}
 	m.it = it
@@ -906,6 +909,7 @@ func (s *Store) memInsert(it *item, m *memEntry, keep bool) {
 		s.stats.MemoryEvictions++
 		s.memRemove(s.mem.prev)
 	}
+	return true
 }
 
 func (s *Store) memRemove(m *memEntry) {

@@ -1058,3 +1058,77 @@ func TestStoreGiveBody(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreWholeReadsReused checks the memory of files read whole for a
+// hit and not kept in memory: it is reused once the entry is closed, and
+// never while an entry reading it is open, whatever other Gets run.
+func TestStoreWholeReadsReused(t *testing.T) {
+	const size = 100 << 10
+	// A tier too small for these entries: every hit reads its file.
+	s := openStore(t, Options{Memory: 64 << 10})
+	const keys = 16
+	for i := range keys {
+		k := "k" + strconv.Itoa(i)
+		if err := s.Put(newEntry(k, map[Encoding][]byte{Identity: content(k, size), Gzip: content(k+"gz", 1000)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(e *Entry) error {
+		b, ok := e.Bytes(Identity)
+		if !ok || !bytes.Equal(b, content(e.Key, size)) {
+			return fmt.Errorf("%s: identity body is not what was stored", e.Key)
+		}
+		if g, _ := e.Bytes(Gzip); !bytes.Equal(g, content(e.Key+"gz", 1000)) {
+			return fmt.Errorf("%s: gzip body is not what was stored", e.Key)
+		}
+		return nil
+	}
+
+	// Entries held open keep their bytes while others come and go.
+	held := []*Entry{mustGet(t, s, "k0"), mustGet(t, s, "k1")}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*200)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				e, err := s.Get("k" + strconv.Itoa(2+(w*200+i)%(keys-2)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := check(e); err != nil {
+					errs <- err
+				}
+				e.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, e := range held {
+		if err := check(e); err != nil {
+			t.Errorf("held open while others were read: %v", err)
+		}
+	}
+
+	// Closed, their memory is reused: a hundred hits allocate far less
+	// than a hundred files.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range 100 {
+		e, err := s.Get("k" + strconv.Itoa(2+i%(keys-2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Close()
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 60*size {
+		t.Errorf("100 hits allocated %d bytes; want the files' memory reused (each is %d)", n, size)
+	}
+}
