@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,8 +41,9 @@ func TestReleaseInput(t *testing.T) {
 }
 
 // TestPooledBodiesNeverMix fills many pages at once, of many sizes, so
-// that the origin's buffers are given back and reused while other fills
-// run: every visitor must get exactly their page, rewritten.
+// that the origin's buffers and the pages built from them are given back
+// and reused while other fills run and other visitors read: every visitor
+// must get exactly their page, rewritten.
 func TestPooledBodiesNeverMix(t *testing.T) {
 	page := func(n int) string {
 		var b strings.Builder
@@ -65,38 +67,53 @@ func TestPooledBodiesNeverMix(t *testing.T) {
 	t.Cleanup(origin.Close)
 	_, edge := newMemEdge(t, origin.URL, NewBudget(64<<20), Options{})
 
-	const pages = 120
+	const pages, visitors = 120, 3
 	var wg sync.WaitGroup
-	errs := make(chan error, pages)
-	for n := range pages {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequest("GET", edge.URL+"/p/"+strconv.Itoa(n), nil)
-			req.Host = "icp.example.test"
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				errs <- err
+	errs := make(chan error, 2*pages*visitors)
+	get := func(n int, accept string) {
+		defer wg.Done()
+		req, _ := http.NewRequest("GET", edge.URL+"/p/"+strconv.Itoa(n), nil)
+		req.Host = "icp.example.test"
+		req.Header.Set("Accept-Encoding", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer resp.Body.Close()
+		var r io.Reader = resp.Body
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			if r, err = gzip.NewReader(resp.Body); err != nil {
+				errs <- fmt.Errorf("/p/%d: %v", n, err)
 				return
 			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			want := page(n)
-			got := string(body)
-			switch {
-			case err != nil:
-				errs <- err
-			case !strings.Contains(got, "https://beian.miit.gov.cn/") || !strings.Contains(got, "12345678"):
-				errs <- fmt.Errorf("/p/%d: no notice in %d bytes, status %d, ends %q", n, len(body), resp.StatusCode, body[max(0, len(body)-300):])
-			case strings.Count(got, fmt.Sprintf("<p>page %d line ", n)) != strings.Count(want, "<p>page"):
-				errs <- fmt.Errorf("/p/%d: %d of its %d lines, in %d bytes", n,
-					strings.Count(got, fmt.Sprintf("<p>page %d line ", n)), strings.Count(want, "<p>page"), len(body))
-			case !bytes.HasPrefix(body, []byte(want[:1000])):
-				errs <- fmt.Errorf("/p/%d: begins %q", n, body[:80])
-			}
-		}()
+		}
+		body, err := io.ReadAll(r)
+		want := page(n)
+		got := string(body)
+		switch {
+		case err != nil:
+			errs <- fmt.Errorf("/p/%d: %v", n, err)
+		case !strings.Contains(got, "https://beian.miit.gov.cn/") || !strings.Contains(got, "12345678"):
+			errs <- fmt.Errorf("/p/%d: no notice in %d bytes, status %d, ends %q", n, len(body), resp.StatusCode, body[max(0, len(body)-300):])
+		case strings.Count(got, fmt.Sprintf("<p>page %d line ", n)) != strings.Count(want, "<p>page"):
+			errs <- fmt.Errorf("/p/%d: %d of its %d lines, in %d bytes", n,
+				strings.Count(got, fmt.Sprintf("<p>page %d line ", n)), strings.Count(want, "<p>page"), len(body))
+		case !bytes.HasPrefix(body, []byte(want[:1000])):
+			errs <- fmt.Errorf("/p/%d: begins %q", n, body[:80])
+		}
 	}
-	wg.Wait()
+	// Each page by several visitors at once, some of them waiting on
+	// another's fill, gzip and identity; then each again, from the store.
+	for round := range 2 {
+		for n := range pages {
+			for v := range visitors {
+				wg.Add(1)
+				go get(n, []string{"", "gzip"}[(n+v+round)%2])
+			}
+		}
+		wg.Wait()
+	}
 	close(errs)
 	for err := range errs {
 		t.Error(err)

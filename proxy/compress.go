@@ -1,13 +1,14 @@
 package proxy
 
 import (
-	"bytes"
 	"io"
 	"strconv"
 	"strings"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/icpedge/icpedge/proxy/internal/bufpool"
 )
 
 // minCompressSize is the smallest body worth compressing.
@@ -98,14 +99,15 @@ func fastCoding(accept string) string {
 func (e *encoders) compress(coding string, body []byte) []byte {
 	set := <-e.slots
 	defer func() { e.slots <- set }()
-	var buf bytes.Buffer
-	buf.Grow(len(body)/3 + 64)
+	// Into a reused buffer, as the page itself is (fill.build lends
+	// both to the entry).
+	buf := &appendWriter{b: bufpool.Get(int64(len(body)/3 + 64))}
 	switch coding {
 	case "br":
 		if set.br == nil {
 			set.br = brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: fastBrotliLevel, LGWin: brotliWindow})
 		}
-		set.br.Reset(&buf)
+		set.br.Reset(buf)
 		_, _ = set.br.Write(body)
 		_ = set.br.Close()
 		set.br.Reset(io.Discard)
@@ -113,14 +115,22 @@ func (e *encoders) compress(coding string, body []byte) []byte {
 		if set.gz == nil {
 			set.gz, _ = gzip.NewWriterLevel(io.Discard, fastGzipLevel)
 		}
-		set.gz.Reset(&buf)
+		set.gz.Reset(buf)
 		_, _ = set.gz.Write(body)
 		_ = set.gz.Close()
 		set.gz.Reset(io.Discard)
 	default:
 		return body
 	}
-	return buf.Bytes()
+	return buf.b
+}
+
+// appendWriter appends what is written to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 // compressible reports whether a media type gains from compression.

@@ -421,16 +421,17 @@ func (f *fill) build() *cache.Entry {
 		dropDigests(hdr)
 	}
 	e := &cache.Entry{Key: f.key, Status: status, Header: hdr, RequestTime: f.reqTime, ResponseTime: f.respTime}
-	// The bodies are the fill's own, and no longer written to: the
-	// store may keep them rather than copy them.
-	e.GiveBody(cache.Identity, body)
+	// The bodies are the fill's own, from the buffer pool, and no longer
+	// written to: they go back to the pool when the entry is closed,
+	// once its visitors have it (the store copies what it keeps).
+	e.LendBody(cache.Identity, body)
 	if compressible(hdr.Get("Content-Type")) && len(body) >= minCompressSize {
 		addVary(hdr, "Accept-Encoding")
 		// The visitor waiting gets the fast coding; the stored variants
 		// are made once stored, off the request path (Compressor).
 		if coding := fastCoding(f.r.Header.Get("Accept-Encoding")); coding != "" {
 			enc, _ := cache.ParseEncoding(coding)
-			e.GiveBody(enc, h.enc.compress(coding, body))
+			e.LendBody(enc, h.enc.compress(coding, body))
 		}
 	}
 	return e
@@ -467,6 +468,7 @@ func (f *fill) store(e *cache.Entry, status string) fillOutcome {
 	}
 	if se, err := f.h.opts.Cache.Reread(e.Key); err == nil {
 		f.l.free()
+		_ = e.Close() // its bodies go back to the pool
 		return fillOutcome{entry: share(se), status: status}
 	}
 	return fillOutcome{entry: shareLeased(e, f.l), status: status}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/icpedge/icpedge/proxy/cache"
+	"github.com/icpedge/icpedge/proxy/internal/bufpool"
 	"github.com/icpedge/icpedge/rewrite"
 )
 
@@ -86,7 +87,13 @@ func New(opts Options) (*Handler, error) {
 		return nil, errors.New("proxy: origin must be an absolute http or https URL")
 	}
 	opts = opts.withDefaults()
-	rw, err := rewrite.New(opts.Rewrite)
+	ro := opts.Rewrite
+	if ro.Buffer == nil {
+		// Pages are rewritten into reused buffers: a stored page's goes
+		// back when its entry is closed (cache.Entry.LendBody).
+		ro.Buffer = func(n int) []byte { return bufpool.Get(int64(n)) }
+	}
+	rw, err := rewrite.New(ro)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}

@@ -43,6 +43,11 @@ type Options struct {
 	// to HTML, streamed HTML and style sheets (CSS). The most specific
 	// Match wins; for the same Match, the first rule. Nil changes nothing.
 	Localize []LocalizeRule
+	// Buffer, when set, gives the buffer a rewritten page is written
+	// into: empty, with a capacity of at least n bytes. The caller owns
+	// it with the Result, and may reuse it once done with the Result's
+	// Body. Nil allocates.
+	Buffer func(n int) []byte
 }
 
 // Edge is where the visitor reached us; URLs on RewriteHosts become URLs on

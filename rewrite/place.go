@@ -85,16 +85,26 @@ func (r *Rewriter) edit(src []byte, s *scanResult, pc pageCharset, how placement
 		i, _ := slices.BinarySearchFunc(edits, pos, func(e edit, p int) int { return e.start - p })
 		edits = slices.Insert(edits, i, edit{pos, pos, block})
 	}
-	return splice(src, edits)
+	return spliceInto(r.opts.Buffer, src, edits)
 }
 
 // splice applies sorted, non-overlapping edits to src.
-func splice(src []byte, edits []edit) []byte {
+func splice(src []byte, edits []edit) []byte { return spliceInto(nil, src, edits) }
+
+// spliceInto is splice into a buffer from buffer (nil: a new one).
+func spliceInto(buffer func(int) []byte, src []byte, edits []edit) []byte {
 	grow := 0
 	for _, e := range edits {
 		grow += len(e.repl) - (e.end - e.start)
 	}
-	out := make([]byte, 0, len(src)+max(grow, 0))
+	n := len(src) + max(grow, 0)
+	var out []byte
+	if buffer != nil {
+		out = buffer(n)[:0]
+	}
+	if cap(out) < n {
+		out = make([]byte, 0, n)
+	}
 	at := 0
 	for _, e := range edits {
 		out = append(out, src[at:e.start]...)

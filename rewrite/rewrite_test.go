@@ -342,3 +342,36 @@ func TestNoticeOnlyWhatIsMissing(t *testing.T) {
 		})
 	}
 }
+
+// TestBuffer checks that a rewritten page goes into the buffer Options
+// gives, reused or not, with the same bytes as without one.
+func TestBuffer(t *testing.T) {
+	src := []byte(`<!DOCTYPE html><html><head><title>t</title></head><body><a href="https://www.example.com/x">x</a><footer>f</footer></body></html>`)
+	edge := Edge{Scheme: "https", Host: "icp.example.com"}
+	plain, err := New(Options{Notice: testNotice(), RewriteHosts: []string{"www.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := plain.HTML(src, "text/html; charset=utf-8", edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{0, 64, 4096} {
+		var given []byte
+		r, err := New(Options{Notice: testNotice(), RewriteHosts: []string{"www.example.com"}, Buffer: func(n int) []byte {
+			// Dirty, as a reused buffer is, and perhaps too small.
+			given = bytes.Repeat([]byte{'!'}, max(size, 1))[:0]
+			return given
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.HTML(src, "text/html; charset=utf-8", edge)
+		if err != nil || !bytes.Equal(got.Body, want.Body) {
+			t.Fatalf("buffer of %d: got %q, %v; want %q", size, got.Body, err, want.Body)
+		}
+		if into := &got.Body[0] == &given[:1][0]; into != (size >= len(want.Body)) {
+			t.Errorf("buffer of %d for %d bytes: written into it: %v", size, len(want.Body), into)
+		}
+	}
+}

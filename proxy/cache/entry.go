@@ -77,7 +77,7 @@ type Entry struct {
 type bodyRef struct {
 	present bool
 	inFile  bool
-	given   bool // set by GiveBody: Put may keep data itself
+	lent    bool // set by LendBody: Close gives data to the buffer pool
 	data    []byte
 	off     int64
 	size    int64
@@ -92,15 +92,16 @@ func (e *Entry) SetBody(enc Encoding, b []byte) {
 	e.bodies[enc] = bodyRef{present: true, data: b, size: int64(len(b))}
 }
 
-// GiveBody is SetBody for a body its caller hands over: Put may keep b
-// itself in the memory tier instead of a copy, so b must not be changed
-// afterwards. A miss's freshly built page is stored this way, saving a
-// copy of every page on the path of a burst of misses.
-func (e *Entry) GiveBody(enc Encoding, b []byte) {
+// LendBody is SetBody for a body from the buffer pool (bufpool.Get) that
+// its caller hands over: b must not be changed afterwards, and Close gives
+// it back to the pool. A miss's freshly built page is stored this way, so
+// that a burst of misses reuses the same few buffers; Put copies what the
+// memory tier keeps of it, and only when the tier takes the entry.
+func (e *Entry) LendBody(enc Encoding, b []byte) {
 	if enc >= numEncodings {
 		return
 	}
-	e.bodies[enc] = bodyRef{present: true, given: true, data: b, size: int64(len(b))}
+	e.bodies[enc] = bodyRef{present: true, lent: true, data: b, size: int64(len(b))}
 }
 
 // RemoveBody removes the body in encoding enc.
@@ -163,15 +164,22 @@ func (e *Entry) Encodings() []Encoding {
 	return out
 }
 
-// Close releases the file behind the entry's bodies, if any, and the
-// memory Get read them into for this entry alone, which is reused: no
-// body's bytes (Bytes, Body) may be read after Close. Afterwards Body
+// Close releases the file behind the entry's bodies, if any, the memory
+// Get read them into for this entry alone and the bodies lent to it
+// (LendBody), which are reused: no body's bytes (Bytes, Body) may be read
+// after Close. Afterwards Body
 // reports file-backed bodies as absent, readers obtained before fail,
 // and Put of the entry fails. Close is idempotent.
 func (e *Entry) Close() error {
 	if e.whole != nil {
 		bufpool.Put(e.whole)
 		e.whole = nil
+	}
+	for i := range e.bodies {
+		if b := &e.bodies[i]; b.lent {
+			bufpool.Put(b.data)
+			*b = bodyRef{}
+		}
 	}
 	if e.file == nil {
 		return nil

@@ -459,7 +459,7 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 	s.stats.Hits += one
 	if s.index[key] == it && it.gen == gen && !s.closed {
 		it.verified = true
-		if m != nil && it.mem == nil && s.memInsert(it, m, false) {
+		if m != nil && it.mem == nil && s.memInsert(it, m) {
 			e.whole = nil // the memory tier keeps the bytes
 		}
 	}
@@ -680,7 +680,7 @@ func (s *Store) put(e *Entry, old *Entry) error {
 			}
 		}
 		if memOK && !e.bodies[enc].inFile {
-			mem[enc] = memBody(e.bodies[enc])
+			mem[enc] = e.bodies[enc].data // copied if the tier takes it
 		} else {
 			memOK = false
 		}
@@ -690,15 +690,6 @@ func (s *Store) put(e *Entry, old *Entry) error {
 		return w.commit(e, nil)
 	}
 	return w.commit(e, &mem)
-}
-
-// memBody is what the memory tier keeps of b: b's bytes themselves when
-// they were given (GiveBody) with little spare capacity, else a copy.
-func memBody(b bodyRef) []byte {
-	if b.given && cap(b.data)-len(b.data) <= len(b.data)/8 {
-		return b.data[:len(b.data):len(b.data)]
-	}
-	return slices.Clone(b.data)
 }
 
 // Delete removes key's entry, if any. Entries being read stay readable.
@@ -881,23 +872,32 @@ func (s *Store) moveToFront(it *item) {
 	s.pushFront(it)
 }
 
-// memInsert keeps m in memory for it if it fits and is admitted, and
-// reports whether it did. It is admitted while the tier has room, or when
-// it replaces an entry that was in memory (keep), or when it was asked
-// for more often lately than the entry it would push out first.
-func (s *Store) memInsert(it *item, m *memEntry, keep bool) bool {
-	if s.memPerItem <= 0 || m.size > s.memPerItem {
+// memAdmits reports whether the memory tier takes an entry of size bytes
+// for it: one that fits, while the tier has room, or in place of one of
+// its own that was in memory, or when it was asked for more often lately
+// than the entry it would push out first. A refusal for the last reason
+// counts in MemoryDeclined.
+func (s *Store) memAdmits(it *item, size int64) bool {
+	if s.memPerItem <= 0 || size > s.memPerItem {
 		return false
 	}
-	if it.mem != nil {
-		keep = true
-		s.memRemove(it.mem)
-	}
-	if victim := s.mem.prev; !keep && s.memUsed+m.size > s.opts.Memory && victim != &s.mem {
+	if victim := s.mem.prev; it.mem == nil && s.memUsed+size > s.opts.Memory && victim != &s.mem {
 		if s.freq.estimate(s.freq.hash(it.key)) <= s.freq.estimate(s.freq.hash(victim.it.key)) {
 			s.stats.MemoryDeclined++
 			return false
 		}
+	}
+	return true
+}
+
+// memInsert keeps m in memory for it, if the tier admits it (memAdmits),
+// and reports whether it did.
+func (s *Store) memInsert(it *item, m *memEntry) bool {
+	if !s.memAdmits(it, m.size) {
+		return false
+	}
+	if it.mem != nil {
+		s.memRemove(it.mem)
 	}
 	m.it = it
 	it.mem = m

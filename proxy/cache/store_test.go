@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icpedge/icpedge/proxy/internal/bufpool"
 )
 
 // fakeClock is an injectable clock safe for concurrent use.
@@ -1010,27 +1012,17 @@ func TestStoreRereadNotCounted(t *testing.T) {
 	}
 }
 
-// The memory tier copies a body set with SetBody, whose caller may reuse
-// it once Put returns, and keeps one handed over with GiveBody as it is,
-// unless its spare capacity would be held for nothing.
-func TestStoreGiveBody(t *testing.T) {
+// The memory tier keeps a copy of its own of every body, set or lent,
+// so that the caller may reuse the buffer: a set body's once Put returns,
+// a lent body's once the entry is closed, which gives it back.
+func TestStoreLendBody(t *testing.T) {
 	s := openStore(t, Options{Memory: 16 << 20})
-	body := func(spare int) []byte { return append(make([]byte, 0, 4096+spare), content("g", 4096)...) }
-	for _, tc := range []struct {
-		name   string
-		give   bool
-		spare  int
-		shared bool
-	}{
-		{"set", false, 0, false},
-		{"given", true, 0, true},
-		{"given with a little spare room", true, 100, true},
-		{"given with much spare room", true, 4096, false},
-	} {
-		b := body(tc.spare)
-		e := &Entry{Key: tc.name, Status: 200, Header: http.Header{}}
-		if tc.give {
-			e.GiveBody(Identity, b)
+	for _, lend := range []bool{false, true} {
+		name := fmt.Sprintf("lent=%v", lend)
+		b := append(bufpool.Get(5000), content("g", 4096)...)
+		e := &Entry{Key: name, Status: 200, Header: http.Header{}}
+		if lend {
+			e.LendBody(Identity, b)
 		} else {
 			e.SetBody(Identity, b)
 		}
@@ -1038,23 +1030,21 @@ func TestStoreGiveBody(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.mu.Lock()
-		m := s.index[tc.name].mem
+		m := s.index[name].mem
 		s.mu.Unlock()
 		if m == nil {
-			t.Fatalf("%s: not in the memory tier", tc.name)
+			t.Fatalf("%s: not in the memory tier", name)
 		}
-		kept := m.bodies[Identity]
-		if shared := &kept[0] == &b[0]; shared != tc.shared {
-			t.Errorf("%s: memory tier shares the body: %v; want %v", tc.name, shared, tc.shared)
+		if kept := m.bodies[Identity]; &kept[0] == &b[0] || cap(kept) != len(kept) {
+			t.Errorf("%s: the memory tier keeps the caller's buffer, or %d bytes of capacity for %d", name, cap(kept), len(kept))
 		}
-		if cap(kept) != len(kept) {
-			t.Errorf("%s: kept %d bytes of capacity for %d", tc.name, cap(kept), len(kept))
+		e.Close()
+		if _, ok := e.Bytes(Identity); ok == lend {
+			t.Errorf("%s: body present after Close: %v", name, ok)
 		}
-		if !tc.give {
-			b[0] ^= 0xff // the caller reuses its buffer
-		}
-		if got := readBody(t, mustGet(t, s, tc.name), Identity); !bytes.Equal(got, content("g", 4096)) {
-			t.Errorf("%s: stored body changed", tc.name)
+		b[0] ^= 0xff // the caller, or the pool's next user, reuses the buffer
+		if got := readBody(t, mustGet(t, s, name), Identity); !bytes.Equal(got, content("g", 4096)) {
+			t.Errorf("%s: stored body changed", name)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Writer streams one body into the store without buffering it; create it
@@ -147,8 +148,8 @@ func (w *Writer) Commit(e *Entry) error {
 	return w.commit(e, nil)
 }
 
-// commit writes the trailer and installs the file. mem, when not
-// nil, holds copies of the bodies for the memory tier.
+// commit writes the trailer and installs the file. mem, when not nil,
+// holds the bodies, which the memory tier copies if it takes the entry.
 func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	if w.done {
 		return errors.New("cache: writer already finished")
@@ -183,14 +184,6 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	}
 	w.f = nil
 
-	var me *memEntry
-	if mem != nil {
-		me = &memEntry{meta: m, bodies: *mem, size: size + headerSize(e.Header) + int64(len(w.key))}
-		me.meta.Header = e.Header.Clone()
-		for i := range numEncodings {
-			me.present[i] = w.lens[i] >= 0
-		}
-	}
 	final := w.final
 	s.mu.Lock()
 	if s.closed {
@@ -220,12 +213,18 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	it.atime = now.Unix()
 	it.verified = true // written and checksummed by this process
 	s.bytes += it.size
-	switch {
-	case me != nil:
-		// Kept in memory when the tier admits it; the entry it replaces,
-		// if any, goes from memory either way.
-		s.memInsert(it, me, false)
-	case it.mem != nil:
+	// Kept in memory when the tier admits it, as a copy of its own; the
+	// entry it replaces, if any, goes from memory either way.
+	if memSize := size + headerSize(e.Header) + int64(len(w.key)); mem != nil && s.memAdmits(it, memSize) {
+		me := &memEntry{meta: m, size: memSize}
+		me.meta.Header = e.Header.Clone()
+		for i := range numEncodings {
+			if me.present[i] = w.lens[i] >= 0; me.present[i] {
+				me.bodies[i] = slices.Clone(mem[i])
+			}
+		}
+		s.memInsert(it, me)
+	} else if it.mem != nil {
 		s.memRemove(it.mem)
 	}
 	for s.bytes > s.opts.MaxSize && s.lru.prev != it && s.lru.prev != &s.lru {
