@@ -459,8 +459,12 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 	s.stats.Hits += one
 	if s.index[key] == it && it.gen == gen && !s.closed {
 		it.verified = true
-		if m != nil && it.mem == nil && s.memInsert(it, m) {
-			e.whole = nil // the memory tier keeps the bytes
+		if m != nil && it.mem == nil && s.memAdmits(it, m.size) {
+			// The tier keeps a copy of its own, of the bodies' exact
+			// size: the file's buffer is from the pool, a class larger,
+			// and goes back to it when e is closed.
+			m.ownBodies()
+			s.memInsert(it, m)
 		}
 	}
 	s.mu.Unlock()
@@ -910,6 +914,22 @@ func (s *Store) memInsert(it *item, m *memEntry) bool {
 		s.memRemove(s.mem.prev)
 	}
 	return true
+}
+
+// ownBodies copies m's bodies into one buffer of their exact size.
+func (m *memEntry) ownBodies() {
+	n := 0
+	for _, b := range m.bodies {
+		n += len(b)
+	}
+	buf := make([]byte, 0, n)
+	for i, b := range m.bodies {
+		if m.present[i] {
+			at := len(buf)
+			buf = append(buf, b...)
+			m.bodies[i] = buf[at:len(buf):len(buf)]
+		}
+	}
 }
 
 func (s *Store) memRemove(m *memEntry) {

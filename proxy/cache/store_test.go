@@ -431,8 +431,20 @@ func TestStoreMemoryTier(t *testing.T) {
 	}
 	// One asked for comes from disk into memory, in place of a cold one;
 	// the big one never fits.
-	mustGet(t, s, "k39")
-	mustGet(t, s, "k39")
+	e, err := s.Get("k39")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	// The buffer that file was read into goes back to the pool: whoever
+	// takes it next must not be writing into the memory tier.
+	for range 8 {
+		b := bufpool.Get(4 << 10)
+		bufpool.Put(append(b, bytes.Repeat([]byte{'!'}, cap(b))...))
+	}
+	if got := readBody(t, mustGet(t, s, "k39"), Identity); !bytes.Equal(got, content("k39", 2<<10)) {
+		t.Error("k39's body in memory changed when the pool's buffers were reused")
+	}
 	mustGet(t, s, "big")
 	mustGet(t, s, "big")
 	st2 := s.Stats()
