@@ -459,10 +459,11 @@ func (f *fill) store(e *cache.Entry, status string) fillOutcome {
 	status += "; stored"
 	f.recompressStored(e)
 	if e.BodyBytes() <= ownBodiesMax {
-		// Served from the fill's own bytes, which the store may keep in
-		// memory too, or not: a hit on this entry from disk would read
-		// it whole into memory anyway. Like such a hit, it holds none
-		// of the budget while visitors read it.
+		// Served from the fill's own bytes (the store copied what it
+		// keeps in memory, if anything): a hit on this entry from disk
+		// would read it whole into memory anyway. Like such a hit, it
+		// holds none of the budget while visitors read it, and its
+		// buffers go back to the pool when the last of them is done.
 		f.l.free()
 		return fillOutcome{entry: share(e), status: status}
 	}
