@@ -167,9 +167,9 @@ func (e *Entry) Encodings() []Encoding {
 // Close releases the file behind the entry's bodies, if any, the memory
 // Get read them into for this entry alone and the bodies lent to it
 // (LendBody), which are reused: no body's bytes (Bytes, Body) may be read
-// after Close. Afterwards Body
-// reports file-backed bodies as absent, readers obtained before fail,
-// and Put of the entry fails. Close is idempotent.
+// after Close. Afterwards Body reports file-backed bodies as absent,
+// readers obtained before fail, and Put of the entry fails. Close is
+// idempotent.
 func (e *Entry) Close() error {
 	if e.whole != nil {
 		bufpool.Put(e.whole)
@@ -189,9 +189,8 @@ func (e *Entry) Close() error {
 	return f.Close()
 }
 
-// bodySize is the total body bytes of e.
 // BodyBytes is the memory the entry's bodies hold: the capacity of those
-// set or given, nothing for those read from a file.
+// set or lent, nothing for those read from a file.
 func (e *Entry) BodyBytes() int64 {
 	var n int64
 	for _, b := range e.bodies {
@@ -202,6 +201,7 @@ func (e *Entry) BodyBytes() int64 {
 	return n
 }
 
+// bodySize is the total body bytes of e.
 func (e *Entry) bodySize() int64 {
 	var n int64
 	for _, b := range e.bodies {

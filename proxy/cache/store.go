@@ -894,11 +894,10 @@ func (s *Store) memAdmits(it *item, size int64) bool {
 	return true
 }
 
-// memInsert keeps m in memory for it, if the tier admits it (memAdmits),
-// and reports whether it did.
-func (s *Store) memInsert(it *item, m *memEntry) bool {
+// memInsert keeps m in memory for it, if the tier admits it (memAdmits).
+func (s *Store) memInsert(it *item, m *memEntry) {
 	if !s.memAdmits(it, m.size) {
-		return false
+		return
 	}
 	if it.mem != nil {
 		s.memRemove(it.mem)
@@ -913,7 +912,6 @@ func (s *Store) memInsert(it *item, m *memEntry) bool {
 		s.stats.MemoryEvictions++
 		s.memRemove(s.mem.prev)
 	}
-	return true
 }
 
 // ownBodies copies m's bodies into one buffer of their exact size.

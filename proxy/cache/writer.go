@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 )
 
 // Writer streams one body into the store without buffering it; create it
@@ -216,13 +215,12 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	// Kept in memory when the tier admits it, as a copy of its own; the
 	// entry it replaces, if any, goes from memory either way.
 	if memSize := size + headerSize(e.Header) + int64(len(w.key)); mem != nil && s.memAdmits(it, memSize) {
-		me := &memEntry{meta: m, size: memSize}
+		me := &memEntry{meta: m, bodies: *mem, size: memSize}
 		me.meta.Header = e.Header.Clone()
 		for i := range numEncodings {
-			if me.present[i] = w.lens[i] >= 0; me.present[i] {
-				me.bodies[i] = slices.Clone(mem[i])
-			}
+			me.present[i] = w.lens[i] >= 0
 		}
+		me.ownBodies()
 		s.memInsert(it, me)
 	} else if it.mem != nil {
 		s.memRemove(it.mem)
