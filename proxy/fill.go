@@ -431,7 +431,11 @@ func (f *fill) build() *cache.Entry {
 		// are made once stored, off the request path (Compressor).
 		if coding := fastCoding(f.r.Header.Get("Accept-Encoding")); coding != "" {
 			enc, _ := cache.ParseEncoding(coding)
-			e.LendBody(enc, h.enc.compress(coding, body))
+			if coded := h.enc.compress(coding, body); !overlaps(coded, body) {
+				e.LendBody(enc, coded)
+			} else {
+				e.SetBody(enc, coded) // lent once already, as the identity body
+			}
 		}
 	}
 	return e
