@@ -54,7 +54,7 @@ type Compressor struct {
 	// Compressor have begun: a job during which it moved ran while
 	// visitors were being served, and its worker rests (see rest).
 	requests atomic.Int64
-	resting  atomic.Int32 // workers resting after a job
+	rests    atomic.Int64 // rests begun after a job
 
 	mu     sync.Mutex
 	quiet  *sync.Cond               // signalled when fills drops to 0, and on Close
@@ -263,8 +263,7 @@ const restFactor = 9
 
 // rest waits restFactor times d, or until Close (false).
 func (c *Compressor) rest(d time.Duration) bool {
-	c.resting.Add(1)
-	defer c.resting.Add(-1)
+	c.rests.Add(1)
 	t := time.NewTimer(restFactor * d)
 	defer t.Stop()
 	select {

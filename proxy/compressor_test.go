@@ -269,7 +269,7 @@ func TestCompressorRestsWhileServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	for _, key := range []string{"a", "b", "c"} {
+	for _, key := range []string{"a", "b", "c", "d"} {
 		e := &cache.Entry{Key: key, Status: 200, Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}}}
 		e.SetBody(cache.Identity, page)
 		if err := store.Put(e); err != nil {
@@ -281,20 +281,13 @@ func TestCompressorRestsWhileServing(t *testing.T) {
 	job := func(key string) compressJob {
 		return compressJob{compressKey: compressKey{store: store, key: key}, budget: NewBudget(0), log: slog.New(slog.DiscardHandler)}
 	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited 2 minutes for %s", what)
-			}
-		}
-	}
-
-	// No visitors: two jobs, one after the other, no rest.
+	// No visitors: two jobs, one after the other, no rest. A rest after
+	// a would have begun before b was taken.
 	c.enqueue(job("a"), false)
-	waitFor("a's variants", func() bool { return c.done.Load() == 1 })
-	if n := c.resting.Load(); n != 0 {
-		t.Fatalf("an idle edge's worker rests")
+	c.enqueue(job("d"), false)
+	waitUntil(t, "a's and d's variants", func() bool { return c.done.Load() == 2 })
+	if n := c.rests.Load(); n != 0 {
+		t.Fatalf("an idle edge's worker rested %d times", n)
 	}
 
 	// Visitors all along: after b, the worker rests with c queued.
@@ -313,11 +306,11 @@ func TestCompressorRestsWhileServing(t *testing.T) {
 	}()
 	c.enqueue(job("b"), false)
 	c.enqueue(job("c"), false)
-	waitFor("the worker to rest after b", func() bool { return c.resting.Load() == 1 })
-	if n := c.done.Load(); n != 2 {
-		t.Fatalf("resting after b: %d entries done; want 2 (c waits for the rest)", n)
+	waitUntil(t, "the worker to rest after b", func() bool { return c.rests.Load() == 1 })
+	if n := c.done.Load(); n != 3 {
+		t.Fatalf("resting after b: %d entries done; want 3 (c waits for the rest)", n)
 	}
-	waitFor("c's variants after the rest", func() bool { return c.done.Load() == 3 })
+	waitUntil(t, "c's variants after the rest", func() bool { return c.done.Load() == 4 })
 }
 
 // A page just stored is queued only while the Compressor is idle: behind a

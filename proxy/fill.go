@@ -28,11 +28,6 @@ const (
 	// defaultMaxCacheObject is the largest non-HTML body buffered for
 	// storing.
 	defaultMaxCacheObject = 16 << 20
-	// ownBodiesMax is the most of a stored fill's bodies served from the
-	// fill's own memory; a larger entry is read back from its file, so
-	// that slow visitors hold no memory. The store reads files of up to
-	// 256 KiB whole on a hit.
-	ownBodiesMax = 256 << 10
 )
 
 // fillOutcome is what one origin fetch for the cache produced.
@@ -443,9 +438,10 @@ func (f *fill) build() *cache.Entry {
 
 // store puts e in the cache, under its variant's key when the response
 // varies (RFC 9111 §4.1; an index entry at the primary key names the
-// fields), and returns it to be served with Cache-Status status. A large
-// entry, once stored, is read back from the store as any hit is (from its
-// file, so that slow visitors hold no memory, and the buffers go).
+// fields), and returns it to be served with Cache-Status status. An entry
+// larger than a hit would read whole (cache.WholeReadMax), once stored, is
+// read back from the store as any hit is (from its file, so that slow
+// visitors hold no memory, and the buffers go).
 func (f *fill) store(e *cache.Entry, status string) fillOutcome {
 	sec, _ := cache.SecondaryKey(f.hdr, f.r.Header, "Accept-Encoding")
 	if sec != "" {
@@ -462,7 +458,7 @@ func (f *fill) store(e *cache.Entry, status string) fillOutcome {
 	}
 	status += "; stored"
 	f.recompressStored(e)
-	if e.BodyBytes() <= ownBodiesMax {
+	if e.BodyBytes() <= cache.WholeReadMax {
 		// Served from the fill's own bytes (the store copied what it
 		// keeps in memory, if anything): a hit on this entry from disk
 		// would read it whole into memory anyway. Like such a hit, it

@@ -30,13 +30,15 @@ var (
 	ErrChanged = errors.New("cache entry changed since it was read")
 )
 
+// WholeReadMax is the file size up to which Get reads a file into memory
+// in one go and checks every body, even with no memory tier: serving such
+// an entry holds its bytes in memory while visitors read it.
+const WholeReadMax = 256 << 10
+
 const (
 	// blockSize rounds file sizes for accounting, so that many small
 	// entries are charged roughly what they take on disk.
 	blockSize = 4096
-	// wholeReadMin is the file size up to which Get reads a file in one
-	// go and checks every body, even with no memory tier.
-	wholeReadMin = 256 << 10
 	// touchEvery bounds how often a hit refreshes a file's mtime, which
 	// is how recency survives a restart.
 	touchEvery = time.Hour
@@ -514,7 +516,7 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 		return nil, nil, err
 	}
 	size := fi.Size()
-	if size <= max(s.memPerItem, wholeReadMin) {
+	if size <= max(s.memPerItem, WholeReadMax) {
 		buf := bufpool.Get(size)[:size]
 		if _, err := f.ReadAt(buf, 0); err != nil {
 			if errors.Is(err, io.EOF) {
