@@ -20,10 +20,10 @@ import (
 // hold the two to that.
 type lexer struct {
 	src []byte
-	pos int // the next byte to read
-	// done is set once the input is used up, or once a tag is cut off by
-	// its end (the tokenizer drops such a tag and stops).
-	done bool
+	// pos is the next byte to read: len(src) once the input is used up,
+	// or once a tag is cut off by its end (the tokenizer drops such a
+	// tag and stops).
+	pos int
 	// rawTag is the lower-case name of the raw-text element whose content
 	// the next token is, "" if none; see NextIsNotRawText.
 	rawTag string
@@ -62,8 +62,7 @@ func (l *lexer) Next() html.TokenType {
 	l.start, l.end = l.pos, l.pos
 	l.ds, l.de = l.pos, l.pos
 	l.textIsRaw, l.convertNUL = false, false
-	if l.done || l.pos >= len(l.src) {
-		l.done = true
+	if l.pos >= len(l.src) {
 		return l.token(html.ErrorToken, l.pos)
 	}
 	if l.rawTag != "" {
@@ -73,7 +72,7 @@ func (l *lexer) Next() html.TokenType {
 			l.textIsRaw = l.rawTag != "title" && l.rawTag != "textarea"
 			l.convertNUL = true
 			l.rawTag = ""
-			return l.textToken(html.TextToken, end, l.pos, end)
+			return l.textToken(end, l.pos, end)
 		}
 		// Empty content: the end tag follows, read as any tag.
 		l.rawTag = ""
@@ -84,7 +83,7 @@ func (l *lexer) Next() html.TokenType {
 		j := bytes.IndexByte(src[i:], '<')
 		if j < 0 || i+j+1 >= len(src) {
 			// A lone '<' at the very end is text too.
-			return l.textToken(html.TextToken, len(src), l.pos, len(src))
+			return l.textToken(len(src), l.pos, len(src))
 		}
 		i += j
 		c := src[i+1]
@@ -93,7 +92,7 @@ func (l *lexer) Next() html.TokenType {
 			continue
 		}
 		if i > l.pos {
-			return l.textToken(html.TextToken, i, l.pos, i)
+			return l.textToken(i, l.pos, i)
 		}
 		break
 	}
@@ -106,7 +105,7 @@ func (l *lexer) Next() html.TokenType {
 		switch {
 		case i+2 >= len(src):
 			// "</" at the end is text (§13.2.5.7 "EOF").
-			return l.textToken(html.TextToken, len(src), i, len(src))
+			return l.textToken(len(src), i, len(src))
 		case src[i+2] == '>':
 			// "</>" is no token in HTML; the tokenizer gives it as an
 			// empty comment so that its bytes are not lost.
@@ -114,7 +113,6 @@ func (l *lexer) Next() html.TokenType {
 		case isLetter(src[i+2]):
 			end, _ := tagEnd(src, i+2, &l.keys)
 			if end < 0 {
-				l.done = true
 				return l.token(html.ErrorToken, len(src))
 			}
 			return l.token(html.EndTagToken, end)
@@ -131,17 +129,14 @@ func (l *lexer) Next() html.TokenType {
 // token makes the current token one of type tt, ending at end.
 func (l *lexer) token(tt html.TokenType, end int) html.TokenType {
 	l.tt, l.end, l.pos = tt, end, end
-	if end >= len(l.src) {
-		l.done = true
-	}
 	return tt
 }
 
-// textToken makes the current token one of type tt ending at end, with data
+// textToken makes the current token a text token ending at end, with data
 // src[ds:de].
-func (l *lexer) textToken(tt html.TokenType, end, ds, de int) html.TokenType {
+func (l *lexer) textToken(end, ds, de int) html.TokenType {
 	l.ds, l.de = ds, de
-	return l.token(tt, end)
+	return l.token(html.TextToken, end)
 }
 
 // startTag reads a start tag at l.pos, "<" and a letter; §13.2.5.6-8 and
@@ -152,7 +147,6 @@ func (l *lexer) startTag() html.TokenType {
 	if end < 0 {
 		// The tokenizer drops a tag cut off by the end of the input, and
 		// stops there (HTML too: §13.2.5.8 "EOF").
-		l.done = true
 		return l.token(html.ErrorToken, len(src))
 	}
 	// The elements whose content the tokenizer reads as raw text, as
@@ -307,9 +301,6 @@ func asciiEqualFold(a, b []byte) bool {
 // closeAngle returns the offset just past the first '>' from b[i], or
 // len(b): a bogus comment's end (§13.2.5.41).
 func closeAngle(b []byte, i int) int {
-	if i >= len(b) {
-		return len(b)
-	}
 	if j := bytes.IndexByte(b[i:], '>'); j >= 0 {
 		return i + j + 1
 	}
@@ -337,12 +328,11 @@ func (l *lexer) markupDecl() html.TokenType {
 	if l.cdata && bytes.HasPrefix(src[p:], []byte("[CDATA[")) {
 		// §13.2.5.69 CDATA section: text to "]]>" or the end.
 		ds := p + len("[CDATA[")
-		if k := bytes.Index(src[ds:], []byte("]]>")); k >= 0 {
-			l.convertNUL = true
-			return l.textToken(html.TextToken, ds+k+3, ds, ds+k)
-		}
 		l.convertNUL = true
-		return l.textToken(html.TextToken, len(src), ds, len(src))
+		if k := bytes.Index(src[ds:], []byte("]]>")); k >= 0 {
+			return l.textToken(ds+k+3, ds, ds+k)
+		}
+		return l.textToken(len(src), ds, len(src))
 	}
 	return l.token(html.CommentToken, closeAngle(src, p))
 }
@@ -395,8 +385,9 @@ func (l *lexer) rawEnd() int {
 	// "</name" followed by white space, '/' or '>' (one cut off by the end
 	// of the input is text).
 	b := l.src[l.pos:]
-	k := rawEndTag(b, l.rawTag)
-	if k >= 0 && endTagAt(b, k+2, l.rawTag) {
+	// A whole end tag: a byte follows its name (rawEndTag checked that
+	// byte, when there is one).
+	if k := rawEndTag(b, l.rawTag); k >= 0 && k+2+len(l.rawTag) < len(b) {
 		return l.pos + k
 	}
 	return len(l.src)
@@ -484,9 +475,7 @@ func scriptEnd(b []byte, i int) int {
 		switch c {
 		case '-':
 			switch st {
-			case scriptEscaped, scriptEscapedDash:
-				st++
-			case scriptDouble, scriptDoubleDash:
+			case scriptEscaped, scriptEscapedDash, scriptDouble, scriptDoubleDash:
 				st++
 			}
 			continue

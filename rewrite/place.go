@@ -19,7 +19,7 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 	if !ok {
 		pc, ok = prescan(src)
 	}
-	how := placement{prefix: edgePrefix(edge), forceDOM: forceDOM, blocks: &r.blocks}
+	how := placement{prefix: edgePrefix(edge), forceDOM: forceDOM, blocks: &r.blocks, buffer: r.opts.Buffer}
 	if ok && isUTF16(pc.name) {
 		return r.htmlUTF16(src, contentType, pc, how), nil
 	}
@@ -42,12 +42,14 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 
 // placement is how one document is rewritten: the edge's prefix for URLs
 // (edgePrefix), the notice blocks in the document's own form (ASCII or
-// UTF-8), and forceDOM, which places the notice through the DOM even
-// where the tokens would do (for tests and benchmarks).
+// UTF-8), forceDOM, which places the notice through the DOM even where
+// the tokens would do (for tests and benchmarks), and the buffer the
+// result is written into (Options.Buffer).
 type placement struct {
 	prefix   string
 	blocks   *[8]string
 	forceDOM bool
+	buffer   func(n int) []byte
 }
 
 // pageContentType is the Content-Type to send with a page in pc: a
@@ -85,7 +87,20 @@ func (r *Rewriter) edit(src []byte, s *scanResult, pc pageCharset, how placement
 		i, _ := slices.BinarySearchFunc(edits, pos, func(e edit, p int) int { return e.start - p })
 		edits = slices.Insert(edits, i, edit{pos, pos, block})
 	}
-	return spliceInto(r.opts.Buffer, src, edits)
+	return spliceInto(how.buffer, src, edits)
+}
+
+// bufferOf returns an empty buffer of at least n bytes' capacity from
+// buffer, or a new one when buffer is nil or gives too little.
+func bufferOf(buffer func(n int) []byte, n int) []byte {
+	var b []byte
+	if buffer != nil {
+		b = buffer(n)[:0]
+	}
+	if cap(b) < n {
+		b = make([]byte, 0, n)
+	}
+	return b
 }
 
 // splice applies sorted, non-overlapping edits to src.
@@ -97,14 +112,7 @@ func spliceInto(buffer func(int) []byte, src []byte, edits []edit) []byte {
 	for _, e := range edits {
 		grow += len(e.repl) - (e.end - e.start)
 	}
-	n := len(src) + max(grow, 0)
-	var out []byte
-	if buffer != nil {
-		out = buffer(n)[:0]
-	}
-	if cap(out) < n {
-		out = make([]byte, 0, n)
-	}
+	out := bufferOf(buffer, len(src)+max(grow, 0))
 	at := 0
 	for _, e := range edits {
 		out = append(out, src[at:e.start]...)

@@ -242,6 +242,9 @@ func TestStreamMatchesHTML(t *testing.T) {
 		`<html><body><a href="https://www.example.com/x">x</a><img srcset="//www.example.com/a 1x"></body></html>`,
 		`<p style="background:url(https://www.example.com/b)">x`,
 		`<a href="http://miibeian.gov.cn">y</a></body>`,
+		// An end tag ends as a start tag does, past a '>' in quotes: what
+		// the quotes hold is not a link to move.
+		`<p>a</p title='><a href=//www.example.com/x>'><a href=//www.example.com/y>b</a>`,
 	} {
 		res, _ := r.HTML([]byte(in), "text/html", testEdge)
 		var out bytes.Buffer
@@ -344,34 +347,47 @@ func TestNoticeOnlyWhatIsMissing(t *testing.T) {
 }
 
 // TestBuffer checks that a rewritten page goes into the buffer Options
-// gives, reused or not, with the same bytes as without one.
+// gives, reused or not, with the same bytes as without one: a UTF-8 page
+// and a UTF-16 one, which is rewritten in UTF-8 and encoded back.
 func TestBuffer(t *testing.T) {
-	src := []byte(`<!DOCTYPE html><html><head><title>t</title></head><body><a href="https://www.example.com/x">x</a><footer>f</footer></body></html>`)
+	utf8Page := `<!DOCTYPE html><html><head><title>t</title></head><body><a href="https://www.example.com/x">x</a><footer>f</footer></body></html>`
+	utf16Page, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes([]byte(utf8Page))
+	if err != nil {
+		t.Fatal(err)
+	}
 	edge := Edge{Scheme: "https", Host: "icp.example.com"}
 	plain, err := New(Options{Notice: testNotice(), RewriteHosts: []string{"www.example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := plain.HTML(src, "text/html; charset=utf-8", edge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, size := range []int{0, 64, 4096} {
-		var given []byte
-		r, err := New(Options{Notice: testNotice(), RewriteHosts: []string{"www.example.com"}, Buffer: func(n int) []byte {
-			// Dirty, as a reused buffer is, and perhaps too small.
-			given = bytes.Repeat([]byte{'!'}, max(size, 1))[:0]
-			return given
-		}})
-		if err != nil {
-			t.Fatal(err)
+	for _, tc := range []struct {
+		name, ctype string
+		src         []byte
+	}{
+		{"utf-8", "text/html; charset=utf-8", []byte(utf8Page)},
+		{"utf-16", "text/html", utf16Page},
+	} {
+		want, err := plain.HTML(tc.src, tc.ctype, edge)
+		if err != nil || bytes.Equal(want.Body, tc.src) {
+			t.Fatalf("%s: not rewritten: %v", tc.name, err)
 		}
-		got, err := r.HTML(src, "text/html; charset=utf-8", edge)
-		if err != nil || !bytes.Equal(got.Body, want.Body) {
-			t.Fatalf("buffer of %d: got %q, %v; want %q", size, got.Body, err, want.Body)
-		}
-		if into := &got.Body[0] == &given[:1][0]; into != (size >= len(want.Body)) {
-			t.Errorf("buffer of %d for %d bytes: written into it: %v", size, len(want.Body), into)
+		for _, size := range []int{0, 64, 64 << 10} {
+			var given []byte
+			r, err := New(Options{Notice: testNotice(), RewriteHosts: []string{"www.example.com"}, Buffer: func(n int) []byte {
+				// Dirty, as a reused buffer is, and perhaps too small.
+				given = bytes.Repeat([]byte{'!'}, max(size, 1))[:0]
+				return given
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.HTML(tc.src, tc.ctype, edge)
+			if err != nil || !bytes.Equal(got.Body, want.Body) {
+				t.Fatalf("%s, buffer of %d: got %q, %v; want %q", tc.name, size, got.Body, err, want.Body)
+			}
+			if into := given != nil && &got.Body[0] == &given[:1][0]; into != (size >= len(want.Body)+16) {
+				t.Errorf("%s, buffer of %d for %d bytes: written into it: %v", tc.name, size, len(want.Body), into)
+			}
 		}
 	}
 }

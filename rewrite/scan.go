@@ -161,7 +161,6 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 		strip:  -1,
 		inHead: true,
 	}
-	off := from
 	for {
 		sc.z.AllowCDATA(sc.inForeign())
 		tt := sc.z.Next()
@@ -169,7 +168,6 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 			break
 		}
 		t := token{start: sc.z.start, end: sc.z.end, typ: tt, template: sc.tmpl > 0}
-		off = t.end
 		raw := src[t.start:t.end]
 		sc.lastComment = false
 		switch tt {
@@ -195,7 +193,9 @@ func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
 		}
 		s.toks = append(s.toks, t)
 	}
-	sc.finish(off)
+	// The error token starts where the last token ended: the end of the
+	// input, or of all but a tag it cuts off.
+	sc.finish(sc.z.start)
 	return s
 }
 

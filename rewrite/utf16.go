@@ -150,14 +150,17 @@ func (r *Rewriter) htmlUTF16(src []byte, contentType string, pc pageCharset, how
 	odd := len(body) % 2
 	text, _ := decode16(make([]byte, 0, len(body)*3/2), body[:len(body)-odd], be, true)
 	s := r.scan(text, 0, how.prefix)
-	how.blocks = &r.blocksUTF8
+	// The UTF-8 result is a step on the way: the page goes into the
+	// buffer when it is encoded back.
+	buffer := how.buffer
+	how.blocks, how.buffer = &r.blocksUTF8, nil
 	out := r.edit(text, s, pageCharset{name: "utf-8"}, how)
 	r.release(s)
 	res := Result{Body: src, ContentType: pageContentType(contentType, pc), Hints: s.hints, Base: s.base}
 	if bytes.Equal(out, text) {
 		return res
 	}
-	b := make([]byte, 0, len(src)+2*(len(out)-len(text))+16)
+	b := bufferOf(buffer, len(src)+2*(len(out)-len(text))+16)
 	b = append(b, src[:pc.bom]...)
 	b, _ = encode16(b, out, be, true)
 	res.Body = append(b, body[len(body)-odd:]...)
