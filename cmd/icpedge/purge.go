@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/admin"
-
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
 	"github.com/icpedge/icpedge/config"
 )

@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/admin"
-	"github.com/icpedge/icpedge/config"
-
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/cli"
+	"github.com/icpedge/icpedge/config"
 )
 
 const reloadSynopsis = "reload (--config FILE | --config-dir DIR [--admin ADDR] [--admin-token-file FILE]) [--pid PID] [--timeout D]"

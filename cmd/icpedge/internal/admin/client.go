@@ -50,9 +50,6 @@ func Listener(src config.Source, cfgs []*config.Config, proc config.Admin) confi
 	return proc
 }
 
-// Addr is the address the client dials, as its errors name it.
-func (c *Client) Addr() string { return c.addr }
-
 // ReadToken reads the admin bearer token from file.
 func ReadToken(file string) (string, error) {
 	tok, err := os.ReadFile(file)

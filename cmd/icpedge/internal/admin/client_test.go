@@ -102,7 +102,7 @@ func TestPurge(t *testing.T) {
 		wantErr string
 	}{
 		{http.StatusBadRequest, `{"error": "url: not on this edge"}`, "url: not on this edge"},
-		{http.StatusInternalServerError, "boom\n", "the admin listener at " + c.Addr() + " answered 500: boom"},
+		{http.StatusInternalServerError, "boom\n", "the admin listener at " + c.addr + " answered 500: boom"},
 		{http.StatusOK, `{"nodes": []}`, "answered 200"},
 	} {
 		srv.status, srv.body = tt.status, tt.body
@@ -112,7 +112,7 @@ func TestPurge(t *testing.T) {
 	}
 
 	srv.Close()
-	if _, _, err := c.Purge(ctx, nil); err == nil || !strings.Contains(err.Error(), "reaching the edge's admin listener at "+c.Addr()) || !strings.Contains(err.Error(), "is the edge running?") {
+	if _, _, err := c.Purge(ctx, nil); err == nil || !strings.Contains(err.Error(), "reaching the edge's admin listener at "+c.addr) || !strings.Contains(err.Error(), "is the edge running?") {
 		t.Errorf("edge down: err %v; want the address and a hint", err)
 	}
 }
@@ -153,7 +153,7 @@ func TestReload(t *testing.T) {
 		wantErr string
 	}{
 		{http.StatusNotFound, "404 page not found", "offers no reload through its admin API"},
-		{http.StatusBadGateway, "<html>", "the admin listener at " + c.Addr() + " answered 502: <html>"},
+		{http.StatusBadGateway, "<html>", "the admin listener at " + c.addr + " answered 502: <html>"},
 		{http.StatusServiceUnavailable, `{"error": "a reload is already running"}`, "the edge did not reload: a reload is already running"},
 		{http.StatusOK, `{"reloaded": true, "source": "/etc/icpedge/other.yaml"}`, "serves /etc/icpedge/other.yaml, not " + served + ": it reloaded that config instead"},
 	} {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 	"strings"
 
 	"github.com/icpedge/icpedge/cmd/icpedge/internal/compliance"
@@ -94,7 +93,7 @@ func Run(ctx context.Context, cfgs []*config.Config, targets []*url.URL, o Optio
 			}
 		}
 		if o.Named {
-			clients[k].name = strings.TrimSuffix(filepath.Base(cfg.File), filepath.Ext(cfg.File))
+			clients[k].name = cfg.Name()
 		}
 	}
 	for _, r := range env.checkClients(ctx, clients, o.Progress) {

@@ -31,8 +31,8 @@ var key = sync.OnceValue(func() *ecdsa.PrivateKey {
 
 var ders sync.Map // "host/serial" → DER
 
-// DER is the self-signed certificate for host with serial, in DER.
-func DER(t testing.TB, host string, serial int64) []byte {
+// der is the self-signed certificate for host with serial, in DER.
+func der(t testing.TB, host string, serial int64) []byte {
 	t.Helper()
 	k := fmt.Sprintf("%s/%d", host, serial)
 	if der, ok := ders.Load(k); ok {
@@ -57,10 +57,10 @@ func DER(t testing.TB, host string, serial int64) []byte {
 	return actual.([]byte)
 }
 
-// Cert is DER, parsed.
+// Cert is the self-signed certificate for host with serial, parsed.
 func Cert(t testing.TB, host string, serial int64) *x509.Certificate {
 	t.Helper()
-	c, err := x509.ParseCertificate(DER(t, host, serial))
+	c, err := x509.ParseCertificate(der(t, host, serial))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,5 +94,5 @@ func WritePairTo(t testing.TB, certFile, keyFile, host string, serial int64) {
 		}
 	}
 	write(keyFile, &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	write(certFile, &pem.Block{Type: "CERTIFICATE", Bytes: DER(t, host, serial)})
+	write(certFile, &pem.Block{Type: "CERTIFICATE", Bytes: der(t, host, serial)})
 }
