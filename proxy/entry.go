@@ -60,8 +60,8 @@ func (x *exchange) serveEntry(e *cache.Entry, status string, age time.Duration) 
 	if age < 0 {
 		age = cache.Age(e.Header, e.RequestTime, e.ResponseTime, h.now())
 	}
-	hdr["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
-	hdr["Cache-Status"] = []string{"icpedge; " + status}
+	x.setField("Age", strconv.FormatInt(int64(age/time.Second), 10))
+	x.setField("Cache-Status", "icpedge; "+status)
 
 	if cache.NotModified(r, e) {
 		// RFC 9110 §15.4.5: a 304 carries the validators and caching
@@ -81,7 +81,7 @@ func (x *exchange) serveEntry(e *cache.Entry, status string, age time.Duration) 
 		x.w.WriteHeader(statusCode)
 		return
 	}
-	hdr["Content-Length"] = []string{strconv.FormatInt(body.size, 10)}
+	x.setField("Content-Length", strconv.FormatInt(body.size, 10))
 	x.w.WriteHeader(statusCode)
 	if r.Method == http.MethodHead {
 		return
@@ -127,10 +127,10 @@ func (x *exchange) entryBody(e *cache.Entry) (b body, status int, ok bool) {
 	}
 	// Until the Compressor has stored a br variant, a br visitor gets
 	// the gzip one.
-	if name := negotiateEncoding(r.Header.Get("Accept-Encoding"), e.Has(cache.Brotli), e.Has(cache.Gzip)); name != "" {
+	if name := negotiateEncoding(field(r.Header, "Accept-Encoding"), e.Has(cache.Brotli), e.Has(cache.Gzip)); name != "" {
 		if ce, ok := cache.ParseEncoding(name); ok {
 			if b, ok := storedBody(e, ce); ok {
-				hdr["Content-Encoding"] = []string{name}
+				x.setField("Content-Encoding", name)
 				// The edge's own encoding: not the bytes any stored
 				// digest is of.
 				dropDigests(hdr)

@@ -41,11 +41,15 @@ type request struct {
 type exchange struct {
 	request
 	// w is the visitor's ResponseWriter, noting the status and bytes sent
-	// for the access log. It is a pointer, not a field by value: passing
-	// it on as an http.ResponseWriter moves it to the heap, and a field
-	// would take the whole exchange with it, on every hit.
+	// for the access log: rec, in the same allocation as the exchange.
 	w     *recorder
+	rec   recorder
 	start time.Time
+	// values holds the one-value slices of the response fields the
+	// edge sets on every response (setField), so they cost no
+	// allocation of their own.
+	values  [6]string
+	nvalues int
 	// originStatus is the status of the origin's response, 0 when the
 	// origin was not asked (a hit, a refusal) or did not answer.
 	originStatus int
@@ -79,13 +83,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.compressor.requestStarted()
 	x := &exchange{
 		request: request{h: h, r: r, id: h.newRequestID()},
-		w:       &recorder{ResponseWriter: w},
+		rec:     recorder{ResponseWriter: w},
 		start:   h.now(),
 	}
+	x.w = &x.rec
 	defer x.accessLog()
 	hdr := x.w.Header()
-	hdr["X-Request-Id"] = []string{x.id}
-	hdr["Cache-Status"] = []string{"icpedge; fwd=bypass"} // until a path says more
+	x.setField("X-Request-Id", x.id)
+	x.setField("Cache-Status", "icpedge; fwd=bypass") // until a path says more
 
 	// Never an open proxy: the request's host, and the host of an
 	// absolute-form target, must be one of ours (RFC 9110 §15.5.20).
@@ -141,6 +146,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.serveCached()
 }
 
+// setField sets the response field key, in canonical form, to the one
+// value v, in a slice from x.values while they last. Like every field
+// value, it is replaced, never appended to in place.
+func (x *exchange) setField(key, v string) {
+	if x.nvalues == len(x.values) {
+		x.w.Header()[key] = []string{v}
+		return
+	}
+	i := x.nvalues
+	x.nvalues++
+	x.values[i] = v
+	x.w.Header()[key] = x.values[i : i+1 : i+1]
+}
+
 // setCacheStatus sets the response's Cache-Status parameters (RFC 9211).
 func (x *exchange) setCacheStatus(params string) {
 	x.w.Header().Set("Cache-Status", "icpedge; "+params)
@@ -157,7 +176,7 @@ func (x *exchange) accessLog() {
 			status = 499 // the client went away before any response
 		}
 	}
-	cs := x.w.Header().Get("Cache-Status")
+	cs := field(x.w.Header(), "Cache-Status")
 	metricHost := canonicalHost(r.Host)
 	if !h.hosts[metricHost] {
 		metricHost = "other"
@@ -171,7 +190,7 @@ func (x *exchange) accessLog() {
 	if x.identitySize > 0 && x.w.bytes == x.codedSize {
 		identity = x.identitySize // only a body sent whole
 	}
-	h.opts.Metrics.observeSent(x.w.Header().Get("Content-Encoding"), x.w.bytes, identity)
+	h.opts.Metrics.observeSent(field(x.w.Header(), "Content-Encoding"), x.w.bytes, identity)
 	if !h.opts.AccessLog.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}

@@ -77,6 +77,16 @@ func (h *Handler) isTargeted(k string) bool {
 
 // weakenETag marks a strong validator weak: a rewritten or re-encoded body
 // is no longer byte-identical to the origin's (RFC 9110 §8.8.3).
+// field returns the first value of the header field key, which must be
+// in canonical form ("Etag", not "ETag"): Header.Get without
+// canonicalising the key on every request.
+func field(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 func weakenETag(h http.Header) {
 	// "Etag" is the field's canonical key; indexing by it skips
 	// canonicalising "ETag" on every hit.

@@ -34,7 +34,7 @@ func (h *Handler) cacheable(r *http.Request) (ok bool, detail string) {
 		return false, "bypass; detail=path"
 	case h.bypassQuery(r.URL.RawQuery):
 		return false, "bypass; detail=query"
-	case r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "":
+	case field(r.Header, "If-Match") != "" || field(r.Header, "If-Unmodified-Since") != "":
 		return false, "request; detail=precondition" // RFC 9111 §4.3.2
 	}
 	return true, ""
@@ -81,7 +81,7 @@ func (x *exchange) serveCached() {
 		x.notCached()
 		return
 	}
-	if r.Header.Get("Range") != "" && stored == nil {
+	if field(r.Header, "Range") != "" && stored == nil {
 		// A range of something not stored: from the parts kept of it,
 		// or from the origin, keeping the part it sends (RFC 9111 §3.3).
 		if x.servePart(key) {
@@ -233,7 +233,7 @@ func (x *exchange) awaitFlight(f *flight) {
 // (following a Vary index to the variant), or nil.
 func (q *request) lookup(key string) *cache.Entry {
 	e := q.get(key)
-	if e == nil || e.Header.Get(markerVary) == "" {
+	if e == nil || field(e.Header, markerVary) == "" {
 		return e
 	}
 	vary := http.Header{"Vary": e.Header.Values(markerVary)}
@@ -251,7 +251,7 @@ func (q *request) get(key string) *cache.Entry {
 	// the map rather than changing it (cache.MergeNotModified copies).
 	e, err := h.opts.Cache.GetShared(key)
 	switch {
-	case err == nil && e.Header.Get(markerFingerprint) != h.fingerprint:
+	case err == nil && field(e.Header, markerFingerprint) != h.fingerprint:
 		// Built under other settings (e.g. before a reload changed the
 		// notice): a miss, and never a stale copy to fall back on.
 		_ = e.Close()

@@ -91,7 +91,7 @@ func NotModified(req *http.Request, e *Entry) bool {
 	if e.Status < 200 || e.Status > 299 {
 		return false
 	}
-	if inm := req.Header.Values("If-None-Match"); len(inm) > 0 {
+	if inm := req.Header["If-None-Match"]; len(inm) > 0 {
 		tags, star, ok := parseETagList(strings.Join(inm, ","))
 		if !ok {
 			return false
@@ -99,7 +99,7 @@ func NotModified(req *http.Request, e *Entry) bool {
 		if star {
 			return true // the stored representation exists
 		}
-		cur, ok := parseETag(e.Header.Get("ETag"))
+		cur, ok := parseETag(field(e.Header, "Etag"))
 		if !ok {
 			return false
 		}
@@ -110,7 +110,7 @@ func NotModified(req *http.Request, e *Entry) bool {
 		}
 		return false
 	}
-	ims := req.Header.Values("If-Modified-Since")
+	ims := req.Header["If-Modified-Since"]
 	if len(ims) != 1 { // §13.1.3: absent, or more than one member
 		return false
 	}

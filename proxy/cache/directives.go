@@ -60,7 +60,7 @@ type Directives struct {
 // unparsable arguments are ignored.
 func ParseCacheControl(h http.Header) Directives {
 	var d Directives
-	for _, line := range h.Values("Cache-Control") {
+	for _, line := range h["Cache-Control"] {
 		parseDirectives(line, &d)
 	}
 	return d

@@ -71,6 +71,9 @@ type Entry struct {
 	// whole, when not nil, is the file Get read whole for this entry
 	// alone (not kept in memory): Close gives it back for reuse.
 	whole []byte
+	// memo, for an entry GetShared returned from the memory tier, is the
+	// tier's entry, which keeps what Policy.Decide read from its header.
+	memo *memEntry
 }
 
 // bodyRef is one body: data in memory, or size bytes at off in the file.

@@ -71,11 +71,21 @@ func dateOr(h http.Header, name string, def time.Time) time.Time {
 // invalid Date counts as responseTime (RFC 9110 §6.6.1); Age is read as
 // ageValue says. The result is never negative.
 func Age(h http.Header, requestTime, responseTime, now time.Time) time.Duration {
+	return ageAt(initialAge(h, requestTime, responseTime), responseTime, now)
+}
+
+// initialAge is a stored response's corrected_initial_age: the part of
+// Age that is fixed when the response is received.
+func initialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	date := dateOr(h, "Date", responseTime)
 	apparent := max(0, responseTime.Sub(date))
 	delay := max(0, responseTime.Sub(requestTime))
 	corrected := ageValue(h) + delay
-	initial := max(apparent, corrected)
+	return max(apparent, corrected)
+}
+
+// ageAt adds the resident time at now to a corrected_initial_age.
+func ageAt(initial time.Duration, responseTime, now time.Time) time.Duration {
 	resident := max(0, now.Sub(responseTime))
 	return min(initial+resident, maxDelta)
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -158,7 +159,7 @@ func typeMatches(pattern, mt string) bool {
 // personal reports whether a request bears a sign of being a visitor's
 // own, so that no rule applies to it: Authorization, or a session cookie.
 func (p Policy) personal(req *http.Request) bool {
-	return req.Header.Get("Authorization") != "" || p.SessionCookie != nil && p.SessionCookie(req.Header)
+	return field(req.Header, "Authorization") != "" || p.SessionCookie != nil && p.SessionCookie(req.Header)
 }
 
 // rule returns the rule matching the path and type of an exchange whose
@@ -179,6 +180,66 @@ type controlled struct {
 	h        http.Header
 	cc       Directives
 	targeted bool
+}
+
+// judged is what Decide reads from a stored response alone, under a
+// policy's Targeted and HeuristicMax. None of it changes while the
+// response is stored, so the memory tier keeps it with the entry (see
+// Entry.memo) and a hit does not parse the header again.
+type judged struct {
+	targetedField string
+	heuristicMax  time.Duration
+
+	c          controlled
+	lifetime   time.Duration // the freshness lifetime, when no rule forces one
+	initialAge time.Duration // corrected_initial_age (RFC 9111 §4.2.3)
+	setCookie  bool
+}
+
+// judge returns what Decide reads from e alone. For an entry that still
+// has the memory tier's header, it is what the tier kept from an
+// earlier hit under p's Targeted and HeuristicMax, or else is read now
+// and kept. A caller that replaced a shared entry's Header is judged by
+// the header it now has, and leaves the tier's judgement as it was.
+func (p Policy) judge(e *Entry) judged {
+	m := e.memo
+	if m != nil && !sameMap(m.meta.Header, e.Header) {
+		m = nil
+	}
+	if m != nil {
+		if j := m.judged.Load(); j != nil && j.targetedField == p.Targeted && j.heuristicMax == p.HeuristicMax {
+			return *j
+		}
+	}
+	cc, view, targeted := p.control(e.Header)
+	j := judged{
+		targetedField: p.Targeted,
+		heuristicMax:  p.HeuristicMax,
+		c:             controlled{e.Status, view, cc, targeted},
+		initialAge:    initialAge(e.Header, e.RequestTime, e.ResponseTime),
+		setCookie:     len(e.Header["Set-Cookie"]) > 0,
+	}
+	j.lifetime, _ = freshnessLifetime(j.c, e.ResponseTime, p.HeuristicMax)
+	if m != nil {
+		kept := j
+		m.judged.Store(&kept)
+	}
+	return j
+}
+
+// sameMap reports whether a and b are the same map, not merely equal.
+func sameMap(a, b http.Header) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// field returns the first value of the header field key, which must be
+// in canonical form ("Etag", not "ETag"): Header.Get without
+// canonicalising the key on every request.
+func field(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // forced returns the rule that forces the lifetime of the response c to
@@ -361,24 +422,24 @@ func (d Decision) Fresh() bool { return d.Lifetime > d.Age }
 // matching are the caller's; Decide assumes e was selected for req.
 func (p Policy) Decide(req *http.Request, e *Entry, now time.Time) Decision {
 	d := Decision{Detail: "stale"}
-	cc, view, targeted := p.control(e.Header)
-	auth := req.Header.Get("Authorization") != ""
+	j := p.judge(e)
+	c, cc := j.c, j.c.cc
+	auth := field(req.Header, "Authorization") != ""
 	// A rule never applies to a request with Authorization or a session
 	// cookie, whatever stored the response, nor to a response with a
 	// targeted field.
-	c := controlled{e.Status, view, cc, targeted}
 	rule, forced := p.forced(req, c)
 	d.Forced = forced
-	d.Age = Age(e.Header, e.RequestTime, e.ResponseTime, now)
+	d.Age = ageAt(j.initialAge, e.ResponseTime, now)
 	if forced {
 		d.Lifetime = rule.TTL
 	} else {
-		d.Lifetime, _ = freshnessLifetime(c, e.ResponseTime, p.HeuristicMax)
+		d.Lifetime = j.lifetime
 	}
 
 	// The entry may have been stored under a rule that no longer applies
 	// (the configuration changed across a restart).
-	if len(e.Header.Values("Set-Cookie")) > 0 {
+	if j.setCookie {
 		d.Action, d.Detail = Miss, ReasonSetCookie
 		return d
 	}

@@ -129,11 +129,11 @@ func IfRange(ifRange string, stored http.Header) bool {
 // response whose header is stored and whose selected body has size bytes.
 // Range is honoured for GET only (RFC 9110 §14.2).
 func RequestRange(req *http.Request, stored http.Header, size int64) (ByteRange, RangeResult) {
-	spec := req.Header.Get("Range")
+	spec := field(req.Header, "Range")
 	if req.Method != http.MethodGet || spec == "" {
 		return ByteRange{}, RangeIgnore
 	}
-	if !IfRange(req.Header.Get("If-Range"), stored) {
+	if !IfRange(field(req.Header, "If-Range"), stored) {
 		return ByteRange{}, RangeIgnore
 	}
 	return ParseRange(spec, size)

@@ -182,6 +182,9 @@ type memEntry struct {
 	meta       metaJSON
 	bodies     [numEncodings][]byte
 	present    [numEncodings]bool
+	// judged is what Policy.Decide last read from meta.Header, for the
+	// hits GetShared serves.
+	judged atomic.Pointer[judged]
 }
 
 // Open opens (creating if needed) the store in opts.Dir. It removes
@@ -605,16 +608,17 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 // entry returns an Entry reading from m. The header is a copy unless
 // shared; bodies are shared and never written.
 func (m *memEntry) entry(key string, shared bool) *Entry {
-	hdr := m.meta.Header
-	if !shared {
-		hdr = hdr.Clone()
-	}
 	e := &Entry{
 		Key:          key,
 		Status:       m.meta.Status,
-		Header:       hdr,
+		Header:       m.meta.Header,
 		RequestTime:  m.meta.RequestTime,
 		ResponseTime: m.meta.ResponseTime,
+	}
+	if shared {
+		e.memo = m
+	} else {
+		e.Header = e.Header.Clone()
 	}
 	if e.Header == nil {
 		e.Header = make(map[string][]string)

@@ -1134,3 +1134,51 @@ func TestStoreWholeReadsReused(t *testing.T) {
 		t.Errorf("100 hits allocated %d bytes; want the files' memory reused (each is %d)", n, size)
 	}
 }
+
+// A hit from memory reuses what Decide read from the shared header, but
+// only under the same policy fields and for the tier's own header map: a
+// different Targeted or HeuristicMax, or a Header the caller replaced,
+// is judged afresh, as an entry without a memo is.
+func TestDecideMemo(t *testing.T) {
+	s := openStore(t, Options{})
+	e := newEntry("k", map[Encoding][]byte{Identity: []byte("body")})
+	date := t0.Add(-30 * time.Second)
+	e.Header = hdr("Edge-CC", "max-age=600", "Date", httpDate(date), "Last-Modified", httpDate(date.Add(-100*time.Hour)))
+	e.RequestTime, e.ResponseTime = t0, t0
+	if err := s.Put(e); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, s, "k") // the first Get from disk puts it in memory
+	now := t0.Add(50 * time.Second)
+	targeted, shortHeuristic := Policy{Targeted: "Edge-CC"}, Policy{HeuristicMax: time.Hour}
+	for i, tc := range []struct {
+		p        Policy
+		lifetime time.Duration
+	}{
+		{Policy{}, 10 * time.Hour}, {targeted, 10 * time.Minute}, {Policy{}, 10 * time.Hour},
+		{shortHeuristic, time.Hour}, {targeted, 10 * time.Minute}, {shortHeuristic, time.Hour},
+	} {
+		// Twice each: the second is judged by the memo the first kept.
+		for range 2 {
+			shared, err := s.GetShared("k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			alone := mustGet(t, s, "k") // a copy of the header: no memo
+			if shared.memo == nil || alone.memo != nil {
+				t.Fatalf("GetShared from memory has memo %v, Get has %v; want one, none", shared.memo != nil, alone.memo != nil)
+			}
+			got, want := tc.p.Decide(req("GET", "/"), shared, now), tc.p.Decide(req("GET", "/"), alone, now)
+			if got != want || got.Lifetime != tc.lifetime || got.Age != 80*time.Second {
+				t.Errorf("policy %d %+v: shared entry got %+v, a copy %+v; want lifetime %v, age 1m20s", i, tc.p, got, want, tc.lifetime)
+			}
+			// A header the caller replaced is judged as it now reads.
+			shared.Header = hdr("Cache-Control", "max-age=5", "Date", httpDate(t0))
+			if d := tc.p.Decide(req("GET", "/"), shared, now); d.Lifetime != 5*time.Second || d.Age != 50*time.Second {
+				t.Errorf("policy %d %+v after replacing the header: got lifetime %v, age %v; want 5s, 50s", i, tc.p, d.Lifetime, d.Age)
+			}
+			alone.Close()
+			shared.Close()
+		}
+	}
+}
