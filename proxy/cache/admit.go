@@ -1,9 +1,6 @@
 package cache
 
-import (
-	"hash/maphash"
-	"math/bits"
-)
+import "math/bits"
 
 // The memory tier admits an entry only when it has room, or when the
 // entry has been asked for more often lately than the one it would push
@@ -25,7 +22,6 @@ const (
 // and its estimate is the least of them. All counts are halved now and
 // then, so that what was popular once fades.
 type frequency struct {
-	seed    maphash.Seed
 	rows    [sketchRows][]uint8 // counters from 0 to 15
 	mask    uint64
 	adds    int
@@ -39,14 +35,12 @@ type frequency struct {
 // out.
 func newFrequency(n int) *frequency {
 	width := 1 << bits.Len(uint(max(n*4, 4096)-1)) // a power of two
-	f := &frequency{seed: maphash.MakeSeed(), mask: uint64(width - 1), resetAt: width}
+	f := &frequency{mask: uint64(width - 1), resetAt: width}
 	for i := range f.rows {
 		f.rows[i] = make([]uint8, width)
 	}
 	return f
 }
-
-func (f *frequency) hash(key string) uint64 { return maphash.String(f.seed, key) }
 
 // index is the counter of key's hash h in row i: double hashing, with
 // the second hash odd so that rows differ.

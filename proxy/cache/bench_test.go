@@ -2,6 +2,7 @@ package cache
 
 import (
 	"io"
+	"runtime"
 	"strconv"
 	"testing"
 )
@@ -65,4 +66,24 @@ func BenchmarkPutNew(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkGCIndexed is a full garbage collection of a process whose
+// store indexes 300,000 entries: what the index adds to every cycle.
+func BenchmarkGCIndexed(b *testing.B) {
+	s := openStore(b, Options{Memory: -1})
+	s.mu.Lock()
+	for i := range 300000 {
+		k := "https://icp.example.test/wp-content/uploads/2024/05/image-" + strconv.Itoa(i) + ".jpg|gzip"
+		n, ok := s.idx.insert(k, s.hash(k))
+		if !ok {
+			b.Fatal("insert refused")
+		}
+		s.idx.pushFront(n)
+	}
+	s.mu.Unlock()
+	for b.Loop() {
+		runtime.GC()
+	}
+	runtime.KeepAlive(s)
 }

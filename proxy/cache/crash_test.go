@@ -170,9 +170,10 @@ func verifyCrashDir(t *testing.T, dir string, round int) int {
 	}
 	s.mu.Lock()
 	var keys []string
-	for k := range s.index {
-		keys = append(keys, k)
-	}
+	s.idx.all(func(n int32) bool {
+		keys = append(keys, string(s.idx.key(n)))
+		return true
+	})
 	s.mu.Unlock()
 	for _, key := range keys {
 		e, err := s.Get(key)

@@ -64,10 +64,10 @@ type Entry struct {
 
 	bodies [numEncodings]bodyRef
 	file   *os.File // backs bodies with off/size, when not nil
-	// it and gen identify the stored entry Get read, for Swap; nil for
+	// item and gen identify the stored entry Get read, for Swap; 0 for
 	// an Entry made by the caller.
-	it  *item
-	gen uint32
+	item int32
+	gen  uint64
 	// whole, when not nil, is the file Get read whole for this entry
 	// alone (not kept in memory): Close gives it back for reuse.
 	whole []byte

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -146,11 +147,18 @@ type Store struct {
 	spareWG   sync.WaitGroup
 	shut      atomic.Bool // Close has begun: refill stops
 
-	mu      sync.Mutex
-	closed  bool
-	index   map[string]*item
-	lru     item // sentinel: lru.next is the most recently used
+	// seed is the seed of keys' hashes in the index and the sketch.
+	seed maphash.Seed
+
+	mu     sync.Mutex
+	closed bool
+	idx    *index
+	// lastGen is the last item.gen given.
+	lastGen uint64
+	// mem is the sentinel of the memory tier's LRU list: mem.next is
+	// the most recently used; inMem finds an item's memEntry.
 	mem     memEntry
+	inMem   map[int32]*memEntry
 	freq    *frequency // accesses lately, for the memory tier; nil without one
 	bytes   int64
 	memUsed int64
@@ -163,20 +171,9 @@ type hooks struct {
 	wrapWriter func(io.Writer) io.Writer
 }
 
-// item is the index record of one entry; keep it small.
-type item struct {
-	key        string
-	size       int64 // disk bytes, rounded to blocks
-	atime      int64 // unix seconds of the last persisted access
-	prev, next *item
-	mem        *memEntry
-	gen        uint32 // bumped each time the file is replaced
-	verified   bool   // body checksums checked since Open (large files only)
-}
-
 // memEntry is an entry held in memory.
 type memEntry struct {
-	it         *item
+	item       int32 // its number in the index
 	prev, next *memEntry
 	size       int64
 	meta       metaJSON
@@ -203,14 +200,15 @@ func Open(opts Options) (*Store, error) {
 		opts:       opts,
 		memPerItem: opts.Memory / 16,
 		log:        opts.Logger,
-		index:      make(map[string]*item),
+		seed:       maphash.MakeSeed(),
+		idx:        newIndex(),
+		inMem:      make(map[int32]*memEntry),
 		spares:     make(chan *os.File, spareFiles),
 		hooks: hooks{
 			createTemp: os.CreateTemp,
 			wrapWriter: func(w io.Writer) io.Writer { return w },
 		},
 	}
-	s.lru.next, s.lru.prev = &s.lru, &s.lru
 	s.mem.next, s.mem.prev = &s.mem, &s.mem
 	if opts.Memory > 0 {
 		s.freq = newFrequency(int(opts.Memory / sketchEntrySize))
@@ -228,7 +226,7 @@ func (s *Store) scan() error {
 		return fmt.Errorf("reading cache directory: %w", err)
 	}
 	type found struct {
-		it    *item
+		n     int32
 		mtime time.Time
 	}
 	var items []found
@@ -272,21 +270,26 @@ func (s *Store) scan() error {
 				os.Remove(fpath) // best effort: a read-only disk keeps it, and it stays unindexed
 				continue
 			}
-			if s.index[m.key] != nil {
+			h := s.hash(m.key)
+			if s.idx.lookup(m.key, h) != 0 {
 				continue // impossible: names are unique per key
 			}
-			it := &item{key: m.key, size: blocks(fi.Size()), atime: fi.ModTime().Unix()}
-			s.index[m.key] = it
-			items = append(items, found{it, fi.ModTime()})
+			n, ok := s.idx.insert(m.key, h)
+			if !ok {
+				return errors.New("cache: too many entries to index")
+			}
+			it := &s.idx.items[n]
+			it.size, it.atime, it.gen = blocks(fi.Size()), fi.ModTime().Unix(), s.newGen()
+			items = append(items, found{n, fi.ModTime()})
 		}
 	}
 	slices.SortFunc(items, func(a, b found) int { return a.mtime.Compare(b.mtime) })
 	for _, f := range items {
-		s.pushFront(f.it)
-		s.bytes += f.it.size
+		s.idx.pushFront(f.n)
+		s.bytes += s.idx.items[f.n].size
 	}
-	for s.bytes > s.opts.MaxSize && s.lru.prev != &s.lru {
-		s.evict(s.lru.prev)
+	for s.bytes > s.opts.MaxSize && s.idx.oldest() != 0 {
+		s.evict(s.idx.oldest())
 	}
 	return nil
 }
@@ -405,10 +408,7 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 		one = 1
 	}
 	now := s.opts.Now()
-	var h uint64
-	if s.freq != nil && counted {
-		h = s.freq.hash(key)
-	}
+	h := s.hash(key)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -417,23 +417,25 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 	if s.freq != nil && counted {
 		s.freq.add(h)
 	}
-	it := s.index[key]
-	if it == nil {
+	n := s.idx.lookup(key, h)
+	if n == 0 {
 		s.stats.Misses += one
 		s.mu.Unlock()
 		return nil, ErrNotFound
 	}
-	s.moveToFront(it)
+	s.idx.moveToFront(n)
+	it := &s.idx.items[n]
 	touch := now.Unix()-it.atime >= int64(touchEvery/time.Second)
 	if touch {
 		it.atime = now.Unix()
 	}
-	if m := it.mem; m != nil {
+	if it.inMemory {
+		m := s.inMem[n]
 		s.memMoveToFront(m)
 		s.stats.Hits += one
 		s.stats.MemoryHits += one
 		e := m.entry(key, shared)
-		e.it, e.gen = it, it.gen
+		e.item, e.gen = n, it.gen
 		s.mu.Unlock()
 		if touch {
 			s.touch(key, now)
@@ -451,25 +453,26 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 		switch {
 		case errors.Is(err, errCorrupt):
 			s.log.Warn("removing damaged cache file", "key", key, "err", err)
-			s.drop(key, it, gen, true)
+			s.drop(n, gen, true)
 			return nil, ErrNotFound
 		case errors.Is(err, fs.ErrNotExist):
-			s.drop(key, it, gen, false)
+			s.drop(n, gen, false)
 			return nil, ErrNotFound
 		}
 		return nil, fmt.Errorf("reading cache entry: %w", err)
 	}
-	e.it, e.gen = it, gen
+	e.item, e.gen = n, gen
 	s.mu.Lock()
 	s.stats.Hits += one
-	if s.index[key] == it && it.gen == gen && !s.closed {
+	if s.current(n, gen) {
+		it := &s.idx.items[n]
 		it.verified = true
-		if m != nil && it.mem == nil && s.memAdmits(it, m.size) {
+		if m != nil && !it.inMemory && s.memAdmits(n, m.size) {
 			// The tier keeps a copy of its own, of the bodies' exact
 			// size: the file's buffer is from the pool, a class larger,
 			// and goes back to it when e is closed.
 			m.ownBodies()
-			s.memInsert(it, m)
+			s.memInsert(n, m)
 		}
 	}
 	s.mu.Unlock()
@@ -485,18 +488,17 @@ func (s *Store) touch(key string, now time.Time) {
 	_ = os.Chtimes(s.path(key), now, now)
 }
 
-// drop removes key from the index after its file proved missing or
-// damaged, unless it was replaced meanwhile.
-func (s *Store) drop(key string, it *item, gen uint32, corrupt bool) {
+// drop removes item n from the index after its file proved missing or
+// damaged, unless it was replaced meanwhile (its gen is no longer gen).
+func (s *Store) drop(n int32, gen uint64, corrupt bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if corrupt {
 		s.stats.Corrupt++
 	}
-	if s.index[key] != it || it.gen != gen {
-		return
+	if s.current(n, gen) {
+		s.remove(n, corrupt)
 	}
-	s.remove(it, corrupt)
 }
 
 // load reads key's file. Small files are read whole and every checksum
@@ -650,7 +652,7 @@ func (s *Store) Put(e *Entry) error { return s.put(e, nil) }
 // recompressed), which must not undo what happened to the key meanwhile.
 // Readers of old keep reading old.
 func (s *Store) Swap(old, e *Entry) error {
-	if old.it == nil || old.Key != e.Key {
+	if old.item == 0 || old.Key != e.Key {
 		return errors.New("cache: swap of an entry not read from the store under its key")
 	}
 	return s.put(e, old)
@@ -709,11 +711,11 @@ func (s *Store) Delete(key string) error {
 	if s.closed {
 		return ErrClosed
 	}
-	it := s.index[key]
-	if it == nil {
+	n := s.idx.lookup(key, s.hash(key))
+	if n == 0 {
 		return nil
 	}
-	return s.remove(it, false)
+	return s.remove(n, false)
 }
 
 // DeleteFunc removes every entry whose key match returns true for, and
@@ -727,18 +729,20 @@ func (s *Store) DeleteFunc(match func(key string) bool) (int, error) {
 	if s.closed {
 		return 0, ErrClosed
 	}
-	var firstErr error
-	n := 0
-	for key, it := range s.index {
-		if !match(key) {
-			continue
+	var matched []int32
+	s.idx.all(func(n int32) bool {
+		if match(string(s.idx.key(n))) {
+			matched = append(matched, n)
 		}
-		n++
-		if err := s.remove(it, false); err != nil && firstErr == nil {
+		return true
+	})
+	var firstErr error
+	for _, n := range matched {
+		if err := s.remove(n, false); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
-	return n, firstErr
+	return len(matched), firstErr
 }
 
 // Stats returns the store's counters.
@@ -746,7 +750,7 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Entries = len(s.index)
+	st.Entries = s.idx.count
 	st.Bytes = s.bytes
 	st.MemoryBytes = s.memUsed
 	for m := s.mem.next; m != &s.mem; m = m.next {
@@ -764,7 +768,7 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	s.closed = true
-	s.index = nil
+	s.idx, s.inMem = newIndex(), nil
 	s.mem.next, s.mem.prev = &s.mem, &s.mem
 	s.memUsed = 0
 	s.shut.Store(true)
@@ -838,48 +842,47 @@ func (s *Store) dropSpares() {
 
 // The methods below run with s.mu held.
 
-// remove drops it from the index and unlinks its file, under the lock so
-// that a concurrent Put's rename cannot be unlinked by mistake.
-func (s *Store) remove(it *item, quiet bool) error {
-	delete(s.index, it.key)
-	s.unlink(it)
+// hash is key's hash in the index and the sketch.
+func (s *Store) hash(key string) uint64 { return maphash.String(s.seed, key) }
+
+// newGen returns a gen no item has had.
+func (s *Store) newGen() uint64 {
+	s.lastGen++
+	return s.lastGen
+}
+
+// current reports whether item n still holds the entry of gen: not
+// replaced, deleted or evicted since, and the store still open.
+func (s *Store) current(n int32, gen uint64) bool {
+	return !s.closed && int(n) < len(s.idx.items) && s.idx.items[n].gen == gen
+}
+
+// remove drops item n from the index and unlinks its file, under the
+// lock so that a concurrent Put's rename cannot be unlinked by mistake.
+func (s *Store) remove(n int32, quiet bool) error {
+	key := string(s.idx.key(n))
+	it := &s.idx.items[n]
+	s.idx.unlink(n)
 	s.bytes -= it.size
-	if it.mem != nil {
-		s.memRemove(it.mem)
+	if it.inMemory {
+		s.memRemove(s.inMem[n])
 	}
-	err := os.Remove(s.path(it.key))
+	s.idx.remove(n)
+	err := os.Remove(s.path(key))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		if !quiet {
-			return fmt.Errorf("removing cache file: %w", err)
+			return fmt.Errorf("removing cache file of %q: %w", key, err)
 		}
-		s.log.Warn("cannot remove cache file", "key", it.key, "err", err)
+		s.log.Warn("cannot remove cache file", "key", key, "err", err)
 	}
 	return nil
 }
 
-func (s *Store) evict(it *item) {
+func (s *Store) evict(n int32) {
 	s.stats.Evictions++
-	if err := s.remove(it, false); err != nil {
-		s.log.Warn("cannot evict cache file", "key", it.key, "err", err)
+	if err := s.remove(n, false); err != nil {
+		s.log.Warn("cannot evict cache file", "err", err)
 	}
-}
-
-func (s *Store) unlink(it *item) {
-	if it.prev != nil {
-		it.prev.next, it.next.prev = it.next, it.prev
-		it.prev, it.next = nil, nil
-	}
-}
-
-func (s *Store) pushFront(it *item) {
-	it.prev, it.next = &s.lru, s.lru.next
-	s.lru.next.prev = it
-	s.lru.next = it
-}
-
-func (s *Store) moveToFront(it *item) {
-	s.unlink(it)
-	s.pushFront(it)
 }
 
 // memAdmits reports whether the memory tier takes an entry of size bytes
@@ -887,12 +890,12 @@ func (s *Store) moveToFront(it *item) {
 // its own that was in memory, or when it was asked for more often lately
 // than the entry it would push out first. A refusal for the last reason
 // counts in MemoryDeclined.
-func (s *Store) memAdmits(it *item, size int64) bool {
+func (s *Store) memAdmits(n int32, size int64) bool {
 	if s.memPerItem <= 0 || size > s.memPerItem {
 		return false
 	}
-	if victim := s.mem.prev; it.mem == nil && s.memUsed+size > s.opts.Memory && victim != &s.mem {
-		if s.freq.estimate(s.freq.hash(it.key)) <= s.freq.estimate(s.freq.hash(victim.it.key)) {
+	if victim := s.mem.prev; !s.idx.items[n].inMemory && s.memUsed+size > s.opts.Memory && victim != &s.mem {
+		if s.freq.estimate(s.idx.items[n].hash) <= s.freq.estimate(s.idx.items[victim.item].hash) {
 			s.stats.MemoryDeclined++
 			return false
 		}
@@ -900,16 +903,18 @@ func (s *Store) memAdmits(it *item, size int64) bool {
 	return true
 }
 
-// memInsert keeps m in memory for it, if the tier admits it (memAdmits).
-func (s *Store) memInsert(it *item, m *memEntry) {
-	if !s.memAdmits(it, m.size) {
+// memInsert keeps m in memory for item n, if the tier admits it
+// (memAdmits).
+func (s *Store) memInsert(n int32, m *memEntry) {
+	if !s.memAdmits(n, m.size) {
 		return
 	}
-	if it.mem != nil {
-		s.memRemove(it.mem)
+	if s.idx.items[n].inMemory {
+		s.memRemove(s.inMem[n])
 	}
-	m.it = it
-	it.mem = m
+	m.item = n
+	s.idx.items[n].inMemory = true
+	s.inMem[n] = m
 	m.prev, m.next = &s.mem, s.mem.next
 	s.mem.next.prev = m
 	s.mem.next = m
@@ -939,7 +944,8 @@ func (m *memEntry) ownBodies() {
 func (s *Store) memRemove(m *memEntry) {
 	m.prev.next, m.next.prev = m.next, m.prev
 	m.prev, m.next = nil, nil
-	m.it.mem = nil
+	s.idx.items[m.item].inMemory = false
+	delete(s.inMem, m.item)
 	s.memUsed -= m.size
 }
 

@@ -895,25 +895,37 @@ func TestStoreConcurrent(t *testing.T) {
 }
 
 func TestIndexMemory(t *testing.T) {
-	// 10,000 entries with 80-byte keys must index in a few MB.
+	// 10,000 entries with 80-byte keys must index in a few MB, and in a
+	// handful of allocations: an object per entry is one more for every
+	// garbage collection to visit.
 	s := openStore(t, Options{})
+	keys := make([]string, 10000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("https://www.example.cn/wp-content/uploads/2024/05/image-%06d.jpg?ver=6.5.3", i)
+	}
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	s.mu.Lock()
-	for i := range 10000 {
-		k := fmt.Sprintf("https://www.example.cn/wp-content/uploads/2024/05/image-%06d.jpg?ver=6.5.3", i)
-		it := &item{key: k, size: blocks(int64(i))}
-		s.index[k] = it
-		s.pushFront(it)
+	for i, k := range keys {
+		n, ok := s.idx.insert(k, s.hash(k))
+		if !ok {
+			t.Fatal("insert refused")
+		}
+		s.idx.items[n].size = blocks(int64(i))
+		s.idx.pushFront(n)
 	}
 	s.mu.Unlock()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / 10000
-	t.Logf("index: %d bytes per entry with an 80-byte key", per)
+	allocs := after.Mallocs - before.Mallocs
+	t.Logf("index: %d bytes per entry with an 80-byte key, %d allocations for 10,000", per, allocs)
 	if per > 300 {
 		t.Errorf("got %d bytes per entry; want at most 300", per)
+	}
+	if allocs > 200 {
+		t.Errorf("got %d allocations for 10,000 entries; want at most 200, none per entry", allocs)
 	}
 	runtime.KeepAlive(s)
 }
@@ -1042,7 +1054,7 @@ func TestStoreLendBody(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.mu.Lock()
-		m := s.index[name].mem
+		m := s.inMem[s.idx.lookup(name, s.hash(name))]
 		s.mu.Unlock()
 		if m == nil {
 			t.Fatalf("%s: not in the memory tier", name)

@@ -184,49 +184,59 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	w.f = nil
 
 	final := w.final
+	h := s.hash(w.key)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if old := w.swap; old != nil && (s.index[w.key] != old.it || old.it.gen != old.gen) {
+	if old := w.swap; old != nil && !s.current(old.item, old.gen) {
 		s.mu.Unlock()
 		return ErrChanged
 	}
+	n := s.idx.lookup(w.key, h)
+	if n == 0 {
+		var ok bool
+		if n, ok = s.idx.insert(w.key, h); !ok {
+			s.mu.Unlock()
+			return errors.New("cache: too many entries to index")
+		}
+	} else {
+		s.bytes -= s.idx.items[n].size
+	}
+	s.idx.moveToFront(n)
 	if err := os.Rename(w.tmp, final); err != nil {
+		if s.idx.items[n].gen == 0 { // just inserted
+			s.idx.unlink(n)
+			s.idx.remove(n)
+		} else {
+			s.bytes += s.idx.items[n].size
+		}
 		s.mu.Unlock()
 		return fmt.Errorf("installing cache file: %w", err)
 	}
 	w.done = true
-	it := s.index[w.key]
-	if it == nil {
-		it = &item{key: w.key}
-		s.index[w.key] = it
-		s.pushFront(it)
-	} else {
-		s.bytes -= it.size
-		s.moveToFront(it)
-	}
-	it.gen++
+	it := &s.idx.items[n]
+	it.gen = s.newGen()
 	it.size = blocks(size)
 	it.atime = now.Unix()
 	it.verified = true // written and checksummed by this process
 	s.bytes += it.size
 	// Kept in memory when the tier admits it, as a copy of its own; the
 	// entry it replaces, if any, goes from memory either way.
-	if memSize := size + headerSize(e.Header) + int64(len(w.key)); mem != nil && s.memAdmits(it, memSize) {
+	if memSize := size + headerSize(e.Header) + int64(len(w.key)); mem != nil && s.memAdmits(n, memSize) {
 		me := &memEntry{meta: m, bodies: *mem, size: memSize}
 		me.meta.Header = e.Header.Clone()
 		for i := range numEncodings {
 			me.present[i] = w.lens[i] >= 0
 		}
 		me.ownBodies()
-		s.memInsert(it, me)
-	} else if it.mem != nil {
-		s.memRemove(it.mem)
+		s.memInsert(n, me)
+	} else if it.inMemory {
+		s.memRemove(s.inMem[n])
 	}
-	for s.bytes > s.opts.MaxSize && s.lru.prev != it && s.lru.prev != &s.lru {
-		s.evict(s.lru.prev)
+	for s.bytes > s.opts.MaxSize && s.idx.oldest() != n && s.idx.oldest() != 0 {
+		s.evict(s.idx.oldest())
 	}
 	s.mu.Unlock()
 	return nil
