@@ -159,6 +159,14 @@ type Store struct {
 	// the most recently used; inMem finds an item's memEntry.
 	mem     memEntry
 	inMem   map[int32]*memEntry
+	// doomed are the keys whose files the entries removed under the
+	// lock left behind, for unlockAndUnlink to unlink once the lock is
+	// released; unlinking counts them until then, and unlinked is
+	// signalled when a batch is done, for a Put of one of those keys
+	// to wait for (its new file must not be unlinked instead).
+	doomed    []string
+	unlinking map[string]int
+	unlinked  sync.Cond
 	freq    *frequency // accesses lately, for the memory tier; nil without one
 	bytes   int64
 	memUsed int64
@@ -169,6 +177,7 @@ type Store struct {
 type hooks struct {
 	createTemp func(dir, pattern string) (*os.File, error)
 	wrapWriter func(io.Writer) io.Writer
+	remove     func(path string) error // of doomed files
 }
 
 // memEntry is an entry held in memory.
@@ -203,12 +212,15 @@ func Open(opts Options) (*Store, error) {
 		seed:       maphash.MakeSeed(),
 		idx:        newIndex(),
 		inMem:      make(map[int32]*memEntry),
+		unlinking:  make(map[string]int),
 		spares:     make(chan *os.File, spareFiles),
 		hooks: hooks{
 			createTemp: os.CreateTemp,
 			wrapWriter: func(w io.Writer) io.Writer { return w },
+			remove:     os.Remove,
 		},
 	}
+	s.unlinked.L = &s.mu
 	s.mem.next, s.mem.prev = &s.mem, &s.mem
 	if opts.Memory > 0 {
 		s.freq = newFrequency(int(opts.Memory / sketchEntrySize))
@@ -288,8 +300,12 @@ func (s *Store) scan() error {
 		s.idx.pushFront(f.n)
 		s.bytes += s.idx.items[f.n].size
 	}
+	s.mu.Lock()
 	for s.bytes > s.opts.MaxSize && s.idx.oldest() != 0 {
 		s.evict(s.idx.oldest())
+	}
+	if err := s.unlockAndUnlink(); err != nil {
+		s.log.Warn("cannot evict cache file", "err", err)
 	}
 	return nil
 }
@@ -492,12 +508,14 @@ func (s *Store) touch(key string, now time.Time) {
 // damaged, unless it was replaced meanwhile (its gen is no longer gen).
 func (s *Store) drop(n int32, gen uint64, corrupt bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if corrupt {
 		s.stats.Corrupt++
 	}
 	if s.current(n, gen) {
-		s.remove(n, corrupt)
+		s.remove(n)
+	}
+	if err := s.unlockAndUnlink(); err != nil {
+		s.log.Warn("cannot remove cache file", "err", err)
 	}
 }
 
@@ -706,16 +724,16 @@ func (s *Store) put(e *Entry, old *Entry) error {
 
 // Delete removes key's entry, if any. Entries being read stay readable.
 func (s *Store) Delete(key string) error {
+	h := s.hash(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
-	n := s.idx.lookup(key, s.hash(key))
-	if n == 0 {
-		return nil
+	if n := s.idx.lookup(key, h); n != 0 {
+		s.remove(n)
 	}
-	return s.remove(n, false)
+	return s.unlockAndUnlink()
 }
 
 // DeleteFunc removes every entry whose key match returns true for, and
@@ -725,8 +743,8 @@ func (s *Store) Delete(key string) error {
 // such error is returned; it would reappear after a restart.
 func (s *Store) DeleteFunc(match func(key string) bool) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return 0, ErrClosed
 	}
 	var matched []int32
@@ -736,13 +754,10 @@ func (s *Store) DeleteFunc(match func(key string) bool) (int, error) {
 		}
 		return true
 	})
-	var firstErr error
 	for _, n := range matched {
-		if err := s.remove(n, false); err != nil && firstErr == nil {
-			firstErr = err
-		}
+		s.remove(n)
 	}
-	return len(matched), firstErr
+	return len(matched), s.unlockAndUnlink()
 }
 
 // Stats returns the store's counters.
@@ -857,9 +872,9 @@ func (s *Store) current(n int32, gen uint64) bool {
 	return !s.closed && int(n) < len(s.idx.items) && s.idx.items[n].gen == gen
 }
 
-// remove drops item n from the index and unlinks its file, under the
-// lock so that a concurrent Put's rename cannot be unlinked by mistake.
-func (s *Store) remove(n int32, quiet bool) error {
+// remove drops item n from the index and dooms its file: the caller
+// unlinks it with unlockAndUnlink.
+func (s *Store) remove(n int32) {
 	key := string(s.idx.key(n))
 	it := &s.idx.items[n]
 	s.idx.unlink(n)
@@ -868,21 +883,41 @@ func (s *Store) remove(n int32, quiet bool) error {
 		s.memRemove(s.inMem[n])
 	}
 	s.idx.remove(n)
-	err := os.Remove(s.path(key))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		if !quiet {
-			return fmt.Errorf("removing cache file of %q: %w", key, err)
-		}
-		s.log.Warn("cannot remove cache file", "key", key, "err", err)
-	}
-	return nil
+	s.doomed = append(s.doomed, key)
+	s.unlinking[key]++
 }
 
 func (s *Store) evict(n int32) {
 	s.stats.Evictions++
-	if err := s.remove(n, false); err != nil {
-		s.log.Warn("cannot evict cache file", "err", err)
+	s.remove(n)
+}
+
+// unlockAndUnlink releases the lock, then unlinks the doomed files, so
+// that no lookup waits for the file system to free them; it returns the
+// first failure. A Put of a doomed key waits in the meantime (see
+// Store.unlinked), so it is never its new file that goes.
+func (s *Store) unlockAndUnlink() error {
+	doomed := s.doomed
+	s.doomed = nil
+	s.mu.Unlock()
+	if len(doomed) == 0 {
+		return nil
 	}
+	var first error
+	for _, key := range doomed {
+		if err := s.hooks.remove(s.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) && first == nil {
+			first = fmt.Errorf("removing cache file of %q: %w", key, err)
+		}
+	}
+	s.mu.Lock()
+	for _, key := range doomed {
+		if s.unlinking[key]--; s.unlinking[key] <= 0 {
+			delete(s.unlinking, key)
+		}
+	}
+	s.unlinked.Broadcast()
+	s.mu.Unlock()
+	return first
 }
 
 // memAdmits reports whether the memory tier takes an entry of size bytes

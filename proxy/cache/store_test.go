@@ -1194,3 +1194,71 @@ func TestDecideMemo(t *testing.T) {
 		}
 	}
 }
+
+// An evicted entry's file is unlinked after the store's lock is
+// released, so lookups don't wait for the file system; a Put of the
+// evicted key meanwhile waits for that unlink, so that it is never the
+// new file that goes.
+func TestStoreUnlinksOutsideTheLock(t *testing.T) {
+	s := openStore(t, Options{MaxSize: 3 * blockSize, MaxEntrySize: blockSize, Memory: -1})
+	put := func(key string) error {
+		return s.Put(newEntry(key, map[Encoding][]byte{Identity: content(key, 100)}))
+	}
+	for _, k := range []string{"old", "b", "c"} {
+		if err := put(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldPath := s.path("old")
+	unlinking, release := make(chan struct{}), make(chan struct{})
+	s.hooks.remove = func(path string) error {
+		if path == oldPath {
+			close(unlinking)
+			<-release
+		}
+		return os.Remove(path)
+	}
+	evicted := make(chan error, 1)
+	go func() { evicted <- put("d") }() // evicts "old", the least recently used
+	<-unlinking
+
+	// The lock is free while the unlink waits.
+	if _, err := s.Get("b"); err != nil {
+		t.Fatalf("Get during an eviction's unlink: %v", err)
+	}
+	if _, err := s.Get("old"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get of the evicted key: %v; want ErrNotFound", err)
+	}
+	// A Put of the evicted key waits for its unlink.
+	again := make(chan error, 1)
+	go func() { again <- put("old") }()
+	waiting := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.unlinking["old"] > 0
+	}
+	for range 50 {
+		runtime.Gosched()
+	}
+	select {
+	case err := <-again:
+		t.Fatalf("Put of a key whose file is being unlinked returned (%v) before the unlink", err)
+	default:
+	}
+	if !waiting() {
+		t.Fatal("the unlink is no longer counted while it waits")
+	}
+	close(release)
+	if err := <-evicted; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-again; err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, mustGet(t, s, "old"), Identity); !bytes.Equal(got, content("old", 100)) {
+		t.Errorf("the key stored again reads %q", got)
+	}
+	if _, err := os.Stat(oldPath); err != nil {
+		t.Errorf("the new file of the key stored again: %v", err)
+	}
+}

@@ -186,6 +186,11 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	final := w.final
 	h := s.hash(w.key)
 	s.mu.Lock()
+	// The file of an entry of this key that was just removed is yet to
+	// be unlinked: it must go before this one takes its name.
+	for s.unlinking[w.key] > 0 && !s.closed {
+		s.unlinked.Wait()
+	}
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
@@ -238,7 +243,9 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	for s.bytes > s.opts.MaxSize && s.idx.oldest() != n && s.idx.oldest() != 0 {
 		s.evict(s.idx.oldest())
 	}
-	s.mu.Unlock()
+	if err := s.unlockAndUnlink(); err != nil {
+		s.log.Warn("cannot evict cache file", "err", err)
+	}
 	return nil
 }
 
