@@ -157,8 +157,8 @@ type Store struct {
 	lastGen uint64
 	// mem is the sentinel of the memory tier's LRU list: mem.next is
 	// the most recently used; inMem finds an item's memEntry.
-	mem     memEntry
-	inMem   map[int32]*memEntry
+	mem   memEntry
+	inMem map[int32]*memEntry
 	// doomed are the keys whose files the entries removed under the
 	// lock left behind, for unlockAndUnlink to unlink once the lock is
 	// released; unlinking counts them until then, and unlinked is
@@ -167,10 +167,10 @@ type Store struct {
 	doomed    []string
 	unlinking map[string]int
 	unlinked  sync.Cond
-	freq    *frequency // accesses lately, for the memory tier; nil without one
-	bytes   int64
-	memUsed int64
-	stats   Stats
+	freq      *frequency // accesses lately, for the memory tier; nil without one
+	bytes     int64
+	memUsed   int64
+	stats     Stats
 }
 
 // hooks let tests inject file system failures.
