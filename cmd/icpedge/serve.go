@@ -109,10 +109,13 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "icpedge serve: %v\n", err)
 		return 1
 	}
-	setMemoryLimit(initial, opts.Logger)
+	limit := setMemoryLimit(initial, opts.Logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if limit > 0 {
+		go keepMemoryLimit(ctx, limit, e.IndexMemory, opts.Logger)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -1,6 +1,9 @@
 package cache
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // index is the store's record of its entries: each key's item, and the
 // items in LRU order. It holds no pointer per entry. A map of pointers
@@ -134,6 +137,12 @@ func (x *index) all(f func(n int32) bool) {
 			}
 		}
 	}
+}
+
+// bytes estimates the memory x takes: its slices as allocated, and its
+// map at about 24 bytes a key (a 12-byte slot and the table's slack).
+func (x *index) bytes() int64 {
+	return int64(cap(x.items))*int64(unsafe.Sizeof(item{})) + int64(cap(x.keys)) + int64(cap(x.free))*4 + int64(len(x.first))*24
 }
 
 // The LRU list: items[0].next is the most recently used.

@@ -112,6 +112,7 @@ type Stats struct {
 	Bytes           int64 // disk bytes, in 4 KiB blocks
 	MemoryEntries   int   // entries also held in memory
 	MemoryBytes     int64 // bytes held in memory (estimated)
+	IndexBytes      int64 // memory the index of the entries on disk takes (estimated)
 	Evictions       int64 // entries evicted from disk for space
 	MemoryEvictions int64 // entries dropped from memory for space
 	MemoryDeclined  int64 // entries not kept in memory: asked for less often than what they would replace
@@ -768,6 +769,7 @@ func (s *Store) Stats() Stats {
 	st.Entries = s.idx.count
 	st.Bytes = s.bytes
 	st.MemoryBytes = s.memUsed
+	st.IndexBytes = s.idx.bytes()
 	for m := s.mem.next; m != &s.mem; m = m.next {
 		st.MemoryEntries++
 	}

@@ -928,6 +928,7 @@ func TestIndexMemory(t *testing.T) {
 		t.Errorf("got %d allocations for 10,000 entries; want at most 200, none per entry", allocs)
 	}
 	runtime.KeepAlive(s)
+	runtime.KeepAlive(keys)
 }
 
 func TestStorePutOfClosedEntry(t *testing.T) {

@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/icpedge/icpedge/cmd/icpedge/internal/status"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/icpedge/icpedge/cmd/icpedge/internal/status"
 	"github.com/icpedge/icpedge/config"
 	"github.com/icpedge/icpedge/proxy"
+	"github.com/icpedge/icpedge/proxy/cache"
 )
 
 // Options configure an Edge. The zero value of each field is its default.
@@ -253,6 +255,24 @@ func (e *Edge) Status() Status {
 		}
 	}
 	return st
+}
+
+// IndexMemory is the memory the indexes of the caches in use take, which
+// grows with the entries on disk (cache.Stats.IndexBytes).
+func (e *Edge) IndexMemory() int64 {
+	rt := e.cur.Load()
+	if rt == nil {
+		return 0
+	}
+	var n int64
+	var seen []*cache.Store
+	for _, s := range rt.sites {
+		if s.store != nil && !slices.Contains(seen, s.store) {
+			seen = append(seen, s.store)
+			n += s.store.Stats().IndexBytes
+		}
+	}
+	return n
 }
 
 // Run serves until ctx is done, then drains the requests in flight for
