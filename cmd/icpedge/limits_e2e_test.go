@@ -281,7 +281,7 @@ func TestValidateShowsMemory(t *testing.T) {
 	if code := run([]string{"validate", "--config", path}, &out, &errOut); code != 0 {
 		t.Fatalf("validate: exit %d: %s", code, errOut.String())
 	}
-	mustContain(t, out.String(), "cache.memory 8MiB + 28MiB for the runtime = 36MiB (the Go memory limit)")
+	mustContain(t, out.String(), "cache.memory 8MiB + 28MiB for the runtime = 36MiB (the Go memory limit, to which the cache's index of its entries on disk adds about 180 bytes an entry)")
 	mustContain(t, out.String(), "up to limits.buffer_memory 96MiB, for the whole process")
 }
 

@@ -53,7 +53,7 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 	if cfg.Cache.Enabled {
 		cacheMemory = "cache.memory " + config.FormatSize(cfg.Cache.Memory)
 	}
-	fmt.Fprintf(stdout, "memory: %s + %s for the runtime = %s (the Go memory limit), and bodies buffered at once up to limits.buffer_memory %s, for the whole process\n",
+	fmt.Fprintf(stdout, "memory: %s + %s for the runtime = %s (the Go memory limit, to which the cache's index of its entries on disk adds about 180 bytes an entry), and bodies buffered at once up to limits.buffer_memory %s, for the whole process\n",
 		cacheMemory, config.FormatSize(memoryHeadroom), config.FormatSize(memoryLimit([]*config.Config{cfg})), config.FormatSize(cfg.Limits.BufferMemory))
 	if c := cfg.Cluster; c != nil {
 		password := "no password"
