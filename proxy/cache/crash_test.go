@@ -170,9 +170,8 @@ func verifyCrashDir(t *testing.T, dir string, round int) int {
 	}
 	s.mu.Lock()
 	var keys []string
-	s.idx.all(func(n int32) bool {
+	s.idx.all(func(n int32) {
 		keys = append(keys, string(s.idx.key(n)))
-		return true
 	})
 	s.mu.Unlock()
 	for _, key := range keys {

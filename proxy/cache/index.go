@@ -42,7 +42,6 @@ type item struct {
 	// its item's means the entry is still the one stored.
 	gen      uint64
 	live     bool // in use; free items are not
-	inMemory bool // the memory tier holds it (Store.mem)
 	verified bool // body checksums checked since Open (large files only)
 }
 
@@ -127,14 +126,12 @@ func (x *index) compact() {
 	x.keys, x.deadKeys = keys, 0
 }
 
-// all calls f with every indexed item, in no order, until f returns
-// false. f must not insert or remove.
-func (x *index) all(f func(n int32) bool) {
+// all calls f with every indexed item, in no order. f must not insert
+// or remove.
+func (x *index) all(f func(n int32)) {
 	for _, n := range x.first {
 		for ; n != 0; n = x.items[n].chain {
-			if !f(n) {
-				return
-			}
+			f(n)
 		}
 	}
 }

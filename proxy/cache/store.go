@@ -120,6 +120,7 @@ type Stats struct {
 	MemoryHits      int64 // Get hits served from memory
 	Misses          int64 // Get misses, damaged files included
 	Corrupt         int64 // damaged files found and removed
+	UnlinkWaits     int64 // Puts that waited for the old file of their key to be unlinked
 }
 
 // Store is a crash-safe, size-bounded disk cache of Entries with an LRU
@@ -157,7 +158,8 @@ type Store struct {
 	// lastGen is the last item.gen given.
 	lastGen uint64
 	// mem is the sentinel of the memory tier's LRU list: mem.next is
-	// the most recently used; inMem finds an item's memEntry.
+	// the most recently used; inMem holds the entries of the items the
+	// tier keeps, by item number.
 	mem   memEntry
 	inMem map[int32]*memEntry
 	// doomed are the keys whose files the entries removed under the
@@ -446,8 +448,7 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 	if touch {
 		it.atime = now.Unix()
 	}
-	if it.inMemory {
-		m := s.inMem[n]
+	if m := s.inMem[n]; m != nil {
 		s.memMoveToFront(m)
 		s.stats.Hits += one
 		s.stats.MemoryHits += one
@@ -484,7 +485,7 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 	if s.current(n, gen) {
 		it := &s.idx.items[n]
 		it.verified = true
-		if m != nil && !it.inMemory && s.memAdmits(n, m.size) {
+		if m != nil && s.inMem[n] == nil && s.memAdmits(n, m.size) {
 			// The tier keeps a copy of its own, of the bodies' exact
 			// size: the file's buffer is from the pool, a class larger,
 			// and goes back to it when e is closed.
@@ -749,11 +750,10 @@ func (s *Store) DeleteFunc(match func(key string) bool) (int, error) {
 		return 0, ErrClosed
 	}
 	var matched []int32
-	s.idx.all(func(n int32) bool {
+	s.idx.all(func(n int32) {
 		if match(string(s.idx.key(n))) {
 			matched = append(matched, n)
 		}
-		return true
 	})
 	for _, n := range matched {
 		s.remove(n)
@@ -770,9 +770,7 @@ func (s *Store) Stats() Stats {
 	st.Bytes = s.bytes
 	st.MemoryBytes = s.memUsed
 	st.IndexBytes = s.idx.bytes()
-	for m := s.mem.next; m != &s.mem; m = m.next {
-		st.MemoryEntries++
-	}
+	st.MemoryEntries = len(s.inMem)
 	return st
 }
 
@@ -881,8 +879,8 @@ func (s *Store) remove(n int32) {
 	it := &s.idx.items[n]
 	s.idx.unlink(n)
 	s.bytes -= it.size
-	if it.inMemory {
-		s.memRemove(s.inMem[n])
+	if m := s.inMem[n]; m != nil {
+		s.memRemove(m)
 	}
 	s.idx.remove(n)
 	s.doomed = append(s.doomed, key)
@@ -931,7 +929,7 @@ func (s *Store) memAdmits(n int32, size int64) bool {
 	if s.memPerItem <= 0 || size > s.memPerItem {
 		return false
 	}
-	if victim := s.mem.prev; !s.idx.items[n].inMemory && s.memUsed+size > s.opts.Memory && victim != &s.mem {
+	if victim := s.mem.prev; s.inMem[n] == nil && s.memUsed+size > s.opts.Memory && victim != &s.mem {
 		if s.freq.estimate(s.idx.items[n].hash) <= s.freq.estimate(s.idx.items[victim.item].hash) {
 			s.stats.MemoryDeclined++
 			return false
@@ -946,11 +944,10 @@ func (s *Store) memInsert(n int32, m *memEntry) {
 	if !s.memAdmits(n, m.size) {
 		return
 	}
-	if s.idx.items[n].inMemory {
-		s.memRemove(s.inMem[n])
+	if old := s.inMem[n]; old != nil {
+		s.memRemove(old)
 	}
 	m.item = n
-	s.idx.items[n].inMemory = true
 	s.inMem[n] = m
 	m.prev, m.next = &s.mem, s.mem.next
 	s.mem.next.prev = m
@@ -981,7 +978,6 @@ func (m *memEntry) ownBodies() {
 func (s *Store) memRemove(m *memEntry) {
 	m.prev.next, m.next.prev = m.next, m.prev
 	m.prev, m.next = nil, nil
-	s.idx.items[m.item].inMemory = false
 	delete(s.inMem, m.item)
 	s.memUsed -= m.size
 }

@@ -897,7 +897,8 @@ func TestStoreConcurrent(t *testing.T) {
 func TestIndexMemory(t *testing.T) {
 	// 10,000 entries with 80-byte keys must index in a few MB, and in a
 	// handful of allocations: an object per entry is one more for every
-	// garbage collection to visit.
+	// garbage collection to visit. Stats.IndexBytes, which the memory
+	// limit counts, must tell what they cost within a factor of two.
 	s := openStore(t, Options{})
 	keys := make([]string, 10000)
 	for i := range keys {
@@ -926,6 +927,10 @@ func TestIndexMemory(t *testing.T) {
 	}
 	if allocs > 200 {
 		t.Errorf("got %d allocations for 10,000 entries; want at most 200, none per entry", allocs)
+	}
+	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if est := s.Stats().IndexBytes; est < heap/2 || est > heap*2 {
+		t.Errorf("Stats.IndexBytes %d; the heap grew by %d", est, heap)
 	}
 	runtime.KeepAlive(s)
 	runtime.KeepAlive(keys)
@@ -1212,9 +1217,10 @@ func TestStoreUnlinksOutsideTheLock(t *testing.T) {
 	}
 	oldPath := s.path("old")
 	unlinking, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
 	s.hooks.remove = func(path string) error {
 		if path == oldPath {
-			close(unlinking)
+			first.Do(func() { close(unlinking) })
 			<-release
 		}
 		return os.Remove(path)
@@ -1230,24 +1236,19 @@ func TestStoreUnlinksOutsideTheLock(t *testing.T) {
 	if _, err := s.Get("old"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get of the evicted key: %v; want ErrNotFound", err)
 	}
-	// A Put of the evicted key waits for its unlink.
+	// A Put of the evicted key waits for its unlink: Stats, which takes
+	// the lock, counts it once the Put has released the lock to wait.
 	again := make(chan error, 1)
 	go func() { again <- put("old") }()
-	waiting := func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.unlinking["old"] > 0
-	}
-	for range 50 {
-		runtime.Gosched()
-	}
-	select {
-	case err := <-again:
-		t.Fatalf("Put of a key whose file is being unlinked returned (%v) before the unlink", err)
-	default:
-	}
-	if !waiting() {
-		t.Fatal("the unlink is no longer counted while it waits")
+	for deadline := time.Now().Add(20 * time.Second); s.Stats().UnlinkWaits == 0; runtime.Gosched() {
+		select {
+		case err := <-again:
+			t.Fatalf("Put of a key whose file is being unlinked returned (%v) before the unlink", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no Put waited for the unlink within 20s")
+		}
 	}
 	close(release)
 	if err := <-evicted; err != nil {

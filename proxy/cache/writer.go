@@ -188,6 +188,9 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	s.mu.Lock()
 	// The file of an entry of this key that was just removed is yet to
 	// be unlinked: it must go before this one takes its name.
+	if s.unlinking[w.key] > 0 {
+		s.stats.UnlinkWaits++
+	}
 	for s.unlinking[w.key] > 0 && !s.closed {
 		s.unlinked.Wait()
 	}
@@ -199,10 +202,16 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 		s.mu.Unlock()
 		return ErrChanged
 	}
+	if err := os.Rename(w.tmp, final); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("installing cache file: %w", err)
+	}
+	w.done = true
 	n := s.idx.lookup(w.key, h)
 	if n == 0 {
 		var ok bool
 		if n, ok = s.idx.insert(w.key, h); !ok {
+			os.Remove(final) // unindexed, it would never be evicted
 			s.mu.Unlock()
 			return errors.New("cache: too many entries to index")
 		}
@@ -210,17 +219,6 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 		s.bytes -= s.idx.items[n].size
 	}
 	s.idx.moveToFront(n)
-	if err := os.Rename(w.tmp, final); err != nil {
-		if s.idx.items[n].gen == 0 { // just inserted
-			s.idx.unlink(n)
-			s.idx.remove(n)
-		} else {
-			s.bytes += s.idx.items[n].size
-		}
-		s.mu.Unlock()
-		return fmt.Errorf("installing cache file: %w", err)
-	}
-	w.done = true
 	it := &s.idx.items[n]
 	it.gen = s.newGen()
 	it.size = blocks(size)
@@ -237,8 +235,8 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 		}
 		me.ownBodies()
 		s.memInsert(n, me)
-	} else if it.inMemory {
-		s.memRemove(s.inMem[n])
+	} else if old := s.inMem[n]; old != nil {
+		s.memRemove(old)
 	}
 	for s.bytes > s.opts.MaxSize && s.idx.oldest() != n && s.idx.oldest() != 0 {
 		s.evict(s.idx.oldest())
