@@ -178,7 +178,7 @@ type Store struct {
 
 // hooks let tests inject file system failures.
 type hooks struct {
-	createTemp func(dir, pattern string) (*os.File, error)
+	createTemp func(dir, prefix string) (*os.File, error)
 	wrapWriter func(io.Writer) io.Writer
 	remove     func(path string) error // of doomed files
 }
@@ -218,7 +218,7 @@ func Open(opts Options) (*Store, error) {
 		unlinking:  make(map[string]int),
 		spares:     make(chan *os.File, spareFiles),
 		hooks: hooks{
-			createTemp: os.CreateTemp,
+			createTemp: createTemp,
 			wrapWriter: func(w io.Writer) io.Writer { return w },
 			remove:     os.Remove,
 		},
@@ -315,7 +315,7 @@ func (s *Store) scan() error {
 
 // readMetaFile reads only the metadata of a cache file.
 func readMetaFile(path string) (*fileMeta, fs.FileInfo, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -452,9 +452,16 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 		s.memMoveToFront(m)
 		s.stats.Hits += one
 		s.stats.MemoryHits += one
-		e := m.entry(key, shared)
+		e := m.entry(key)
 		e.item, e.gen = n, it.gen
 		s.mu.Unlock()
+		// The tier's header is never changed in place, so it may be
+		// read without the lock.
+		if shared {
+			e.memo = m
+		} else {
+			e.Header = e.Header.Clone()
+		}
 		if touch {
 			s.touch(key, now)
 		}
@@ -488,8 +495,10 @@ func (s *Store) get(key string, shared, counted bool) (*Entry, error) {
 		if m != nil && s.inMem[n] == nil && s.memAdmits(n, m.size) {
 			// The tier keeps a copy of its own, of the bodies' exact
 			// size: the file's buffer is from the pool, a class larger,
-			// and goes back to it when e is closed.
+			// and goes back to it when e is closed. e's header is the
+			// caller's.
 			m.ownBodies()
+			m.meta.Header = m.meta.Header.Clone()
 			s.memInsert(n, m)
 		}
 	}
@@ -526,7 +535,7 @@ func (s *Store) drop(n int32, gen uint64, corrupt bool) {
 // tier). Larger files are served from the open file, after their bodies
 // are checked unless verified is set (see verifyAlwaysMax).
 func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
-	f, err := os.Open(s.path(key))
+	f, err := openFile(s.path(key), os.O_RDONLY, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -536,11 +545,10 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 			f.Close()
 		}
 	}()
-	fi, err := f.Stat()
+	size, err := fileSize(f)
 	if err != nil {
 		return nil, nil, err
 	}
-	size := fi.Size()
 	if size <= max(s.memPerItem, WholeReadMax) {
 		buf := bufpool.Get(size)[:size]
 		if _, err := f.ReadAt(buf, 0); err != nil {
@@ -577,7 +585,9 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 			me.bodies[i], me.present[i] = b, true
 		}
 		me.size = size + headerSize(m.json.Header) + int64(len(key))
-		e := me.entry(key, false)
+		// The header was parsed for this read alone: e has it, and the
+		// tier, if it takes me, clones one of its own (get).
+		e := me.entry(key)
 		e.whole = buf
 		if me.size > s.memPerItem {
 			me = nil
@@ -627,20 +637,16 @@ func (s *Store) load(key string, verified bool) (*Entry, *memEntry, error) {
 	return e, nil, nil
 }
 
-// entry returns an Entry reading from m. The header is a copy unless
-// shared; bodies are shared and never written.
-func (m *memEntry) entry(key string, shared bool) *Entry {
+// entry returns an Entry reading from m, with m's header (a caller that
+// may change it while m is in the tier clones it) and m's bodies, which
+// are never written.
+func (m *memEntry) entry(key string) *Entry {
 	e := &Entry{
 		Key:          key,
 		Status:       m.meta.Status,
 		Header:       m.meta.Header,
 		RequestTime:  m.meta.RequestTime,
 		ResponseTime: m.meta.ResponseTime,
-	}
-	if shared {
-		e.memo = m
-	} else {
-		e.Header = e.Header.Clone()
 	}
 	if e.Header == nil {
 		e.Header = make(map[string][]string)
@@ -828,7 +834,7 @@ func (s *Store) refill() {
 	defer s.spareWG.Done()
 	defer s.refilling.Store(false)
 	for len(s.spares) < cap(s.spares) && !s.shut.Load() {
-		f, err := s.hooks.createTemp(s.opts.Dir, sparePrefix+"*")
+		f, err := s.hooks.createTemp(s.opts.Dir, sparePrefix)
 		if err != nil {
 			return // Put finds out for itself, and says so
 		}

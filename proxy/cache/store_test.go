@@ -1009,8 +1009,28 @@ func TestGetSharedSharesHeader(t *testing.T) {
 	}
 	c := mustGet(t, s, "k")
 	c.Header.Set("X-Key", "mutated")
-	if got := a.Header.Get("X-Key"); got == "mutated" {
-		t.Errorf("a Get copy's change reached the shared header")
+	if got := a.Header.Get("X-Key"); got != "k" {
+		t.Errorf("shared header's X-Key: got %q; want %q: a Get copy's change reached it", got, "k")
+	}
+}
+
+// A hit read from its file that the memory tier then keeps: the caller's
+// header is its own, and the tier keeps a copy.
+func TestDiskHitHeaderOwned(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, Options{Dir: dir})
+	if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: []byte("body")})); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, Options{Dir: dir}) // nothing in memory
+	e := mustGet(t, s, "k")
+	if got := s.Stats().MemoryEntries; got != 1 {
+		t.Fatalf("memory entries after a hit from disk: got %d; want 1", got)
+	}
+	e.Header.Set("X-Key", "mutated")
+	if got := mustGet(t, s, "k").Header.Get("X-Key"); got != "k" {
+		t.Errorf("X-Key from memory: got %q; want %q: the caller's change reached the tier", got, "k")
 	}
 }
 

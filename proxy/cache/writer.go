@@ -72,14 +72,14 @@ func (s *Store) create(key string) (*Writer, error) {
 	}
 	// None ready: one in the file's own directory, so that fills spread
 	// over 256 directories rather than contend for one.
-	f, err := s.hooks.createTemp(dir, tempPrefix+"*")
+	f, err := s.hooks.createTemp(dir, tempPrefix)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The directory went since it was made: make it again.
 		s.dirs[hexByte(name)].Store(false)
 		if dir, err = s.subdir(name); err != nil {
 			return nil, err
 		}
-		f, err = s.hooks.createTemp(dir, tempPrefix+"*")
+		f, err = s.hooks.createTemp(dir, tempPrefix)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("creating cache file: %w", err)
@@ -202,7 +202,7 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 		s.mu.Unlock()
 		return ErrChanged
 	}
-	if err := os.Rename(w.tmp, final); err != nil {
+	if err := rename(w.tmp, final); err != nil {
 		s.mu.Unlock()
 		return fmt.Errorf("installing cache file: %w", err)
 	}

@@ -1,0 +1,75 @@
+//go:build unix
+
+package cache
+
+import (
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// The store opens a file for every miss it stores and for every hit it
+// reads from disk, so these skip what os.OpenFile adds for descriptors
+// that may be polled: on Linux it sets a regular file non-blocking, offers
+// it to epoll, which refuses it, and sets it back, four fcntl calls and an
+// epoll_ctl that never serve a disk file. Errors have the os package's
+// types (*fs.PathError, *os.LinkError), so errors.Is(err, fs.ErrNotExist)
+// and the like hold as before.
+
+// openFile opens path with flag (O_CLOEXEC is added) and perm.
+func openFile(path string, flag int, perm uint32) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(path, flag|syscall.O_CLOEXEC, perm)
+		if err == nil {
+			return os.NewFile(uintptr(fd), path), nil
+		}
+		if err != syscall.EINTR {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
+}
+
+// createTemp creates a new file named prefix and a random suffix in dir,
+// for reading and writing by this user only.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := openFile(name, syscall.O_RDWR|syscall.O_CREAT|syscall.O_EXCL, 0o600)
+		if err == nil || !os.IsExist(err) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, prefix+"*"), Err: fs.ErrExist}
+}
+
+// rename renames from to to, which is never a directory: unlike
+// os.Rename, it doesn't stat to first to check.
+func rename(from, to string) error {
+	for {
+		err := syscall.Rename(from, to)
+		if err == nil {
+			return nil
+		}
+		if err != syscall.EINTR {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+		}
+	}
+}
+
+// fileSize is f's size, from fstat, without the FileInfo that f.Stat
+// allocates.
+func fileSize(f *os.File) (int64, error) {
+	var st syscall.Stat_t
+	for {
+		err := syscall.Fstat(int(f.Fd()), &st)
+		if err == nil {
+			return st.Size, nil
+		}
+		if err != syscall.EINTR {
+			return 0, &fs.PathError{Op: "stat", Path: f.Name(), Err: err}
+		}
+	}
+}
