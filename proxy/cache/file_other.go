@@ -21,3 +21,12 @@ func fileSize(f *os.File) (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+func writev(f *os.File, bufs [][]byte) error {
+	for _, b := range bufs {
+		if _, err := f.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

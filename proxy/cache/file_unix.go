@@ -3,12 +3,16 @@
 package cache
 
 import (
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // The store opens a file for every miss it stores and for every hit it
@@ -71,5 +75,31 @@ func fileSize(f *os.File) (int64, error) {
 		if err != syscall.EINTR {
 			return 0, &fs.PathError{Op: "stat", Path: f.Name(), Err: err}
 		}
+	}
+}
+
+// writev writes bufs to f in order, in as few writev calls as the kernel
+// takes them in. It may change bufs.
+func writev(f *os.File, bufs [][]byte) error {
+	defer runtime.KeepAlive(f)
+	fd := int(f.Fd())
+	for {
+		for len(bufs) > 0 && len(bufs[0]) == 0 {
+			bufs = bufs[1:]
+		}
+		if len(bufs) == 0 {
+			return nil
+		}
+		n, err := unix.Writev(fd, bufs)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n == 0 {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return &fs.PathError{Op: "write", Path: f.Name(), Err: err}
+		}
+		bufs = advance(bufs, n)
 	}
 }

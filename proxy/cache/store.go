@@ -705,7 +705,9 @@ func (s *Store) put(e *Entry, old *Entry) error {
 		}
 		w.begin(enc)
 		if b := e.bodies[enc]; !b.inFile {
-			if _, err := w.Write(b.data); err != nil {
+			// Written with what follows: the whole file in one writev
+			// when every body is in memory.
+			if err := w.queue(b.data); err != nil {
 				return err
 			}
 		} else {

@@ -1284,3 +1284,21 @@ func TestStoreUnlinksOutsideTheLock(t *testing.T) {
 		t.Errorf("the new file of the key stored again: %v", err)
 	}
 }
+
+func TestAdvance(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{
+		{0, "ab|cde|f"}, {1, "b|cde|f"}, {2, "cde|f"}, {4, "e|f"}, {5, "f"}, {6, ""},
+	} {
+		bufs := [][]byte{[]byte("ab"), []byte("cde"), []byte("f")}
+		var parts []string
+		for _, b := range advance(bufs, tc.n) {
+			parts = append(parts, string(b))
+		}
+		if got := strings.Join(parts, "|"); got != tc.want {
+			t.Errorf("advance by %d: got %q; want %q", tc.n, got, tc.want)
+		}
+	}
+}

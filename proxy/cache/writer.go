@@ -29,6 +29,12 @@ type Writer struct {
 	// installs nothing if the key changed since it was read (Swap).
 	swap *Entry
 
+	// queued is what is yet to be written, in order: the file's prefix,
+	// and the bodies Put queued. The next write sends it with its own
+	// bytes, in one writev.
+	queued [][]byte
+	vec    [numEncodings + 2][]byte // queued's first array
+
 	cur   Encoding
 	crc   hash.Hash32
 	total int64
@@ -88,16 +94,29 @@ func (s *Store) create(key string) (*Writer, error) {
 	return w.start()
 }
 
-// start writes the file's prefix.
+// start queues the file's prefix.
 func (w *Writer) start() (*Writer, error) {
 	for i := range w.lens {
 		w.lens[i] = -1
 	}
-	if _, err := w.w.Write(filePrefix()); err != nil {
-		w.Abort()
-		return nil, fmt.Errorf("writing cache file: %w", err)
-	}
+	w.queued = append(w.vec[:0], filePrefix())
 	return w, nil
+}
+
+// writeOut writes what is queued, then last.
+func (w *Writer) writeOut(last []byte) error {
+	bufs := append(w.queued, last)
+	w.queued = w.queued[:0]
+	if w.w != io.Writer(w.f) {
+		// A test's wrapper of the file: a write each.
+		for _, b := range bufs {
+			if _, err := w.w.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return writev(w.f, bufs)
 }
 
 // begin ends the current body and starts one in enc. Bodies must come in
@@ -128,15 +147,31 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.err = ErrTooLarge
 		return 0, w.err
 	}
-	n, err := w.w.Write(p)
-	w.crc.Write(p[:n])
-	w.total += int64(n)
-	w.lens[w.cur] += int64(n)
-	if err != nil {
+	if err := w.writeOut(p); err != nil {
 		w.err = fmt.Errorf("writing cache file: %w", err)
-		return n, w.err
+		return 0, w.err
 	}
-	return n, nil
+	w.add(p)
+	return len(p), nil
+}
+
+// queue adds p to the current body, to be written with the next write or
+// the trailer: the caller keeps p unchanged until then.
+func (w *Writer) queue(p []byte) error {
+	if w.total+int64(len(p)) > w.s.opts.MaxEntrySize {
+		w.err = ErrTooLarge
+		return w.err
+	}
+	w.queued = append(w.queued, p)
+	w.add(p)
+	return nil
+}
+
+// add counts p, written or queued, in the current body.
+func (w *Writer) add(p []byte) {
+	w.crc.Write(p)
+	w.total += int64(len(p))
+	w.lens[w.cur] += int64(len(p))
 }
 
 // Commit stores the streamed body under the Writer's key with e's
@@ -163,7 +198,7 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.w.Write(trailer); err != nil {
+	if err := w.writeOut(trailer); err != nil {
 		return fmt.Errorf("writing cache file: %w", err)
 	}
 	s := w.s
@@ -261,4 +296,17 @@ func (w *Writer) Abort() error {
 		return fmt.Errorf("removing cache temp file: %w", err)
 	}
 	return nil
+}
+
+// advance drops the first n bytes of bufs, as a write of n of them does.
+func advance(bufs [][]byte, n int) [][]byte {
+	for n > 0 && len(bufs) > 0 {
+		if n < len(bufs[0]) {
+			bufs[0] = bufs[0][n:]
+			return bufs
+		}
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	return bufs
 }
