@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -1300,5 +1301,28 @@ func TestAdvance(t *testing.T) {
 		if got := strings.Join(parts, "|"); got != tc.want {
 			t.Errorf("advance by %d: got %q; want %q", tc.n, got, tc.want)
 		}
+	}
+}
+
+// Spare files are made in the fan-out directories in turn, so that the
+// file system spreads the cache's files as it spreads its directories.
+func TestSparesSpreadOverDirectories(t *testing.T) {
+	s := openStore(t, Options{})
+	if f := s.takeSpare(); f != nil {
+		t.Fatalf("a spare before any was asked for: %s", f.Name())
+	}
+	waitFor(t, "spares made", func() bool { return len(s.spares) == cap(s.spares) && !s.refilling.Load() })
+	dirs := map[string]int{}
+	err := filepath.WalkDir(s.opts.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && strings.HasPrefix(d.Name(), sparePrefix) {
+			dirs[filepath.Dir(path)]++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dirs[s.opts.Dir] > 0 || len(dirs) != spareFiles {
+		t.Errorf("spare files by directory: %v; want one in each of %d fan-out directories", dirs, spareFiles)
 	}
 }
