@@ -99,8 +99,10 @@ type Rewriter struct {
 	// policeHref is the police link a page may already carry (nil
 	// without notice.police), policeCode the digits its text must hold.
 	policeHref, policeCode []byte
-	// company is the company name in each encoding a page may use.
+	// company is the company name in each encoding a page may use;
+	// companyBy has the one form for each charset that has one.
 	company   [][]byte
+	companyBy map[string][][]byte
 	scratches sync.Pool // *scratch, see Rewriter.scratch
 }
 
@@ -156,7 +158,7 @@ func New(opts Options) (*Rewriter, error) {
 		r.policeCode = []byte(policeCode(n.Police))
 		r.policeHref = []byte(policeURL + policeCode(n.Police))
 	}
-	r.company = companyNeedles(n.Company)
+	r.company, r.companyBy = companyNeedles(n.Company)
 	return r, nil
 }
 

@@ -92,7 +92,7 @@ func TestCharset(t *testing.T) {
 				pc, ok = prescan(src)
 			}
 			if !ok {
-				pc = afterScan(r.scan(src, 0, "").meta)
+				pc = afterScan(r.scan(src, 0, "", "").meta)
 			}
 			if pc.name != tt.want {
 				t.Errorf("got %s; want %s", pc.name, tt.want)

@@ -237,19 +237,43 @@ func renderBlocks(n Notice, ascii bool) [8]string {
 // companyNeedles are the byte forms the company name takes in the page
 // encodings Chinese sites use, so that a scan of the page's own bytes finds
 // it whatever the encoding: UTF-8, GB18030 (a superset of GBK and GB2312)
-// and Big5.
-func companyNeedles(company string) [][]byte {
+// and Big5. by has the one form a page in each of those charsets (WHATWG
+// names) shows it in, for a page whose charset is known before its scan.
+func companyNeedles(company string) (all [][]byte, by map[string][][]byte) {
 	if company == "" {
-		return nil
+		return nil, nil
 	}
-	out := [][]byte{[]byte(company)}
-	for _, enc := range []encoding.Encoding{simplifiedchinese.GB18030, traditionalchinese.Big5} {
-		b, err := enc.NewEncoder().Bytes([]byte(company))
-		if err == nil && !slices.ContainsFunc(out, func(o []byte) bool { return bytes.Equal(o, b) }) {
-			out = append(out, b)
+	all = [][]byte{[]byte(company)}
+	by = map[string][][]byte{"utf-8": all[:1]}
+	for _, cs := range []struct {
+		enc   encoding.Encoding
+		names []string
+	}{
+		{simplifiedchinese.GB18030, []string{"gbk", "gb18030"}},
+		{traditionalchinese.Big5, []string{"big5"}},
+	} {
+		b, err := cs.enc.NewEncoder().Bytes([]byte(company))
+		if err != nil {
+			continue // a name this charset can't spell, which its pages can't show
+		}
+		for _, name := range cs.names {
+			by[name] = [][]byte{b}
+		}
+		if !slices.ContainsFunc(all, func(o []byte) bool { return bytes.Equal(o, b) }) {
+			all = append(all, b)
 		}
 	}
-	return out
+	return all, by
+}
+
+// companyIn returns the forms of the company name to look for in a page in
+// charset: its own, when the charset is known before the scan and is one
+// of companyNeedles', else all of them.
+func (r *Rewriter) companyIn(charset string) [][]byte {
+	if forms, ok := r.companyBy[charset]; ok {
+		return forms
+	}
+	return r.company
 }
 
 // policeLink reports whether href is the MPS lookup link for the record

@@ -28,7 +28,11 @@ func (r *Rewriter) html(src []byte, contentType string, edge Edge, forceDOM bool
 			return pass(why)
 		}
 	}
-	s := r.scan(src, pc.bom, how.prefix)
+	known := ""
+	if ok {
+		known = pc.name
+	}
+	s := r.scan(src, pc.bom, how.prefix, known)
 	if !ok {
 		pc = afterScan(s.meta)
 		if why := unsafeCharset(pc.name); why != "" {

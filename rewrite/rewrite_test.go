@@ -286,6 +286,9 @@ func TestNoticeOnlyWhatIsMissing(t *testing.T) {
 		{"company in a GBK page", "版权所有 " + company + " " + icpLink, true, partPolice},
 		{"police there, number missing", company + policeLink, false, partICP | partCompany},
 		{"another number there", `<a href="https://beian.miit.gov.cn/">沪ICP备87654321号</a>`, false, partICP | partCompany | partPolice},
+		{"company only in an attribute", `<img alt="` + company + `">` + icpLink, false, partCompany | partPolice},
+		{"company in an attribute, then in the text", `<img alt="` + company + `">© ` + company + icpLink, false, partPolice},
+		{"company in a template, then in the text", `<template>` + company + `</template>© ` + company + icpLink, false, partPolice},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

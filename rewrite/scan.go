@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"math"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -140,6 +141,14 @@ type scanner struct {
 	afterBody bool
 	// name holds the current tag's name, lower-case (see tagName).
 	name []byte
+	// company are the forms of the company name the page may show
+	// (Rewriter.companyIn).
+	company [][]byte
+	// companyEnd is where the first occurrence of the company name at or
+	// after the last text token checked ends (math.MaxInt for none):
+	// no text token that ends before it can hold the name, so none is
+	// searched (see text).
+	companyEnd int
 }
 
 // scan tokenizes src[from:] once, into x/net/html's tokens (see lexer):
@@ -147,20 +156,23 @@ type scanner struct {
 // rewrites inline style sheets, and notes the facts placement needs. Each token goes to the step for its kind: text
 // (scanner.text), the content and end of a raw-text element
 // (scanner.rawText, scanner.rawEnd), start tags (scanner.startTag) and end
-// tags (scanner.endTag).
-func (r *Rewriter) scan(src []byte, from int, prefix string) *scanResult {
+// tags (scanner.endTag). charset is the page's (a WHATWG name) when it is
+// known before the scan, else "".
+func (r *Rewriter) scan(src []byte, from int, prefix, charset string) *scanResult {
 	s := &scanResult{lastFooter: -1, lastBodyEnd: -1, bodyOpen: -1}
 	sc0 := r.scratch()
 	s.toks, s.edits = sc0.toks, sc0.edits
 	sc := &scanner{
-		r:      r,
-		src:    src,
-		z:      lexer{src: src, pos: from},
-		u:      urlRewriter{hosts: r.hosts, prefix: prefix, loc: r.loc, out: &s.edits},
-		s:      s,
-		strip:  -1,
-		inHead: true,
+		r:       r,
+		src:     src,
+		z:       lexer{src: src, pos: from},
+		u:       urlRewriter{hosts: r.hosts, prefix: prefix, loc: r.loc, out: &s.edits},
+		s:       s,
+		strip:   -1,
+		inHead:  true,
+		company: r.companyIn(charset),
 	}
+	sc.companyEnd = companyEnd(sc.company, src, from)
 	for {
 		sc.z.AllowCDATA(sc.inForeign())
 		tt := sc.z.Next()
@@ -253,8 +265,14 @@ func (sc *scanner) text(t *token, raw []byte) {
 	if sc.link != 0 && len(sc.linkText) < 1024 {
 		sc.linkText = append(sc.linkText, sc.z.Text()...)
 	}
-	if !sc.s.shown.company && sc.tmpl == 0 && sc.r.showsCompany(raw) {
-		sc.s.shown.company = true
+	if !sc.s.shown.company && t.end >= sc.companyEnd {
+		if sc.tmpl == 0 && containsAny(raw, sc.company) {
+			sc.s.shown.company = true
+		} else {
+			// An occurrence that ends past this token starts in it or
+			// before it, so the later tokens can't hold it whole.
+			sc.companyEnd = companyEnd(sc.company, sc.src, t.end)
+		}
 	}
 	if skipSpace(raw, 0) < len(raw) && sc.tmpl == 0 && !t.foreign {
 		if sc.s.bodyOpen < 0 {
@@ -589,10 +607,25 @@ func (r *Rewriter) endLink(f *shown, kind byte, text []byte) {
 	}
 }
 
-// showsCompany reports whether text holds the company name in one of the
-// encodings a page may use.
-func (r *Rewriter) showsCompany(text []byte) bool {
-	for _, c := range r.company {
+// companyEnd returns where the first occurrence of the company name, in
+// any of its encodings, that starts at or after from in src ends, or
+// math.MaxInt when there is none. A page's text tokens are searched for
+// the name only from there on: one search of the page instead of one per
+// token, which in Chinese text, full of the name's first byte, cost a
+// quarter of a rewrite.
+func companyEnd(company [][]byte, src []byte, from int) int {
+	end := math.MaxInt
+	for _, c := range company {
+		if i := bytes.Index(src[from:], c); i >= 0 {
+			end = min(end, from+i+len(c))
+		}
+	}
+	return end
+}
+
+// containsAny reports whether text holds any of needles.
+func containsAny(text []byte, needles [][]byte) bool {
+	for _, c := range needles {
 		if bytes.Contains(text, c) {
 			return true
 		}

@@ -319,7 +319,7 @@ func (s *stream) text(b []byte) {
 	}
 	if !s.shown.company && len(s.r.company) > 0 && len(b) > 0 {
 		hay := append(s.textTail, b...)
-		s.shown.company = s.r.showsCompany(hay)
+		s.shown.company = containsAny(hay, s.r.company)
 		longest := 0
 		for _, c := range s.r.company {
 			longest = max(longest, len(c))

@@ -149,7 +149,7 @@ func (r *Rewriter) htmlUTF16(src []byte, contentType string, pc pageCharset, how
 	body := src[pc.bom:]
 	odd := len(body) % 2
 	text, _ := decode16(make([]byte, 0, len(body)*3/2), body[:len(body)-odd], be, true)
-	s := r.scan(text, 0, how.prefix)
+	s := r.scan(text, 0, how.prefix, "utf-8") // decoded
 	// The UTF-8 result is a step on the way: the page goes into the
 	// buffer when it is encoded back.
 	buffer := how.buffer
