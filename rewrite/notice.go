@@ -254,7 +254,7 @@ func companyNeedles(company string) (all [][]byte, by map[string][][]byte) {
 	} {
 		b, err := cs.enc.NewEncoder().Bytes([]byte(company))
 		if err != nil {
-			continue // a name this charset can't spell, which its pages can't show
+			continue // a name this charset can't spell: its pages get every form
 		}
 		for _, name := range cs.names {
 			by[name] = [][]byte{b}
