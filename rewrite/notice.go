@@ -234,6 +234,9 @@ func renderBlocks(n Notice, ascii bool) [8]string {
 	return out
 }
 
+// maxCompanyForms is how many forms companyNeedles makes at most.
+const maxCompanyForms = 3
+
 // companyNeedles are the byte forms the company name takes in the page
 // encodings Chinese sites use, so that a scan of the page's own bytes finds
 // it whatever the encoding: UTF-8, GB18030 (a superset of GBK and GB2312)

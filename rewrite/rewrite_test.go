@@ -394,3 +394,11 @@ func TestBuffer(t *testing.T) {
 		}
 	}
 }
+
+// The scanner keeps one position for each form of the company name: a
+// name that every encoding spells differently gives the most forms.
+func TestCompanyForms(t *testing.T) {
+	if all, _ := companyNeedles(testNotice().Company); len(all) != maxCompanyForms {
+		t.Errorf("forms of %q: got %d; want %d (maxCompanyForms)", testNotice().Company, len(all), maxCompanyForms)
+	}
+}

@@ -142,12 +142,13 @@ type scanner struct {
 	// name holds the current tag's name, lower-case (see tagName).
 	name []byte
 	// company are the forms of the company name the page may show
-	// (Rewriter.companyIn).
-	company [][]byte
-	// companyEnd is where the first occurrence of the company name at or
-	// after the last text token checked ends (math.MaxInt for none):
-	// no text token that ends before it can hold the name, so none is
-	// searched (see text).
+	// (Rewriter.companyIn); companyAt is where each form next occurs,
+	// at or after the last text token checked (math.MaxInt for nowhere),
+	// and companyEnd is where the first of those occurrences ends: no
+	// text token that ends before it can hold the name, so none is
+	// searched (see text and findCompany).
+	company    [][]byte
+	companyAt  [maxCompanyForms]int
 	companyEnd int
 }
 
@@ -172,7 +173,10 @@ func (r *Rewriter) scan(src []byte, from int, prefix, charset string) *scanResul
 		inHead:  true,
 		company: r.companyIn(charset),
 	}
-	sc.companyEnd = companyEnd(sc.company, src, from)
+	for i := range sc.companyAt {
+		sc.companyAt[i] = -1
+	}
+	sc.findCompany(from)
 	for {
 		sc.z.AllowCDATA(sc.inForeign())
 		tt := sc.z.Next()
@@ -271,7 +275,7 @@ func (sc *scanner) text(t *token, raw []byte) {
 		} else {
 			// An occurrence that ends past this token starts in it or
 			// before it, so the later tokens can't hold it whole.
-			sc.companyEnd = companyEnd(sc.company, sc.src, t.end)
+			sc.findCompany(t.end)
 		}
 	}
 	if skipSpace(raw, 0) < len(raw) && sc.tmpl == 0 && !t.foreign {
@@ -607,20 +611,26 @@ func (r *Rewriter) endLink(f *shown, kind byte, text []byte) {
 	}
 }
 
-// companyEnd returns where the first occurrence of the company name, in
-// any of its encodings, that starts at or after from in src ends, or
-// math.MaxInt when there is none. A page's text tokens are searched for
-// the name only from there on: one search of the page instead of one per
-// token, which in Chinese text, full of the name's first byte, cost a
-// quarter of a rewrite.
-func companyEnd(company [][]byte, src []byte, from int) int {
-	end := math.MaxInt
-	for _, c := range company {
-		if i := bytes.Index(src[from:], c); i >= 0 {
-			end = min(end, from+i+len(c))
+// findCompany moves companyAt to the forms' first occurrences at or
+// after from, and sets companyEnd. A form is searched for again only
+// when its last occurrence starts before from, so the page is searched
+// once over for each form, however often the name appears where it
+// doesn't count (attributes, scripts, templates): one search ahead
+// instead of one per text token, which in Chinese text, full of the
+// name's first byte, cost a quarter of a rewrite.
+func (sc *scanner) findCompany(from int) {
+	sc.companyEnd = math.MaxInt
+	for i, c := range sc.company {
+		if at := sc.companyAt[i]; at < from {
+			sc.companyAt[i] = math.MaxInt
+			if j := bytes.Index(sc.src[from:], c); j >= 0 {
+				sc.companyAt[i] = from + j
+			}
+		}
+		if at := sc.companyAt[i]; at != math.MaxInt {
+			sc.companyEnd = min(sc.companyEnd, at+len(c))
 		}
 	}
-	return end
 }
 
 // containsAny reports whether text holds any of needles.

@@ -150,7 +150,7 @@ func (x *index) unlink(n int32) {
 		return // not on the list
 	}
 	x.items[it.prev].next, x.items[it.next].prev = it.next, it.prev
-	it.prev, it.next = 0, 0
+	it.prev, it.next = -1, -1
 }
 
 func (x *index) pushFront(n int32) {

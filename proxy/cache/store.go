@@ -180,8 +180,8 @@ type Store struct {
 // hooks let tests inject file system failures.
 type hooks struct {
 	createTemp func(dir, prefix string) (*os.File, error)
-	wrapWriter func(io.Writer) io.Writer
-	remove     func(path string) error // of doomed files
+	writev     func(f *os.File, bufs [][]byte) error // of cache files
+	remove     func(path string) error               // of doomed files
 }
 
 // memEntry is an entry held in memory.
@@ -220,7 +220,7 @@ func Open(opts Options) (*Store, error) {
 		spares:     make(chan *os.File, spareFiles),
 		hooks: hooks{
 			createTemp: createTemp,
-			wrapWriter: func(w io.Writer) io.Writer { return w },
+			writev:     writev,
 			remove:     os.Remove,
 		},
 	}
@@ -957,12 +957,9 @@ func (s *Store) memAdmits(n int32, size int64) bool {
 	return true
 }
 
-// memInsert keeps m in memory for item n, if the tier admits it
-// (memAdmits).
+// memInsert keeps m in memory for item n; the caller has found that the
+// tier admits it (memAdmits).
 func (s *Store) memInsert(n int32, m *memEntry) {
-	if !s.memAdmits(n, m.size) {
-		return
-	}
 	if old := s.inMem[n]; old != nil {
 		s.memRemove(old)
 	}

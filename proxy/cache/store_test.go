@@ -749,21 +749,23 @@ func TestStoreStreaming(t *testing.T) {
 	}
 }
 
-// errWriter fails like a full disk after limit bytes.
-type errWriter struct {
-	w     io.Writer
-	limit int
-	err   error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if len(p) > e.limit {
-		n, _ := e.w.Write(p[:e.limit])
-		e.limit = 0
-		return n, e.err
+// fullAfter is a writev hook that fails like a full disk once limit bytes
+// are written.
+func fullAfter(limit int) func(*os.File, [][]byte) error {
+	return func(f *os.File, bufs [][]byte) error {
+		for _, b := range bufs {
+			if len(b) > limit {
+				f.Write(b[:limit])
+				limit = 0
+				return &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+			}
+			limit -= len(b)
+			if _, err := f.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	e.limit -= len(p)
-	return e.w.Write(p)
 }
 
 func TestStoreDiskFull(t *testing.T) {
@@ -771,7 +773,7 @@ func TestStoreDiskFull(t *testing.T) {
 	if err := s.Put(newEntry("k", map[Encoding][]byte{Identity: []byte("old")})); err != nil {
 		t.Fatal(err)
 	}
-	s.hooks.wrapWriter = func(w io.Writer) io.Writer { return &errWriter{w: w, limit: 1000, err: syscall.ENOSPC} }
+	s.hooks.writev = fullAfter(1000)
 	err := s.Put(newEntry("k", map[Encoding][]byte{Identity: content("new", 5000)}))
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Put on a full disk: got %v; want ENOSPC", err)
@@ -1261,16 +1263,14 @@ func TestStoreUnlinksOutsideTheLock(t *testing.T) {
 	// the lock, counts it once the Put has released the lock to wait.
 	again := make(chan error, 1)
 	go func() { again <- put("old") }()
-	for deadline := time.Now().Add(20 * time.Second); s.Stats().UnlinkWaits == 0; runtime.Gosched() {
+	waitFor(t, "a Put waiting for the unlink", func() bool {
 		select {
 		case err := <-again:
 			t.Fatalf("Put of a key whose file is being unlinked returned (%v) before the unlink", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no Put waited for the unlink within 20s")
-		}
-	}
+		return s.Stats().UnlinkWaits > 0
+	})
 	close(release)
 	if err := <-evicted; err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ type Writer struct {
 	final string // where the file goes
 	tmp   string
 	f     *os.File
-	w     io.Writer
 	err   error // sticky
 	done  bool
 
@@ -72,34 +70,28 @@ func (s *Store) create(key string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f := s.takeSpare(); f != nil {
-		w := &Writer{s: s, key: key, final: filepath.Join(dir, name), tmp: f.Name(), f: f, w: s.hooks.wrapWriter(f), cur: numEncodings}
-		return w.start()
-	}
-	// None ready: one in the file's own directory, so that fills spread
-	// over 256 directories rather than contend for one.
-	f, err := s.hooks.createTemp(dir, tempPrefix)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The directory went since it was made: make it again.
-		s.dirs[hexByte(name)].Store(false)
-		if dir, err = s.subdir(name); err != nil {
-			return nil, err
-		}
+	f := s.takeSpare()
+	if f == nil {
+		// None ready: one in the file's own directory, so that fills
+		// spread over 256 directories rather than contend for one.
 		f, err = s.hooks.createTemp(dir, tempPrefix)
+		if errors.Is(err, fs.ErrNotExist) {
+			// The directory went since it was made: make it again.
+			s.dirs[hexByte(name)].Store(false)
+			if dir, err = s.subdir(name); err != nil {
+				return nil, err
+			}
+			f, err = s.hooks.createTemp(dir, tempPrefix)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating cache file: %w", err)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("creating cache file: %w", err)
-	}
-	w := &Writer{s: s, key: key, final: filepath.Join(dir, name), tmp: f.Name(), f: f, w: s.hooks.wrapWriter(f), cur: numEncodings}
-	return w.start()
-}
-
-// start queues the file's prefix.
-func (w *Writer) start() (*Writer, error) {
+	w := &Writer{s: s, key: key, final: filepath.Join(dir, name), tmp: f.Name(), f: f, cur: numEncodings}
 	for i := range w.lens {
 		w.lens[i] = -1
 	}
-	w.queued = append(w.vec[:0], filePrefix())
+	w.queued = append(w.vec[:0], filePrefix()) // written with the first bytes
 	return w, nil
 }
 
@@ -107,16 +99,7 @@ func (w *Writer) start() (*Writer, error) {
 func (w *Writer) writeOut(last []byte) error {
 	bufs := append(w.queued, last)
 	w.queued = w.queued[:0]
-	if w.w != io.Writer(w.f) {
-		// A test's wrapper of the file: a write each.
-		for _, b := range bufs {
-			if _, err := w.w.Write(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return writev(w.f, bufs)
+	return w.s.hooks.writev(w.f, bufs)
 }
 
 // begin ends the current body and starts one in enc. Bodies must come in
