@@ -333,6 +333,6 @@ func printHeader(w io.Writer, o options, bin string, built bool, pageLen int, ng
 		fmt.Fprintf(w, "nginx:   none (not found, or --nginx off): no comparison with nginx\n")
 	}
 	fmt.Fprintf(w, "origin:  in-process httptest server, %d-byte HTML page per path, uncompressed, Cache-Control: public, max-age=3600\n", pageLen)
-	fmt.Fprintf(w, "plain:   net/http server in a child process of this binary, serving the edge's exact bodies, with its Content-Type, Content-Encoding and Content-Length, from memory\n")
+	fmt.Fprintf(w, "plain:   net/http server in a child process of this binary, serving the edge's exact responses from memory: its bodies, and every header field it sent but Date (which net/http adds)\n")
 	fmt.Fprintf(w, "client:  raw HTTP/1.1 over %d keep-alive connections, one request in flight on each; bodies read and discarded\n", o.Conns)
 }

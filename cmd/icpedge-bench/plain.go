@@ -2,16 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -34,12 +35,30 @@ const plainLifetime = 2 * time.Hour
 type variant struct {
 	encoding string // Content-Encoding; "" is identity
 	ctype    string
-	body     []byte
+	// header is the edge's response header as the plain server sends
+	// it: every field but Date, which net/http adds itself.
+	header http.Header
+	body   []byte
 }
 
-// variantFile names the file a variant's body is handed over in.
+// servedHeader is the header a response came with, less the fields that
+// net/http writes by itself (Date) or that belong to the connection.
+func servedHeader(h http.Header) http.Header {
+	out := h.Clone()
+	for _, k := range []string{"Date", "Connection", "Keep-Alive"} {
+		delete(out, k)
+	}
+	return out
+}
+
+// variantFile names the file a variant's body is handed over in, and
+// headerFile the one its header is.
 func variantFile(dir, encoding string) string {
 	return filepath.Join(dir, encodingName(encoding)+".body")
+}
+
+func headerFile(dir, encoding string) string {
+	return filepath.Join(dir, encodingName(encoding)+".header")
 }
 
 // encodingName names a content coding, identity included.
@@ -54,14 +73,22 @@ func encodingName(encoding string) string {
 // on them. It stops when its stdin closes: when stop is called, or when
 // this process dies.
 func startPlain(ctx context.Context, dir string, vs []variant) (*child, error) {
-	var ctypes []string
+	var encodings []string
 	for _, v := range vs {
 		if err := os.WriteFile(variantFile(dir, v.encoding), v.body, 0o644); err != nil {
 			return nil, err
 		}
-		ctypes = append(ctypes, encodingName(v.encoding)+"\t"+v.ctype)
+		var hdr bytes.Buffer
+		if err := v.header.Write(&hdr); err != nil {
+			return nil, err
+		}
+		hdr.WriteString("\r\n")
+		if err := os.WriteFile(headerFile(dir, v.encoding), hdr.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+		encodings = append(encodings, encodingName(v.encoding))
 	}
-	if err := os.WriteFile(filepath.Join(dir, "types"), []byte(strings.Join(ctypes, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "encodings"), []byte(strings.Join(encodings, "\n")+"\n"), 0o644); err != nil {
 		return nil, err
 	}
 	self, err := os.Executable()
@@ -141,8 +168,10 @@ func plainMain(stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // plainHandler serves one page from memory in the encoding the request
-// accepts, br before gzip before identity, as the edge chooses. Header
-// values are built once: it is meant to be as cheap as net/http allows.
+// accepts, br before gzip before identity, as the edge chooses, with the
+// header the edge sent with it: the same response, with none of the
+// edge's work. Header values are built once: it is meant to be as cheap
+// as net/http allows.
 type plainHandler struct {
 	identity, gzip, br *plainVariant
 }
@@ -156,13 +185,12 @@ func loadPlainHandler(dir string) (*plainHandler, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("%s is not set", plainDir)
 	}
-	types, err := os.ReadFile(filepath.Join(dir, "types"))
+	list, err := os.ReadFile(filepath.Join(dir, "encodings"))
 	if err != nil {
 		return nil, err
 	}
 	h := &plainHandler{}
-	for _, line := range strings.Split(strings.TrimSpace(string(types)), "\n") {
-		enc, ctype, _ := strings.Cut(line, "\t")
+	for _, enc := range strings.Fields(string(list)) {
 		if enc == "identity" {
 			enc = ""
 		}
@@ -170,20 +198,26 @@ func loadPlainHandler(dir string) (*plainHandler, error) {
 		if err != nil {
 			return nil, err
 		}
-		v := &plainVariant{body: body, header: map[string][]string{
-			"Content-Type":   {ctype},
-			"Content-Length": {strconv.Itoa(len(body))},
-			"Vary":           {"Accept-Encoding"},
-		}}
+		f, err := os.Open(headerFile(dir, enc))
+		if err != nil {
+			return nil, err
+		}
+		hdr, err := textproto.NewReader(bufio.NewReader(f)).ReadMIMEHeader()
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", headerFile(dir, enc), err)
+		}
+		if got := http.Header(hdr).Get("Content-Encoding"); got != enc {
+			return nil, fmt.Errorf("%s: Content-Encoding %q; want %q", headerFile(dir, enc), got, enc)
+		}
+		v := &plainVariant{body: body, header: hdr}
 		switch enc {
 		case "":
 			h.identity = v
 		case "gzip":
 			h.gzip = v
-			v.header["Content-Encoding"] = []string{"gzip"}
 		case "br":
 			h.br = v
-			v.header["Content-Encoding"] = []string{"br"}
 		default:
 			return nil, fmt.Errorf("unknown encoding %q", enc)
 		}

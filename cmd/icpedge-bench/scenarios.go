@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -172,6 +173,9 @@ func (b *bench) hits(ctx context.Context) (*hitsReport, error) {
 		if !bytes.Equal(got.body, v.body) || got.header.Get("Content-Encoding") != v.encoding || got.header.Get("Content-Type") != v.ctype {
 			return nil, fmt.Errorf("plain server: %s client got %d bytes %q %q; want the edge's %d bytes %q %q",
 				k.name, len(got.body), got.header.Get("Content-Encoding"), got.header.Get("Content-Type"), len(v.body), v.encoding, v.ctype)
+		}
+		if sent := servedHeader(got.header); !maps.EqualFunc(sent, v.header, slices.Equal) {
+			return nil, fmt.Errorf("plain server: %s client got header %v; want the edge's %v", k.name, sent, v.header)
 		}
 	}
 	servers := []server{{"edge", edge.addr, edge}, {"plain", plain.addr, plain}}
@@ -389,7 +393,7 @@ func fetchVariants(ctx context.Context, addr, path string) ([]variant, []string,
 		if slices.ContainsFunc(vs, func(v variant) bool { return v.encoding == ce }) {
 			continue
 		}
-		vs = append(vs, variant{encoding: ce, ctype: f.header.Get("Content-Type"), body: f.body})
+		vs = append(vs, variant{encoding: ce, ctype: f.header.Get("Content-Type"), header: servedHeader(f.header), body: f.body})
 	}
 	return vs, notes, nil
 }
