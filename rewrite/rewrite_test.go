@@ -289,6 +289,11 @@ func TestNoticeOnlyWhatIsMissing(t *testing.T) {
 		{"company only in an attribute", `<img alt="` + company + `">` + icpLink, false, partCompany | partPolice},
 		{"company in an attribute, then in the text", `<img alt="` + company + `">© ` + company + icpLink, false, partPolice},
 		{"company in a template, then in the text", `<template>` + company + `</template>© ` + company + icpLink, false, partPolice},
+		// Split by markup, the name is not in one run of text: HTML and
+		// Stream alike add it, whatever the writes.
+		{"company split by a tag", "© 北京示例<b>科技有限公司</b>" + icpLink, false, partCompany | partPolice},
+		{"company split by a comment", "© 北京示例<!-- x -->科技有限公司" + icpLink, false, partCompany | partPolice},
+		{"company beside a lone <", "a < b " + company + icpLink, false, partPolice},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,8 +37,9 @@ type stream struct {
 	shown    shown  // what the page shows of the notice by itself
 	link     byte   // inside a MIIT ('m') or police ('p') link; see linkKind
 	linkText []byte
-	// textTail is the end of the text before, kept so that a company
-	// name split between two writes is still found.
+	// textTail is the end of the text run so far, kept so that a
+	// company name split between two writes is still found; markup
+	// empties it.
 	textTail []byte
 	// drop is set while the content and end tag of a stripped or
 	// replaced raw-text element (script, iframe) are being dropped.
@@ -340,6 +341,11 @@ func (s *stream) markup(b []byte, final bool) int {
 		return -1
 	}
 	c := b[1]
+	if c == '!' || c == '?' || c == '/' || isLetter(c) {
+		// Markup ends the text run: the company name counts as shown
+		// only within one, as HTML finds it in one text token.
+		s.textTail = s.textTail[:0]
+	}
 	switch {
 	case c == '!' && bytes.HasPrefix(b, []byte("<!--")):
 		s.emit(b[:4])
