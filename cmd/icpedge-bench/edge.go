@@ -276,18 +276,24 @@ func (c *child) mem() (memStatus, error) {
 	return sum, nil
 }
 
+// cpuUse is CPU time used, in user space and in the kernel.
+type cpuUse struct {
+	user, sys time.Duration
+}
+
 // cpu returns the CPU time the child's processes have used so far.
-func (c *child) cpu() (time.Duration, error) {
-	var sum time.Duration
+func (c *child) cpu() (cpuUse, error) {
+	var sum cpuUse
 	for i, pid := range c.pids() {
-		d, err := readCPU(pid)
+		u, err := readCPU(pid)
 		if err != nil {
 			if i == 0 {
-				return 0, err
+				return cpuUse{}, err
 			}
 			continue
 		}
-		sum += d
+		sum.user += u.user
+		sum.sys += u.sys
 	}
 	return sum, nil
 }
@@ -362,30 +368,30 @@ const clockTick = 10 * time.Millisecond
 
 // readCPU returns the CPU time, user and system, that a process and all
 // its threads have used so far.
-func readCPU(pid int) (time.Duration, error) {
+func readCPU(pid int) (cpuUse, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return cpuUse{}, err
 	}
 	// The command name, field 2, is in parentheses and may hold spaces;
 	// utime and stime are fields 14 and 15.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return cpuUse{}, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+		return cpuUse{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
 	}
-	var ticks int64
-	for _, s := range f[11:13] {
+	var ticks [2]int64
+	for j, s := range f[11:13] {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+			return cpuUse{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 		}
-		ticks += n
+		ticks[j] = n
 	}
-	return time.Duration(ticks) * clockTick, nil
+	return cpuUse{user: time.Duration(ticks[0]) * clockTick, sys: time.Duration(ticks[1]) * clockTick}, nil
 }
 
 // rssSampler records the largest VmRSS of a child (summed over its

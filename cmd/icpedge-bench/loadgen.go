@@ -258,6 +258,7 @@ type loadResult struct {
 	hits     int64 // responses whose Cache-Status says hit
 	elapsed  time.Duration
 	cpu      time.Duration   // the server's CPU time over the runs, when measured
+	sysCPU   time.Duration   // the part of cpu spent in the kernel
 	latency  []time.Duration // one per successful request
 	firstErr string
 }
@@ -268,6 +269,7 @@ func (a *loadResult) add(b loadResult) {
 	a.hits += b.hits
 	a.elapsed += b.elapsed
 	a.cpu += b.cpu
+	a.sysCPU += b.sysCPU
 	a.latency = append(a.latency, b.latency...)
 	if a.firstErr == "" {
 		a.firstErr = b.firstErr
@@ -286,6 +288,14 @@ func (a *loadResult) rps() float64 {
 func (a *loadResult) cpuPerRequest() time.Duration {
 	if n := a.requests - a.errors; n > 0 {
 		return a.cpu / time.Duration(n)
+	}
+	return 0
+}
+
+// sysPerRequest is the part of cpuPerRequest spent in the kernel.
+func (a *loadResult) sysPerRequest() time.Duration {
+	if n := a.requests - a.errors; n > 0 {
+		return a.sysCPU / time.Duration(n)
 	}
 	return 0
 }

@@ -176,7 +176,7 @@ func printMemory(w io.Writer, o options, r *memoryReport) []verdict {
 // missTable prints a miss scenario's rows.
 func missTable(w io.Writer, r *missesReport) {
 	t := newTable(w)
-	fmt.Fprintln(t, "client\tserver\tmisses\tmisses/s\tp50\tp99\tCPU/miss\terrors")
+	fmt.Fprintln(t, "client\tserver\tmisses\tmisses/s\tp50\tp99\tCPU/miss\tof it kernel\terrors")
 	for _, row := range r.rows {
 		for i, name := range r.servers {
 			lead := "\t" + name
@@ -184,7 +184,7 @@ func missTable(w io.Writer, r *missesReport) {
 				lead = row.kind.name + "\t" + name
 			}
 			res := &row.res[i]
-			fmt.Fprintf(t, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\n", lead, res.requests, res.rps(), ms(res.percentile(50)), ms(res.percentile(99)), us(res.cpuPerRequest()), res.errors)
+			fmt.Fprintf(t, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\n", lead, res.requests, res.rps(), ms(res.percentile(50)), ms(res.percentile(99)), us(res.cpuPerRequest()), us(res.sysPerRequest()), res.errors)
 		}
 	}
 	t.Flush()
@@ -211,7 +211,7 @@ func printMisses(w io.Writer, r *missesReport) []verdict {
 	if ni := r.server("nginx"); ni >= 0 {
 		ei := r.server("edge")
 		t := newTable(w)
-		fmt.Fprintln(t, "client\tedge/nginx misses/s\tp50\tp99\tCPU/miss")
+		fmt.Fprintln(t, "client\tedge/nginx misses/s\tp50\tp99\tCPU/miss\tuser\tkernel")
 		for _, row := range r.rows {
 			e, n := &row.res[ei], &row.res[ni]
 			rps := ratio(e.rps(), n.rps())
@@ -219,8 +219,10 @@ func printMisses(w io.Writer, r *missesReport) []verdict {
 			p99 := ratio(float64(e.percentile(99)), float64(n.percentile(99)))
 			ok := measured(e, n) && e.errors == 0
 			rpsOK, p50OK, p99OK := ok && rps >= targetMissRPS, ok && p50 <= 1, ok && p99 <= 1
-			fmt.Fprintf(t, "%s\t%.2fx %s\t%.2fx %s\t%.2fx %s\t%s\n", row.kind.name, rps, passFail(rpsOK), p50, passFail(p50OK), p99, passFail(p99OK),
-				ratioText(float64(e.cpuPerRequest()), float64(n.cpuPerRequest())))
+			fmt.Fprintf(t, "%s\t%.2fx %s\t%.2fx %s\t%.2fx %s\t%s\t%s\t%s\n", row.kind.name, rps, passFail(rpsOK), p50, passFail(p50OK), p99, passFail(p99OK),
+				ratioText(float64(e.cpuPerRequest()), float64(n.cpuPerRequest())),
+				ratioText(float64(e.cpuPerRequest()-e.sysPerRequest()), float64(n.cpuPerRequest()-n.sysPerRequest())),
+				ratioText(float64(e.sysPerRequest()), float64(n.sysPerRequest())))
 			vs = append(vs,
 				verdict{name: "misses " + row.kind.name + " misses/s edge/nginx", got: fmt.Sprintf("%.2fx", rps), want: fmt.Sprintf("≥ %.2fx", targetMissRPS), pass: rpsOK},
 				verdict{name: "misses " + row.kind.name + " p50 edge/nginx", got: fmt.Sprintf("%.2fx", p50), want: "≤ 1.00x", pass: p50OK},

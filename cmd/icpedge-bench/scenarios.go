@@ -294,7 +294,8 @@ func measureCPU(c *child, f func() loadResult) loadResult {
 	res := f()
 	after, err2 := c.cpu()
 	if err1 == nil && err2 == nil {
-		res.cpu = after - before
+		res.cpu = after.user - before.user + after.sys - before.sys
+		res.sysCPU = after.sys - before.sys
 	}
 	return res
 }
