@@ -12,7 +12,7 @@ const markerFingerprint = "Icpedge-Fingerprint"
 
 // storageRules is the version of the rules that decide what may be
 // stored. Raise it when they tighten.
-const storageRules = 3
+const storageRules = 4
 
 // fingerprint identifies everything that shapes what the edge stores for
 // a URL: the notice, the hosts whose URLs are rewritten, the selector
@@ -27,7 +27,8 @@ const storageRules = 3
 // rules about what may be stored (before version 2, a cookie visitor's
 // page without Cache-Control; before version 3, a private or no-store
 // page under a forced rule, and JSON and inline scripts with origin URLs
-// in them) must not outlive the upgrade as stale copies.
+// in them; before version 4, feeds and sitemaps with origin URLs in them)
+// must not outlive the upgrade as stale copies.
 func fingerprint(opts Options) string {
 	sum := sha256.New()
 	fmt.Fprintf(sum, "%d\n%#v\n%d\n%t\n%s\n%#v\n", storageRules, opts.Rewrite, opts.MaxHTMLSize, opts.PassOversize, opts.OriginHost, opts.Block)

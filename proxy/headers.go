@@ -160,3 +160,11 @@ func isJSON(ctype string) bool {
 	mt := mediaType(ctype)
 	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json") || strings.HasPrefix(mt, "application/json+")
 }
+
+// isXML reports whether ctype is XML: application/xml, text/xml, or a
+// +xml type (a feed, application/rss+xml or application/atom+xml; a
+// sitemap is served as application/xml or text/xml).
+func isXML(ctype string) bool {
+	mt := mediaType(ctype)
+	return mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml")
+}

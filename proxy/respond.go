@@ -194,7 +194,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// respondText buffers a style sheet or a JSON document up to MaxHTMLSize
+// respondText buffers a style sheet, JSON or XML document up to MaxHTMLSize
 // and rewrites it (rewriteText). A larger one, or one that finds the
 // budget spent, streams through, decoded, as it is.
 func (x *exchange) respondText(p *reply) {
@@ -208,8 +208,11 @@ func (x *exchange) respondText(p *reply) {
 	}
 	if state != bufComplete {
 		kind := "style sheet"
-		if isJSON(p.ctype) {
+		switch {
+		case isJSON(p.ctype):
 			kind = "json"
+		case isXML(p.ctype):
+			kind = "xml document"
 		}
 		if state == bufOver {
 			h.log.Warn("large "+kind+" passed through unchanged", "id", x.id, "path", r.URL.Path, "limit", h.opts.MaxHTMLSize)
@@ -227,12 +230,16 @@ func (x *exchange) respondText(p *reply) {
 }
 
 // rewriteText rewrites a style sheet (url() and @import on the edge,
-// localized) or a JSON document (URLs on the edge in all their forms);
-// changed reports whether anything moved.
+// localized), a JSON document (URLs on the edge in all their forms) or
+// an XML one (a feed, a sitemap: URLs on the edge); changed reports
+// whether anything moved.
 func (h *Handler) rewriteText(body []byte, ctype string, edge rewrite.Edge) (out []byte, changed bool) {
-	if isJSON(ctype) {
+	switch {
+	case isJSON(ctype):
 		out = h.rw.JSON(body, edge)
-	} else {
+	case isXML(ctype):
+		out = h.rw.XML(body, edge)
+	default:
 		out = h.rw.CSS(body, edge)
 	}
 	return out, !bytes.Equal(out, body)
@@ -267,16 +274,16 @@ func (x *exchange) bufferForRewrite(p *reply) (buf []byte, l *lease, state bufSt
 }
 
 // rewritten reports whether responses of this type get a body other than
-// the origin's: HTML always, style sheets and JSON when there is anything
-// to change.
+// the origin's: HTML always, style sheets, JSON and XML when there is
+// anything to change.
 func (h *Handler) rewritten(ctype string) bool {
 	return isHTML(ctype) || h.rewrittenText(ctype)
 }
 
-// rewrittenText reports whether a style sheet or JSON document of this
-// type is rewritten (rewriteText).
+// rewrittenText reports whether a style sheet, JSON or XML document of
+// this type is rewritten (rewriteText).
 func (h *Handler) rewrittenText(ctype string) bool {
-	return isCSS(ctype) && h.rw.EditsCSS() || isJSON(ctype) && h.rw.EditsJSON()
+	return isCSS(ctype) && h.rw.EditsCSS() || isJSON(ctype) && h.rw.EditsJSON() || isXML(ctype) && h.rw.EditsXML()
 }
 
 // What rewriting takes beyond the body itself, as multiples of the body's

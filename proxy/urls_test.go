@@ -125,6 +125,56 @@ func TestJSONOnTheEdge(t *testing.T) {
 	}
 }
 
+const wpFeed = `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><link>http://www.example.test</link>` +
+	`<item><link>http://www.example.test/hello-world/</link>` +
+	`<description>&lt;img src=&quot;http://www.example.test/a.jpg&quot;&gt;</description>` +
+	`<content:encoded><![CDATA[<a href="http://www.example.test/x/">x</a>]]></content:encoded>` +
+	`<enclosure url="https://cdn.example.net/a.mp3"/></item></channel></rss>`
+
+// Feeds and sitemaps have their origin URLs moved onto the edge, as JSON
+// does, whether they are cached, streamed from the origin, compressed or
+// not: a feed reader's links, and the pages a crawler finds in a
+// sitemap, stay on the edge.
+func TestXMLOnTheEdge(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := originHostEdge(t, o, nil)
+	serve := func(cc string, gz bool, ctype string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ctype)
+			w.Header().Set("ETag", `"v1"`)
+			w.Header().Set("Cache-Control", cc)
+			body := []byte(wpFeed)
+			if gz {
+				w.Header().Set("Content-Encoding", "gzip")
+				body = gzipOf(t, body)
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body)
+		}
+	}
+	o.set("/feed/", serve("max-age=60", true, "application/rss+xml; charset=UTF-8"))
+	o.set("/atom", serve("no-store", false, "application/atom+xml"))
+	o.set("/sitemap.xml", serve("max-age=60", false, "application/xml"))
+	o.set("/text.xml", serve("no-store", true, "text/xml; charset=utf-8"))
+	want := strings.ReplaceAll(wpFeed, "http://www.example.test", "http://icp.example.test")
+	for _, target := range []string{"/feed/", "/feed/", "/atom", "/sitemap.xml", "/sitemap.xml", "/text.xml"} {
+		w := e.get(target)
+		body := w.Body.String()
+		if body != want {
+			t.Errorf("%s (%s): got\n%s\nwant\n%s", target, cacheStatusOf(w), body, want)
+		}
+		if cl := w.Header().Get("Content-Length"); cl != strconv.Itoa(len(body)) {
+			t.Errorf("%s: Content-Length %s for %d bytes", target, cl, len(body))
+		}
+		if et := w.Header().Get("Etag"); et != `W/"v1"` {
+			t.Errorf("%s: ETag %q; want the origin's, weakened", target, et)
+		}
+	}
+	if cs := cacheStatusOf(e.get("/feed/")); !strings.Contains(cs, "hit") {
+		t.Errorf("/feed/ again: Cache-Status %q; want a hit", cs)
+	}
+}
+
 // JSON larger than html.max_size streams through as the origin sent it.
 func TestJSONLimits(t *testing.T) {
 	o := newSafetyOrigin(t)

@@ -259,7 +259,21 @@ func endsScriptHost(c byte) bool {
 // +json): absolute URLs on RewriteHosts move onto edge, written plainly,
 // with escaped slashes or as \u escapes, as in inline scripts. src is
 // returned as it is when nothing changes.
-func (r *Rewriter) JSON(src []byte, edge Edge) []byte {
+func (r *Rewriter) JSON(src []byte, edge Edge) []byte { return r.absoluteURLs(src, edge) }
+
+// XML rewrites an XML document (a feed, a sitemap: application/xml,
+// text/xml or +xml): absolute URLs on RewriteHosts move onto edge,
+// wherever they are written (element text, attributes, CDATA, markup
+// escaped in a feed's description). A URL is found as in inline scripts,
+// so only whole hosts count: www.client.com.evil.example stays. The
+// document's bytes are taken as ASCII-compatible, as every charset a
+// feed declares in practice is; in UTF-16 nothing matches and the
+// document is returned as it is, as it is when nothing changes.
+func (r *Rewriter) XML(src []byte, edge Edge) []byte { return r.absoluteURLs(src, edge) }
+
+// absoluteURLs moves the absolute URLs on RewriteHosts in src onto edge,
+// in the forms inline scripts write them; src when nothing changes.
+func (r *Rewriter) absoluteURLs(src []byte, edge Edge) []byte {
 	var edits []edit
 	u := urlRewriter{hosts: r.hosts, prefix: edgePrefix(edge), out: &edits}
 	u.script(src, 0, 0, true)
@@ -272,3 +286,6 @@ func (r *Rewriter) JSON(src []byte, edge Edge) []byte {
 // EditsJSON reports whether JSON can change anything: whether there are
 // RewriteHosts. When it is false, JSON may pass through unbuffered.
 func (r *Rewriter) EditsJSON() bool { return len(r.hosts) > 0 }
+
+// EditsXML reports whether XML can change anything, as EditsJSON does.
+func (r *Rewriter) EditsXML() bool { return len(r.hosts) > 0 }

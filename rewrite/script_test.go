@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -82,6 +83,42 @@ func TestJSON(t *testing.T) {
 	}
 	if got := string(plain.JSON(in, testEdge)); got != string(in) {
 		t.Errorf("without rewrite hosts: got %s; want the input", got)
+	}
+}
+
+// TestXML checks a WordPress feed and a sitemap: every URL on the
+// origin's host moves onto the edge, in element text, attributes, CDATA
+// and escaped markup, and nothing else changes.
+func TestXML(t *testing.T) {
+	r := testRewriter(t, "")
+	const feed = `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>` +
+		`<atom:link href="%[1]s/feed/" rel="self" type="application/rss+xml" />` +
+		`<link>%[1]s</link><item><title>Hello</title><link>%[1]s/hello-world/</link>` +
+		`<guid isPermaLink="false">%[1]s/?p=1</guid>` +
+		`<description>&lt;a href=&quot;%[1]s/x/&quot;&gt;x&lt;/a&gt;</description>` +
+		`<content:encoded><![CDATA[<p><img src="%[1]s/wp-content/uploads/a.jpg?w=1&amp;h=2"></p>]]></content:encoded>` +
+		`<comments>HTTP://WWW.EXAMPLE.COM:80/hello-world/#comments</comments>` +
+		`<source url="https://www.example.com.evil.example/">x</source><author>www.example.com</author>` +
+		`<enclosure url="https://cdn.example.net/a.mp3" /></item></channel></rss>`
+	in := fmt.Sprintf(feed, "https://www.example.com")
+	want := strings.Replace(fmt.Sprintf(feed, "https://edge.example.cn"), "HTTP://WWW.EXAMPLE.COM:80", "https://edge.example.cn", 1)
+	if got := string(r.XML([]byte(in), testEdge)); got != want {
+		t.Errorf("feed: got\n%s\nwant\n%s", got, want)
+	}
+	sitemap := `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>http://www.example.com/about/</loc></url></urlset>`
+	if got, want := string(r.XML([]byte(sitemap), testEdge)), strings.Replace(sitemap, "http://www.example.com", "https://edge.example.cn", 1); got != want {
+		t.Errorf("sitemap: got %s; want %s", got, want)
+	}
+	none := []byte(`<urlset><url><loc>https://cdn.example.net/</loc></url></urlset>`)
+	if got := r.XML(none, testEdge); &got[0] != &none[0] {
+		t.Errorf("a document naming no origin host was copied; want it returned as it is")
+	}
+	plain, err := New(Options{Notice: testNotice()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.EditsXML() || !r.EditsXML() {
+		t.Errorf("EditsXML: %v without rewrite hosts, %v with; want false, true", plain.EditsXML(), r.EditsXML())
 	}
 }
 
