@@ -163,7 +163,9 @@ func isJSON(ctype string) bool {
 
 // isXML reports whether ctype is XML: application/xml, text/xml, or a
 // +xml type (a feed, application/rss+xml or application/atom+xml; a
-// sitemap is served as application/xml or text/xml).
+// sitemap is served as application/xml or text/xml). SVG and XHTML are
+// +xml types too: their links move as a feed's do, and XHTML, which no
+// origin in practice sends as such, gets no notice, as before.
 func isXML(ctype string) bool {
 	mt := mediaType(ctype)
 	return mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml")

@@ -72,37 +72,36 @@ const wpJSONOnEdge = `{"id":1,"link":"http:\/\/icp.example.test\/hello-world\/",
 	`"content":{"rendered":"<p><img src=\"http:\/\/icp.example.test\/wp-content\/uploads\/a.jpg\"><\/p>"},` +
 	`"_links":{"self":[{"href":"http:\/\/icp.example.test\/wp-json\/wp\/v2\/posts\/1"}]},"avatar":"https:\/\/secure.gravatar.com\/avatar\/x"}`
 
-// JSON responses (the REST API the block editor talks to) have their
-// origin URLs moved onto the edge, whether they are cached, streamed
-// from the origin, compressed or not.
-func TestJSONOnTheEdge(t *testing.T) {
-	o := newSafetyOrigin(t)
-	e := originHostEdge(t, o, nil)
-	serve := func(cc string, gz bool, ctype string) http.HandlerFunc {
+// documentServer returns origin handlers of body with ETag "v1", the
+// Cache-Control cc (none for ""), gzip-encoded when gz, as ctype.
+func documentServer(t *testing.T, body string) func(cc string, gz bool, ctype string) http.HandlerFunc {
+	return func(cc string, gz bool, ctype string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", ctype)
 			w.Header().Set("ETag", `"v1"`)
 			if cc != "" {
 				w.Header().Set("Cache-Control", cc)
 			}
-			body := []byte(wpJSON)
+			b := []byte(body)
 			if gz {
 				w.Header().Set("Content-Encoding", "gzip")
-				body = gzipOf(t, body)
+				b = gzipOf(t, b)
 			}
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.Write(body)
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.Write(b)
 		}
 	}
-	o.set("/cached", serve("max-age=60", true, "application/json; charset=UTF-8"))
-	o.set("/uncached", serve("no-store", false, "application/json; charset=UTF-8"))
-	o.set("/ld", serve("max-age=60", false, "application/ld+json"))
-	o.set("/oembed", serve("no-store", true, "application/json+oembed"))
-	for _, target := range []string{"/cached", "/cached", "/uncached", "/ld", "/oembed"} {
+}
+
+// checkDocuments gets each target from e and checks that the body is
+// want, with its length, and the origin's ETag "v1" weakened.
+func checkDocuments(t *testing.T, e *safetyEdge, want string, targets ...string) {
+	t.Helper()
+	for _, target := range targets {
 		w := e.get(target)
 		body := w.Body.String()
-		if body != wpJSONOnEdge {
-			t.Errorf("%s (%s): got\n%s\nwant\n%s", target, cacheStatusOf(w), body, wpJSONOnEdge)
+		if body != want {
+			t.Errorf("%s (%s): got\n%s\nwant\n%s", target, cacheStatusOf(w), body, want)
 		}
 		if cl := w.Header().Get("Content-Length"); cl != strconv.Itoa(len(body)) {
 			t.Errorf("%s: Content-Length %s for %d bytes", target, cl, len(body))
@@ -111,6 +110,20 @@ func TestJSONOnTheEdge(t *testing.T) {
 			t.Errorf("%s: ETag %q; want the origin's, weakened", target, et)
 		}
 	}
+}
+
+// JSON responses (the REST API the block editor talks to) have their
+// origin URLs moved onto the edge, whether they are cached, streamed
+// from the origin, compressed or not.
+func TestJSONOnTheEdge(t *testing.T) {
+	o := newSafetyOrigin(t)
+	e := originHostEdge(t, o, nil)
+	serve := documentServer(t, wpJSON)
+	o.set("/cached", serve("max-age=60", true, "application/json; charset=UTF-8"))
+	o.set("/uncached", serve("no-store", false, "application/json; charset=UTF-8"))
+	o.set("/ld", serve("max-age=60", false, "application/ld+json"))
+	o.set("/oembed", serve("no-store", true, "application/json+oembed"))
+	checkDocuments(t, e, wpJSONOnEdge, "/cached", "/cached", "/uncached", "/ld", "/oembed")
 	// Compressed for the visitor who asks, and the same underneath: the
 	// stored document's variants are made in the background after its
 	// miss, so the hit is asked for once they are in.
@@ -138,38 +151,13 @@ const wpFeed = `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channe
 func TestXMLOnTheEdge(t *testing.T) {
 	o := newSafetyOrigin(t)
 	e := originHostEdge(t, o, nil)
-	serve := func(cc string, gz bool, ctype string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", ctype)
-			w.Header().Set("ETag", `"v1"`)
-			w.Header().Set("Cache-Control", cc)
-			body := []byte(wpFeed)
-			if gz {
-				w.Header().Set("Content-Encoding", "gzip")
-				body = gzipOf(t, body)
-			}
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.Write(body)
-		}
-	}
+	serve := documentServer(t, wpFeed)
 	o.set("/feed/", serve("max-age=60", true, "application/rss+xml; charset=UTF-8"))
 	o.set("/atom", serve("no-store", false, "application/atom+xml"))
 	o.set("/sitemap.xml", serve("max-age=60", false, "application/xml"))
 	o.set("/text.xml", serve("no-store", true, "text/xml; charset=utf-8"))
 	want := strings.ReplaceAll(wpFeed, "http://www.example.test", "http://icp.example.test")
-	for _, target := range []string{"/feed/", "/feed/", "/atom", "/sitemap.xml", "/sitemap.xml", "/text.xml"} {
-		w := e.get(target)
-		body := w.Body.String()
-		if body != want {
-			t.Errorf("%s (%s): got\n%s\nwant\n%s", target, cacheStatusOf(w), body, want)
-		}
-		if cl := w.Header().Get("Content-Length"); cl != strconv.Itoa(len(body)) {
-			t.Errorf("%s: Content-Length %s for %d bytes", target, cl, len(body))
-		}
-		if et := w.Header().Get("Etag"); et != `W/"v1"` {
-			t.Errorf("%s: ETag %q; want the origin's, weakened", target, et)
-		}
-	}
+	checkDocuments(t, e, want, "/feed/", "/feed/", "/atom", "/sitemap.xml", "/sitemap.xml", "/text.xml")
 	if cs := cacheStatusOf(e.get("/feed/")); !strings.Contains(cs, "hit") {
 		t.Errorf("/feed/ again: Cache-Status %q; want a hit", cs)
 	}

@@ -34,7 +34,6 @@ const plainLifetime = 2 * time.Hour
 // variant is one encoding of the page as the edge served it.
 type variant struct {
 	encoding string // Content-Encoding; "" is identity
-	ctype    string
 	// header is the edge's response header as the plain server sends
 	// it: every field but Date, which net/http adds itself.
 	header http.Header
