@@ -283,7 +283,7 @@ func (h *Handler) rewritten(ctype string) bool {
 // rewrittenText reports whether a style sheet, JSON or XML document of
 // this type is rewritten (rewriteText).
 func (h *Handler) rewrittenText(ctype string) bool {
-	return isCSS(ctype) && h.rw.EditsCSS() || isJSON(ctype) && h.rw.EditsJSON() || isXML(ctype) && h.rw.EditsXML()
+	return isCSS(ctype) && h.rw.EditsCSS() || (isJSON(ctype) || isXML(ctype)) && h.rw.EditsJSON()
 }
 
 // What rewriting takes beyond the body itself, as multiples of the body's

@@ -283,9 +283,7 @@ func (r *Rewriter) absoluteURLs(src []byte, edge Edge) []byte {
 	return splice(src, edits)
 }
 
-// EditsJSON reports whether JSON can change anything: whether there are
-// RewriteHosts. When it is false, JSON may pass through unbuffered.
+// EditsJSON reports whether JSON and XML can change anything: whether
+// there are RewriteHosts. When it is false, such documents may pass
+// through unbuffered.
 func (r *Rewriter) EditsJSON() bool { return len(r.hosts) > 0 }
-
-// EditsXML reports whether XML can change anything, as EditsJSON does.
-func (r *Rewriter) EditsXML() bool { return len(r.hosts) > 0 }

@@ -373,21 +373,30 @@ func readCPU(pid int) (cpuUse, error) {
 	if err != nil {
 		return cpuUse{}, err
 	}
-	// The command name, field 2, is in parentheses and may hold spaces;
-	// utime and stime are fields 14 and 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return cpuUse{}, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	u, err := parseCPU(b)
+	if err != nil {
+		return cpuUse{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
-	f := strings.Fields(string(b[i+1:]))
+	return u, nil
+}
+
+// parseCPU reads utime and stime, fields 14 and 15, from the text of a
+// /proc/PID/stat file. The command name, field 2, is in parentheses and
+// may hold spaces and parentheses of its own.
+func parseCPU(stat []byte) (cpuUse, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return cpuUse{}, errors.New("no command name")
+	}
+	f := strings.Fields(string(stat[i+1:]))
 	if len(f) < 13 {
-		return cpuUse{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+		return cpuUse{}, fmt.Errorf("%d fields", len(f)+2)
 	}
 	var ticks [2]int64
 	for j, s := range f[11:13] {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return cpuUse{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+			return cpuUse{}, err
 		}
 		ticks[j] = n
 	}

@@ -344,3 +344,21 @@ func TestIsHit(t *testing.T) {
 		}
 	}
 }
+
+// TestParseCPU reads user and kernel time apart from a stat line whose
+// command name holds spaces and a parenthesis.
+func TestParseCPU(t *testing.T) {
+	line := []byte("4242 (icpedge (x) y) S 1 4242 4242 0 -1 4194560 8163 0 0 0 731 294 0 0 20 0 9 0 2633 1939161088 14950 18446744073709551615\n")
+	got, err := parseCPU(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (cpuUse{user: 7310 * time.Millisecond, sys: 2940 * time.Millisecond}); got != want {
+		t.Errorf("got %+v; want %+v", got, want)
+	}
+	for _, bad := range []string{"4242 icpedge S 1", "4242 (icpedge) S 1 2 3", "4242 (icpedge) S 1 4242 4242 0 -1 4194560 8163 0 0 0 x 294 0"} {
+		if _, err := parseCPU([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

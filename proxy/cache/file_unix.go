@@ -25,15 +25,15 @@ import (
 
 // openFile opens path with flag (O_CLOEXEC is added) and perm.
 func openFile(path string, flag int, perm uint32) (*os.File, error) {
-	for {
-		fd, err := syscall.Open(path, flag|syscall.O_CLOEXEC, perm)
-		if err == nil {
-			return os.NewFile(uintptr(fd), path), nil
-		}
-		if err != syscall.EINTR {
-			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-		}
+	var fd int
+	err := ignoringEINTR(func() (err error) {
+		fd, err = syscall.Open(path, flag|syscall.O_CLOEXEC, perm)
+		return err
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // createTemp creates a new file named prefix and a random suffix in dir,
@@ -52,28 +52,28 @@ func createTemp(dir, prefix string) (*os.File, error) {
 // rename renames from to to, which is never a directory: unlike
 // os.Rename, it doesn't stat to first to check.
 func rename(from, to string) error {
-	for {
-		err := syscall.Rename(from, to)
-		if err == nil {
-			return nil
-		}
-		if err != syscall.EINTR {
-			return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
-		}
+	if err := ignoringEINTR(func() error { return syscall.Rename(from, to) }); err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
 	}
+	return nil
 }
 
 // fileSize is f's size, from fstat, without the FileInfo that f.Stat
 // allocates.
 func fileSize(f *os.File) (int64, error) {
 	var st syscall.Stat_t
+	if err := ignoringEINTR(func() error { return syscall.Fstat(int(f.Fd()), &st) }); err != nil {
+		return 0, &fs.PathError{Op: "stat", Path: f.Name(), Err: err}
+	}
+	return st.Size, nil
+}
+
+// ignoringEINTR calls call again for as long as it fails with EINTR, and
+// returns its error otherwise.
+func ignoringEINTR(call func() error) error {
 	for {
-		err := syscall.Fstat(int(f.Fd()), &st)
-		if err == nil {
-			return st.Size, nil
-		}
-		if err != syscall.EINTR {
-			return 0, &fs.PathError{Op: "stat", Path: f.Name(), Err: err}
+		if err := call(); err != syscall.EINTR {
+			return err
 		}
 	}
 }
@@ -90,10 +90,11 @@ func writev(f *os.File, bufs [][]byte) error {
 		if len(bufs) == 0 {
 			return nil
 		}
-		n, err := unix.Writev(fd, bufs)
-		if err == unix.EINTR {
-			continue
-		}
+		var n int
+		err := ignoringEINTR(func() (err error) {
+			n, err = unix.Writev(fd, bufs)
+			return err
+		})
 		if err == nil && n == 0 {
 			err = io.ErrShortWrite
 		}

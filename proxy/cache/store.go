@@ -898,9 +898,7 @@ func (s *Store) remove(n int32) {
 	it := &s.idx.items[n]
 	s.idx.unlink(n)
 	s.bytes -= it.size
-	if m := s.inMem[n]; m != nil {
-		s.memRemove(m)
-	}
+	s.memForget(n)
 	s.idx.remove(n)
 	s.doomed = append(s.doomed, key)
 	s.unlinking[key]++
@@ -960,9 +958,7 @@ func (s *Store) memAdmits(n int32, size int64) bool {
 // memInsert keeps m in memory for item n; the caller has found that the
 // tier admits it (memAdmits).
 func (s *Store) memInsert(n int32, m *memEntry) {
-	if old := s.inMem[n]; old != nil {
-		s.memRemove(old)
-	}
+	s.memForget(n)
 	m.item = n
 	s.inMem[n] = m
 	m.prev, m.next = &s.mem, s.mem.next
@@ -991,6 +987,14 @@ func (m *memEntry) ownBodies() {
 	}
 }
 
+// memForget drops item n's entry from the tier, if it holds one.
+func (s *Store) memForget(n int32) {
+	if m := s.inMem[n]; m != nil {
+		s.memRemove(m)
+	}
+}
+
+// memRemove drops m from the tier.
 func (s *Store) memRemove(m *memEntry) {
 	m.prev.next, m.next.prev = m.next, m.prev
 	m.prev, m.next = nil, nil

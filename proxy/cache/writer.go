@@ -253,8 +253,8 @@ func (w *Writer) commit(e *Entry, mem *[numEncodings][]byte) error {
 		}
 		me.ownBodies()
 		s.memInsert(n, me)
-	} else if old := s.inMem[n]; old != nil {
-		s.memRemove(old)
+	} else {
+		s.memForget(n)
 	}
 	for s.bytes > s.opts.MaxSize && s.idx.oldest() != n && s.idx.oldest() != 0 {
 		s.evict(s.idx.oldest())
